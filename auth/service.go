@@ -1,0 +1,100 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/proofgrid/proofgrid"
+	"github.com/proofgrid/proofgrid/storage"
+)
+
+// Principal is who a request acts for.
+type Principal struct {
+	TeamID   int64
+	TeamName string
+	Mode     string // admin | read | write
+	TokenID  int64  // 0 for JWT callers
+	Subject  string // JWT subject, or the token's display prefix
+}
+
+// IsAdmin reports whether the principal holds admin rights.
+func (p Principal) IsAdmin() bool { return p.Mode == ModeAdmin }
+
+// Service authenticates bearer credentials against the database and, when
+// configured, the JWT issuer.
+type Service struct {
+	db  *storage.DB
+	jwt *JWTIssuer // nil: JWTs are refused
+	now func() time.Time
+}
+
+// NewService returns a Service. jwt may be nil.
+func NewService(db *storage.DB, jwt *JWTIssuer, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{db: db, jwt: jwt, now: now}
+}
+
+// JWT returns the issuer, nil when none is configured.
+func (s *Service) JWT() *JWTIssuer { return s.jwt }
+
+// CreateToken creates a team (if needed) and a token of mode for it and
+// returns the plain token, which is not stored anywhere.
+func (s *Service) CreateToken(ctx context.Context, team, mode, label, prefix string) (string, storage.APIToken, error) {
+	if !ValidMode(mode) {
+		return "", storage.APIToken{}, proofgrid.Errorf(proofgrid.EINVALID, "mode must be admin, read or write, not %q", mode)
+	}
+	if team == "" || len(team) > 100 {
+		return "", storage.APIToken{}, proofgrid.Errorf(proofgrid.EINVALID, "team name must be 1..100 characters")
+	}
+	t, err := s.db.EnsureTeam(ctx, team)
+	if err != nil {
+		return "", storage.APIToken{}, fmt.Errorf("ensure team: %w", err)
+	}
+	plain, hash, err := NewToken(prefix)
+	if err != nil {
+		return "", storage.APIToken{}, err
+	}
+	tok, err := s.db.CreateAPIToken(ctx, storage.APIToken{TeamID: t.ID, Mode: mode, Label: label, Prefix: DisplayPrefix(plain), Hash: hash})
+	if err != nil {
+		return "", storage.APIToken{}, fmt.Errorf("create token: %w", err)
+	}
+	return plain, tok, nil
+}
+
+// Authenticate resolves a bearer credential: an API token, or an admin JWT
+// when an issuer is configured.
+func (s *Service) Authenticate(ctx context.Context, credential string) (Principal, error) {
+	if LooksLikeJWT(credential) {
+		if s.jwt == nil {
+			return Principal{}, proofgrid.Errorf(proofgrid.EUNAUTHORIZED, "JWTs are not accepted: no JWT_SECRET is configured")
+		}
+		claims, err := s.jwt.Verify(credential)
+		if err != nil {
+			return Principal{}, err
+		}
+		return Principal{Mode: ModeAdmin, Subject: claims.Subject}, nil
+	}
+	hash := HashToken(credential)
+	tok, err := s.db.APITokenByHash(ctx, hash)
+	if proofgrid.ErrorCode(err) == proofgrid.ENOTFOUND {
+		return Principal{}, proofgrid.Errorf(proofgrid.EUNAUTHORIZED, "unknown or revoked API token")
+	} else if err != nil {
+		return Principal{}, fmt.Errorf("look up token: %w", err)
+	}
+	if !SameHash(tok.Hash, hash) {
+		return Principal{}, proofgrid.Errorf(proofgrid.EUNAUTHORIZED, "unknown or revoked API token")
+	}
+	team, err := s.db.TeamByID(ctx, tok.TeamID)
+	if err != nil {
+		return Principal{}, fmt.Errorf("look up team: %w", err)
+	}
+	// Record use at most once a minute: a write per request would make
+	// every read a write.
+	if now := s.now(); tok.LastUsedAt == nil || now.Sub(*tok.LastUsedAt) > time.Minute {
+		_ = s.db.TouchAPIToken(ctx, tok.ID, now)
+	}
+	return Principal{TeamID: team.ID, TeamName: team.Name, Mode: tok.Mode, TokenID: tok.ID, Subject: tok.Prefix}, nil
+}
