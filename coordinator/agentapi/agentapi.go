@@ -1,0 +1,137 @@
+// Package agentapi is proofgrid's own surface for agents and fleet owners,
+// mounted at /proofgrid/v1: agent enrolment and heartbeats (signed), and
+// team-scoped machine reads (bearer token).
+package agentapi
+
+import (
+	"encoding/base64"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/proofgrid/proofgrid"
+	"github.com/proofgrid/proofgrid/auth"
+	"github.com/proofgrid/proofgrid/coordinator/web"
+	"github.com/proofgrid/proofgrid/fleet"
+)
+
+// Prefix is where the surface is mounted.
+const Prefix = "/proofgrid/v1"
+
+// MaxHeartbeatBytes caps a heartbeat body; a real one is a few KiB.
+const MaxHeartbeatBytes = 256 << 10
+
+// API serves the routes.
+type API struct {
+	Fleet    *fleet.Service
+	Auth     web.Authenticator
+	Verifier web.SignatureVerifier
+}
+
+// Mount registers the routes on app.
+func (a *API) Mount(app fiber.Router) {
+	r := app.Group(Prefix)
+	r.Post("/agents/enroll", limitBody(MaxHeartbeatBytes), web.RequireToken(a.Auth, auth.ModeWrite), a.enroll)
+	r.Post("/agents/heartbeat", limitBody(MaxHeartbeatBytes), a.Verifier.RequireAgent(), a.heartbeat)
+	read := web.RequireToken(a.Auth, auth.ModeRead)
+	r.Get("/machines", read, a.machines)
+	r.Get("/machines/:id", read, a.machine)
+	r.Get("/machines/:id/metrics", read, a.metrics)
+}
+
+// limitBody refuses bodies above n bytes (the app-wide limit is larger,
+// for uploads).
+func limitBody(n int) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if len(c.Body()) > n {
+			return proofgrid.Errorf(proofgrid.ETOOLARGE, "request body is %d bytes; this endpoint accepts at most %d", len(c.Body()), n)
+		}
+		return c.Next()
+	}
+}
+
+func (a *API) enroll(c *fiber.Ctx) error {
+	p, _ := web.PrincipalOf(c)
+	if p.TeamID == 0 {
+		return proofgrid.Errorf(proofgrid.EFORBIDDEN, "enrol with a team API token, not an admin JWT")
+	}
+	var req proofgrid.EnrollRequest
+	if err := web.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	pub, err := web.DecodePublicKey(req.PublicKey)
+	if err != nil {
+		return err
+	}
+	// The enrolment is signed with the key it enrols: proof of possession.
+	sig, _, err := a.Verifier.Verify(c, pub)
+	if err != nil {
+		return err
+	}
+	if sig.KeyID != base64.StdEncoding.EncodeToString(pub) {
+		return proofgrid.Errorf(proofgrid.EUNAUTHORIZED, "the signature's key id must be the enrolled public_key")
+	}
+	resp, err := a.Fleet.Enroll(c.UserContext(), p.TeamID, req)
+	if err != nil {
+		return err
+	}
+	return c.JSON(resp)
+}
+
+// HeartbeatResponse answers a heartbeat.
+type HeartbeatResponse struct {
+	ReceivedAt        time.Time `json:"received_at"`
+	HeartbeatInterval int       `json:"heartbeat_interval_seconds"`
+}
+
+func (a *API) heartbeat(c *fiber.Ctx) error {
+	m, _ := web.MachineOf(c)
+	var hb proofgrid.Heartbeat
+	if err := web.DecodeJSON(c, &hb); err != nil {
+		return err
+	}
+	at, err := a.Fleet.Heartbeat(c.UserContext(), m.ID, hb)
+	if err != nil {
+		return err
+	}
+	return c.JSON(HeartbeatResponse{ReceivedAt: at, HeartbeatInterval: int(a.Fleet.HeartbeatInterval() / time.Second)})
+}
+
+func (a *API) machines(c *fiber.Ctx) error {
+	p, _ := web.PrincipalOf(c)
+	ms, err := a.Fleet.Machines(c.UserContext(), p.TeamID)
+	if err != nil {
+		return err
+	}
+	if ms == nil {
+		ms = []proofgrid.Machine{}
+	}
+	return c.JSON(fiber.Map{"machines": ms})
+}
+
+func (a *API) machine(c *fiber.Ctx) error {
+	p, _ := web.PrincipalOf(c)
+	m, err := a.Fleet.Machine(c.UserContext(), p.TeamID, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(m)
+}
+
+func (a *API) metrics(c *fiber.Ctx) error {
+	p, _ := web.PrincipalOf(c)
+	limit, err := web.IntQuery(c, "limit", 100, 1, 10000)
+	if err != nil {
+		return err
+	}
+	var since time.Time
+	if s := c.Query("since"); s != "" {
+		if since, err = time.Parse(time.RFC3339, s); err != nil {
+			return web.Invalid("since must be an RFC 3339 time, got %q", s)
+		}
+	}
+	pts, err := a.Fleet.Metrics(c.UserContext(), p.TeamID, c.Params("id"), since, limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"metrics": pts})
+}

@@ -1,0 +1,174 @@
+// Package web holds what every API surface shares on top of Fiber: the
+// error shapes of each surface (one mapping from proofgrid error codes to
+// HTTP statuses), the authentication middleware and small request helpers.
+package web
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/proofgrid/proofgrid"
+)
+
+// Style is the error body shape of one API surface.
+type Style int
+
+// Error styles.
+const (
+	// StylePlain: {"error": "message", "code": "code"} (proofgrid's own routes).
+	StylePlain Style = iota
+	// StyleEthproofs: {"error": "message"}.
+	StyleEthproofs
+	// StylePsy: {"error": "message", "details": "..."}.
+	StylePsy
+	// StyleIvynet: {"error": ["message"], "result": null}.
+	StyleIvynet
+	// StyleDetail: {"detail": "message"} (the Pool's FastAPI routes).
+	StyleDetail
+)
+
+// StatusOf maps a proofgrid error code to its HTTP status. This is the one
+// place where that mapping lives.
+func StatusOf(code string) int {
+	switch code {
+	case proofgrid.EINVALID:
+		return http.StatusBadRequest
+	case proofgrid.EUNPROCESSABLE:
+		return http.StatusUnprocessableEntity
+	case proofgrid.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case proofgrid.EFORBIDDEN:
+		return http.StatusForbidden
+	case proofgrid.ENOTFOUND:
+		return http.StatusNotFound
+	case proofgrid.ECONFLICT:
+		return http.StatusConflict
+	case proofgrid.ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
+	case proofgrid.EUNSUPPORTED:
+		return http.StatusUnsupportedMediaType
+	case proofgrid.ERATELIMIT:
+		return http.StatusTooManyRequests
+	case proofgrid.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// codeOfStatus maps a status Fiber produced itself (404 route, 405, 413
+// body limit...) back to a code.
+func codeOfStatus(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return proofgrid.EINVALID
+	case http.StatusUnauthorized:
+		return proofgrid.EUNAUTHORIZED
+	case http.StatusForbidden:
+		return proofgrid.EFORBIDDEN
+	case http.StatusNotFound, http.StatusMethodNotAllowed:
+		return proofgrid.ENOTFOUND
+	case http.StatusRequestEntityTooLarge:
+		return proofgrid.ETOOLARGE
+	case http.StatusUnsupportedMediaType:
+		return proofgrid.EUNSUPPORTED
+	case http.StatusUnprocessableEntity:
+		return proofgrid.EUNPROCESSABLE
+	case http.StatusTooManyRequests:
+		return proofgrid.ERATELIMIT
+	case http.StatusServiceUnavailable:
+		return proofgrid.EUNAVAILABLE
+	}
+	return proofgrid.EINTERNAL
+}
+
+// Styles chooses the error style of a request by path prefix; the longest
+// matching prefix wins. Surfaces register their prefixes when mounted.
+type Styles struct {
+	prefixes []stylePrefix
+	fallback Style
+}
+
+type stylePrefix struct {
+	prefix string
+	style  Style
+}
+
+// Add registers style for paths under prefix.
+func (s *Styles) Add(prefix string, style Style) {
+	s.prefixes = append(s.prefixes, stylePrefix{prefix, style})
+}
+
+// For returns the style of path.
+func (s *Styles) For(path string) Style {
+	best, style := -1, s.fallback
+	for _, p := range s.prefixes {
+		if (path == p.prefix || strings.HasPrefix(path, strings.TrimSuffix(p.prefix, "/")+"/")) && len(p.prefix) > best {
+			best, style = len(p.prefix), p.style
+		}
+	}
+	return style
+}
+
+// ErrorHandler returns Fiber's error handler: it classifies err once and
+// writes it in the style of the request's surface. Internal errors are
+// logged with the request id and answered with a generic message.
+func ErrorHandler(styles *Styles, logger *slog.Logger) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		code, msg := proofgrid.ErrorCode(err), proofgrid.ErrorMessage(err)
+		var details []string
+		var pe *proofgrid.Error
+		var fe *fiber.Error
+		switch {
+		case errors.As(err, &pe):
+			details = pe.Details
+		case errors.As(err, &fe):
+			code, msg = codeOfStatus(fe.Code), fe.Message
+			if fe.Code == http.StatusRequestEntityTooLarge {
+				msg = "request body is larger than this endpoint accepts"
+			}
+		}
+		status := StatusOf(code)
+		if status >= 500 {
+			logger.Error("request failed", "request_id", RequestID(c), "method", c.Method(), "path", c.Path(), "err", err)
+		}
+		return WriteError(c, styles.For(c.Path()), status, code, msg, details)
+	}
+}
+
+// WriteError writes one error in the given style.
+func WriteError(c *fiber.Ctx, style Style, status int, code, msg string, details []string) error {
+	c.Status(status)
+	switch style {
+	case StyleEthproofs:
+		return c.JSON(fiber.Map{"error": msg})
+	case StylePsy:
+		return c.JSON(fiber.Map{"error": msg, "details": strings.Join(details, "; ")})
+	case StyleIvynet:
+		errs := append([]string{msg}, details...)
+		return c.JSON(fiber.Map{"error": errs, "result": nil})
+	case StyleDetail:
+		return c.JSON(fiber.Map{"detail": msg})
+	default:
+		body := fiber.Map{"error": msg, "code": code}
+		if len(details) > 0 {
+			body["details"] = details
+		}
+		return c.JSON(body)
+	}
+}
+
+// RequestID returns the request id the requestid middleware assigned.
+func RequestID(c *fiber.Ctx) string {
+	if v, ok := c.Locals("requestid").(string); ok {
+		return v
+	}
+	return ""
+}
+
+// Invalid returns an EINVALID error.
+func Invalid(format string, args ...any) error {
+	return proofgrid.Errorf(proofgrid.EINVALID, format, args...)
+}
