@@ -29,7 +29,7 @@ type Host struct {
 	KernelVersion   string `json:"kernel_version"`
 	KernelArch      string `json:"kernel_arch"`
 	UptimeSeconds   uint64 `json:"uptime_seconds"`
-	BootTime        uint64 `json:"boot_time"`
+	BootTime        uint64 `json:"boot_time"` // unix seconds
 }
 
 // CPU holds processor usage. UsagePercent is 0..100 for the whole machine.
@@ -102,7 +102,9 @@ type GPU struct {
 	ThrottleReasons      []string `json:"throttle_reasons"`
 	ECCErrorsCorrected   uint64   `json:"ecc_errors_corrected"`
 	ECCErrorsUncorrected uint64   `json:"ecc_errors_uncorrected"`
-	// XIDErrors counts critical XID events seen since the agent started.
+	// XIDErrors counts XID events that point at the device or driver
+	// (application-caused XIDs 13, 31, 43, 45 and 68 are left out) seen
+	// since the agent started watching the device.
 	XIDErrors   uint64   `json:"xid_errors"`
 	Unsupported []string `json:"unsupported,omitempty"`
 }

@@ -1,0 +1,89 @@
+package collector
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/shirou/gopsutil/v3/disk"
+)
+
+func TestRealFS(t *testing.T) {
+	tests := []struct {
+		fstype, mountpoint string
+		want               bool
+	}{
+		{"ext4", "/", true},
+		{"xfs", "/data", true},
+		{"btrfs", "/home", true},
+		{"zfs", "/tank", true},
+		{"vfat", "/boot/efi", true},
+		{"fuseblk", "/mnt/windows", true},
+		{"overlay", "/", true},
+		{"tmpfs", "/", true},
+		{"overlay", "/var/lib/docker/overlay2/abc/merged", false},
+		{"tmpfs", "/dev/shm", false},
+		{"devtmpfs", "/dev", false},
+		{"proc", "/proc", false},
+		{"sysfs", "/sys", false},
+		{"cgroup2", "/sys/fs/cgroup", false},
+		{"squashfs", "/snap/core/1", false},
+		{"nfs4", "/mnt/shared", false},
+		{"fuse.lxcfs", "/proc/cpuinfo", false},
+		{"fuse.sshfs", "/mnt/remote", false},
+	}
+	for _, tt := range tests {
+		if got := realFS(tt.fstype, tt.mountpoint); got != tt.want {
+			t.Errorf("realFS(%q, %q) = %v, want %v", tt.fstype, tt.mountpoint, got, tt.want)
+		}
+	}
+}
+
+func TestRealMounts(t *testing.T) {
+	p := func(dev, mp, fs string) disk.PartitionStat {
+		return disk.PartitionStat{Device: dev, Mountpoint: mp, Fstype: fs}
+	}
+	tests := []struct {
+		name  string
+		parts []disk.PartitionStat
+		want  []string // mountpoints
+	}{
+		{"empty", nil, []string{}},
+		{"host", []disk.PartitionStat{
+			p("/dev/nvme0n1p2", "/", "ext4"),
+			p("proc", "/proc", "proc"),
+			p("tmpfs", "/run", "tmpfs"),
+			p("/dev/nvme0n1p1", "/boot/efi", "vfat"),
+			p("/dev/sdb1", "/data", "xfs"),
+			p("/dev/loop3", "/snap/core/1", "squashfs"),
+		}, []string{"/", "/boot/efi", "/data"}},
+		{"container", []disk.PartitionStat{
+			p("overlay", "/", "overlay"),
+			p("proc", "/proc", "proc"),
+			p("/dev/sda1", "/etc/resolv.conf", "ext4"),
+			p("/dev/sda1", "/etc/hostname", "ext4"),
+			p("/dev/sda1", "/etc/hosts", "ext4"),
+			p("shm", "/dev/shm", "tmpfs"),
+		}, []string{"/", "/etc/hosts"}},
+		{"bind mounts and subvolumes", []disk.PartitionStat{
+			p("/dev/sda2", "/home", "btrfs"),
+			p("/dev/sda2", "/", "btrfs"),
+			p("/dev/sda2", "/var/lib/x", "btrfs"),
+		}, []string{"/"}},
+		{"hidden rootfs", []disk.PartitionStat{
+			p("rootfs", "/", "rootfs"),
+			p("/dev/vda1", "/", "ext4"),
+		}, []string{"/"}},
+	}
+	for _, tt := range tests {
+		got := []string{}
+		for _, m := range realMounts(tt.parts) {
+			got = append(got, m.Mountpoint)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s: realMounts = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	if got := realMounts([]disk.PartitionStat{p("rootfs", "/", "rootfs"), p("/dev/vda1", "/", "ext4")}); got[0].Device != "/dev/vda1" {
+		t.Errorf("hidden rootfs: kept device %q, want the visible /dev/vda1", got[0].Device)
+	}
+}
