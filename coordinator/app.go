@@ -23,8 +23,7 @@ import (
 // MonitorPath is where asynqmon is mounted.
 const MonitorPath = "/monitor"
 
-func (c *Coordinator) newApp() *fiber.App {
-	styles := &web.Styles{}
+func (c *Coordinator) newApp(styles *web.Styles) *fiber.App {
 	app := fiber.New(fiber.Config{
 		AppName:               "proofgrid-coordinator",
 		BodyLimit:             c.cfg.BodyLimit,
@@ -49,6 +48,7 @@ func (c *Coordinator) newApp() *fiber.App {
 	c.mountMonitor(app)
 
 	verifier := web.SignatureVerifier{Keys: c.Fleet, Nonces: auth.NewReplayCache(c.Redis, ""), Now: c.cfg.Now}
+	c.verifier = verifier
 	(&agentapi.API{Fleet: c.Fleet, Auth: c.Auth, Verifier: verifier}).Mount(app)
 	styles.Add(agentapi.Prefix, web.StylePlain)
 	return app
@@ -105,8 +105,10 @@ func (c *Coordinator) readyz(ctx *fiber.Ctx) error {
 // in: any user name, and an API token or admin JWT as the password. Admin
 // credentials get the full UI; read and write tokens a read-only one.
 func (c *Coordinator) mountMonitor(app *fiber.App) {
-	full := adaptor.HTTPHandler(asynqmon.New(asynqmon.Options{RootPath: MonitorPath, RedisConnOpt: c.RedisOpt}))
-	readOnly := adaptor.HTTPHandler(asynqmon.New(asynqmon.Options{RootPath: MonitorPath, RedisConnOpt: c.RedisOpt, ReadOnly: true}))
+	fullMon := asynqmon.New(asynqmon.Options{RootPath: MonitorPath, RedisConnOpt: c.RedisOpt})
+	readOnlyMon := asynqmon.New(asynqmon.Options{RootPath: MonitorPath, RedisConnOpt: c.RedisOpt, ReadOnly: true})
+	c.closers = append(c.closers, fullMon.Close, readOnlyMon.Close)
+	full, readOnly := adaptor.HTTPHandler(fullMon), adaptor.HTTPHandler(readOnlyMon)
 	handler := func(ctx *fiber.Ctx) error {
 		_, password, ok := basicAuth(ctx.Get(fiber.HeaderAuthorization))
 		if !ok || password == "" {

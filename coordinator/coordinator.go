@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/proofgrid/proofgrid/auth"
+	"github.com/proofgrid/proofgrid/coordinator/web"
 	"github.com/proofgrid/proofgrid/fleet"
 	"github.com/proofgrid/proofgrid/outbox"
 	"github.com/proofgrid/proofgrid/queue"
@@ -37,9 +38,12 @@ type Coordinator struct {
 	Fleet     *fleet.Service
 	Outbox    *outbox.Relay
 
-	registry *prometheus.Registry
-	app      *fiber.App
-	mux      *asynq.ServeMux
+	registry      *prometheus.Registry
+	app           *fiber.App
+	mux           *asynq.ServeMux
+	verifier      web.SignatureVerifier
+	extraPeriodic []queue.Periodic
+	closers       []func() error // released by Close, before Redis
 
 	ready    chan struct{}
 	addrOnce sync.Once
@@ -89,7 +93,7 @@ func New(ctx context.Context, cfg Config) (*Coordinator, error) {
 	}
 	c.Auth = auth.NewService(db, issuer, cfg.Now)
 	c.Fleet = fleet.NewService(db, fleet.Config{HeartbeatInterval: cfg.HeartbeatInterval, AgentRedisURL: cfg.AgentRedisURL, Now: cfg.Now})
-	c.Outbox = outbox.New(db, c.Queue, c.Inspector, outbox.Config{Now: cfg.Now, Logger: cfg.Logger})
+	c.Outbox = outbox.New(db, rdb, outbox.Config{Now: cfg.Now, Logger: cfg.Logger})
 
 	c.registry = prometheus.NewRegistry()
 	c.registry.MustRegister(
@@ -98,7 +102,15 @@ func New(ctx context.Context, cfg Config) (*Coordinator, error) {
 		queue.NewMetricsCollector(c.Inspector),
 	)
 	c.mux = c.newMux()
-	c.app = c.newApp()
+	styles := &web.Styles{}
+	c.app = c.newApp(styles)
+	w := &wiring{app: c.app, styles: styles, mux: c.mux}
+	for _, wire := range []func(context.Context, *wiring) error{c.wireIvynet, c.wireEthproofs} {
+		if err := wire(ctx, w); err != nil {
+			return nil, err
+		}
+	}
+	c.extraPeriodic = w.periodic
 	ok = true
 	return c, nil
 }
@@ -193,6 +205,10 @@ func (c *Coordinator) Run(ctx context.Context) error {
 // Close releases Redis and the database.
 func (c *Coordinator) Close() error {
 	var errs []error
+	for _, f := range c.closers {
+		errs = append(errs, f())
+	}
+	c.closers = nil
 	if c.Queue != nil {
 		errs = append(errs, c.Queue.Close())
 	}

@@ -12,10 +12,10 @@ import (
 
 // periodic lists the coordinator's periodic tasks.
 func (c *Coordinator) periodic() []queue.Periodic {
-	return []queue.Periodic{
+	return append([]queue.Periodic{
 		{Type: queue.TypeOutboxReconcile, Every: 30 * time.Second},
 		{Type: queue.TypeMetricsRetention, Every: time.Hour},
-	}
+	}, c.extraPeriodic...)
 }
 
 // newMux registers the handlers of the coordinator's own task types.

@@ -20,6 +20,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/storage"
+	"github.com/redis/go-redis/v9"
 )
 
 // Config configures a Relay. Zero values mean defaults.
@@ -39,14 +40,15 @@ type Config struct {
 // Relay enqueues outbox rows and reconciles them with Redis.
 type Relay struct {
 	db        *storage.DB
-	client    *asynq.Client
+	rdb       redis.UniversalClient
 	inspector *asynq.Inspector
 	cfg       Config
 	wake      chan struct{}
 }
 
-// New returns a Relay.
-func New(db *storage.DB, client *asynq.Client, inspector *asynq.Inspector, cfg Config) *Relay {
+// New returns a Relay over the Redis connection rdb, which it shares and
+// does not close.
+func New(db *storage.DB, rdb redis.UniversalClient, cfg Config) *Relay {
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second
 	}
@@ -62,7 +64,7 @@ func New(db *storage.DB, client *asynq.Client, inspector *asynq.Inspector, cfg C
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Relay{db: db, client: client, inspector: inspector, cfg: cfg, wake: make(chan struct{}, 1)}
+	return &Relay{db: db, rdb: rdb, inspector: asynq.NewInspectorFromRedisClient(rdb), cfg: cfg, wake: make(chan struct{}, 1)}
 }
 
 // Notify asks the relay to run a pass now (after a commit that wrote
@@ -77,6 +79,11 @@ func (r *Relay) Notify() {
 // Flush enqueues pending rows, oldest first, and returns how many it
 // handed to Redis.
 func (r *Relay) Flush(ctx context.Context) (int, error) {
+	// A fresh asynq client per pass: a client registers each queue name in
+	// Redis only on its first enqueue, so a long-lived one would never
+	// register it again after Redis lost its data, and the queue would
+	// vanish from asynqmon and the inspector while its tasks still ran.
+	client := asynq.NewClientFromRedisClient(r.rdb)
 	total := 0
 	for {
 		msgs, err := r.db.PendingOutbox(ctx, r.cfg.Batch)
@@ -84,7 +91,7 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 			return total, fmt.Errorf("list pending outbox: %w", err)
 		}
 		for _, m := range msgs {
-			if err := r.enqueue(ctx, m); err != nil {
+			if err := r.enqueue(ctx, client, m); err != nil {
 				// Leave it pending; the next pass tries again. Later
 				// rows still go out.
 				r.cfg.Logger.Warn("outbox enqueue failed", "outbox_id", m.ID, "task_type", m.TaskType, "err", err)
@@ -102,13 +109,13 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 	}
 }
 
-func (r *Relay) enqueue(ctx context.Context, m storage.OutboxMessage) error {
+func (r *Relay) enqueue(ctx context.Context, client *asynq.Client, m storage.OutboxMessage) error {
 	opts, err := queue.Options(m.TaskType, m.ID, m.Queue)
 	if err != nil {
 		// A row naming an unknown type can never be enqueued.
 		return errors.Join(err, r.db.FinishOutbox(ctx, m.ID, storage.OutboxFailed, r.cfg.Now()))
 	}
-	_, err = r.client.EnqueueContext(ctx, asynq.NewTask(m.TaskType, m.Payload), opts...)
+	_, err = client.EnqueueContext(ctx, asynq.NewTask(m.TaskType, m.Payload), opts...)
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return err
 	}

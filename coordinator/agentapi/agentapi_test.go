@@ -1,0 +1,208 @@
+package agentapi_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/proofgrid/proofgrid"
+	"github.com/proofgrid/proofgrid/auth"
+	"github.com/proofgrid/proofgrid/coordinator/coordinatortest"
+	"github.com/proofgrid/proofgrid/storage"
+)
+
+// signedRequest is one raw agent request, so tests can replay or tamper.
+type signedRequest struct {
+	method, path string
+	body         []byte
+	header       http.Header
+}
+
+func sign(t *testing.T, key ed25519.PrivateKey, keyID, method, path string, body []byte, at time.Time, nonce string) signedRequest {
+	t.Helper()
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set(proofgrid.SignatureHeader, proofgrid.SignRequest(key, keyID, method, path, body, at, nonce))
+	return signedRequest{method, path, body, h}
+}
+
+func (r signedRequest) send(t *testing.T, base string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(r.method, base+r.path, bytes.NewReader(r.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = r.header.Clone()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	_ = json.Unmarshal(raw, &out)
+	return resp.StatusCode, out
+}
+
+var nonceCounter int
+
+func nonce() string {
+	nonceCounter++
+	b := make([]byte, 16)
+	b[0] = byte(nonceCounter)
+	b[1] = byte(nonceCounter >> 8)
+	return hex.EncodeToString(b)
+}
+
+func enroll(t *testing.T, env *coordinatortest.Env, token string, key ed25519.PrivateKey, role string) string {
+	t.Helper()
+	pub := key.Public().(ed25519.PublicKey)
+	keyID := base64.StdEncoding.EncodeToString(pub)
+	body, _ := json.Marshal(proofgrid.EnrollRequest{Name: "m1", Role: role, PublicKey: keyID, AgentVersion: "1.0.0"})
+	r := sign(t, key, keyID, "POST", "/proofgrid/v1/agents/enroll", body, time.Now(), nonce())
+	r.header.Set("Authorization", "Bearer "+token)
+	status, out := r.send(t, env.URL)
+	if status != 200 {
+		t.Fatalf("enroll: %d %v", status, out)
+	}
+	return out["machine_id"].(string)
+}
+
+func heartbeatBody(t *testing.T) []byte {
+	b, err := json.Marshal(proofgrid.Heartbeat{AgentVersion: "1.0.0", Sample: proofgrid.Sample{
+		CollectedAt: time.Now().UTC(), CPU: proofgrid.CPU{UsagePercent: 12.5, LogicalCores: 8},
+		Memory: proofgrid.Memory{TotalBytes: 1 << 34, UsedPercent: 40}, Disks: []proofgrid.Disk{{Mountpoint: "/", UsedPercent: 50}},
+		GPUs: []proofgrid.GPU{},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestSignedHeartbeats(t *testing.T) {
+	for _, dialect := range []string{storage.DialectSQLite, storage.DialectPostgres} {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			env := coordinatortest.Start(t, coordinatortest.Options{Dialect: dialect})
+			token := env.Token("alpha", auth.ModeWrite)
+			_, key, _ := ed25519.GenerateKey(nil)
+			id := enroll(t, env, token, key, proofgrid.RoleProver)
+			if again := enroll(t, env, token, key, proofgrid.RoleProver); again != id {
+				t.Fatalf("re-enrolment changed the machine id: %s then %s", id, again)
+			}
+			path := "/proofgrid/v1/agents/heartbeat"
+			body := heartbeatBody(t)
+
+			good := sign(t, key, id, "POST", path, body, time.Now(), nonce())
+			if status, out := good.send(t, env.URL); status != 200 {
+				t.Fatalf("good heartbeat: %d %v", status, out)
+			}
+			// The very same request again is a replay.
+			if status, out := good.send(t, env.URL); status != 401 || out["error"] != "replayed request: nonce already used" {
+				t.Fatalf("replay: %d %v", status, out)
+			}
+			stale := sign(t, key, id, "POST", path, body, time.Now().Add(-6*time.Minute), nonce())
+			if status, _ := stale.send(t, env.URL); status != 401 {
+				t.Fatalf("stale timestamp: %d, want 401", status)
+			}
+			_, otherKey, _ := ed25519.GenerateKey(nil)
+			forged := sign(t, otherKey, id, "POST", path, body, time.Now(), nonce())
+			if status, out := forged.send(t, env.URL); status != 401 || out["error"] != "bad request signature" {
+				t.Fatalf("bad signature: %d %v", status, out)
+			}
+			tampered := sign(t, key, id, "POST", path, body, time.Now(), nonce())
+			tampered.body = bytes.Replace(body, []byte("12.5"), []byte("99.5"), 1)
+			if status, _ := tampered.send(t, env.URL); status != 401 {
+				t.Fatalf("tampered body: %d, want 401", status)
+			}
+			unsigned := signedRequest{"POST", path, body, http.Header{"Content-Type": {"application/json"}}}
+			if status, _ := unsigned.send(t, env.URL); status != 401 {
+				t.Fatalf("unsigned: %d, want 401", status)
+			}
+			unknown := sign(t, key, "3f2b8c1e-0000-4000-8000-000000000000", "POST", path, body, time.Now(), nonce())
+			if status, _ := unknown.send(t, env.URL); status != 401 {
+				t.Fatalf("unknown machine: %d, want 401", status)
+			}
+			bad := sign(t, key, id, "POST", path, []byte(`{"sample":{"cpu":{"usage_percent":140}}}`), time.Now(), nonce())
+			if status, out := bad.send(t, env.URL); status != 400 {
+				t.Fatalf("cpu 140%%: %d %v, want 400", status, out)
+			}
+			gz := sign(t, key, id, "POST", path, body, time.Now(), nonce())
+			gz.header.Set("Content-Encoding", "gzip")
+			if status, _ := gz.send(t, env.URL); status != 415 {
+				t.Fatalf("gzip body: %d, want 415", status)
+			}
+
+			// Only the good heartbeat was recorded.
+			m, err := env.Coordinator.Fleet.Machine(context.Background(), 0, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Latest == nil || m.Latest.CPU.UsagePercent != 12.5 {
+				t.Fatalf("latest sample %+v, want cpu 12.5", m.Latest)
+			}
+			pts, err := env.Coordinator.DB.MachineMetrics(context.Background(), id, time.Time{}, 10)
+			if err != nil || len(pts) != 1 {
+				t.Fatalf("history: %d points, err %v; want exactly 1", len(pts), err)
+			}
+		})
+	}
+}
+
+func TestMachineReadsAreTeamScoped(t *testing.T) {
+	env := coordinatortest.Start(t, coordinatortest.Options{})
+	alpha := env.Token("alpha", auth.ModeWrite)
+	beta := env.Token("beta", auth.ModeRead)
+	_, key, _ := ed25519.GenerateKey(nil)
+	id := enroll(t, env, alpha, key, proofgrid.RoleAVS)
+
+	get := func(token, path string) (int, map[string]any) {
+		req, _ := http.NewRequest("GET", env.URL+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	if status, out := get(alpha, "/proofgrid/v1/machines/"+id); status != 200 || out["role"] != "avs" {
+		t.Fatalf("owner read: %d %v", status, out)
+	}
+	if status, _ := get(beta, "/proofgrid/v1/machines/"+id); status != 404 {
+		t.Fatalf("foreign read: %d, want 404", status)
+	}
+	if status, out := get(beta, "/proofgrid/v1/machines"); status != 200 || len(out["machines"].([]any)) != 0 {
+		t.Fatalf("foreign list: %d %v", status, out)
+	}
+	if status, _ := get("", "/proofgrid/v1/machines"); status != 401 {
+		t.Fatalf("anonymous: %d, want 401", status)
+	}
+	if status, _ := get("pg_nottoken", "/proofgrid/v1/machines"); status != 401 {
+		t.Fatalf("unknown token: %d, want 401", status)
+	}
+	if status, out := get(env.AdminJWT(), "/proofgrid/v1/machines"); status != 200 || len(out["machines"].([]any)) != 1 {
+		t.Fatalf("admin JWT list: %d %v", status, out)
+	}
+	// A read token cannot enrol.
+	_, key2, _ := ed25519.GenerateKey(nil)
+	pub := base64.StdEncoding.EncodeToString(key2.Public().(ed25519.PublicKey))
+	body, _ := json.Marshal(proofgrid.EnrollRequest{Name: "x", Role: "prover", PublicKey: pub})
+	r := sign(t, key2, pub, "POST", "/proofgrid/v1/agents/enroll", body, time.Now(), nonce())
+	r.header.Set("Authorization", "Bearer "+beta)
+	if status, _ := r.send(t, env.URL); status != 403 {
+		t.Fatalf("enrol with read token: %d, want 403", status)
+	}
+}

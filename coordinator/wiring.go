@@ -1,0 +1,19 @@
+package coordinator
+
+import (
+	"github.com/gofiber/fiber/v2"
+	"github.com/hibiken/asynq"
+
+	"github.com/proofgrid/proofgrid/coordinator/web"
+	"github.com/proofgrid/proofgrid/queue"
+)
+
+// wiring is what a surface's wire function adds to: routes, the error
+// style of its prefix, task handlers and periodic tasks. Each surface has
+// its own wire_<surface>.go, so the surfaces stay out of each other's way.
+type wiring struct {
+	app      *fiber.App
+	styles   *web.Styles
+	mux      *asynq.ServeMux
+	periodic []queue.Periodic
+}
