@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Starts the whole system on the embedded defaults: a local redis-server
+# (installed with apt-get when missing; data under ./data/redis), the
+# coordinator on SQLite (./data/proofgrid.db) and one demo agent. Prints
+# the URLs and an admin token. Ctrl-C stops all of it.
+#
+# Settings (environment): PROOFGRID_RUN_HTTP_PORT (8080),
+# PROOFGRID_RUN_REDIS_PORT (6390), PROOFGRID_RUN_AGENT_ROLE (prover),
+# PROOFGRID_RUN_AGENT_CLUSTER (demo), PROOFGRID_RUN_INTERVAL (15s).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+HTTP_PORT=${PROOFGRID_RUN_HTTP_PORT:-8080}
+REDIS_PORT=${PROOFGRID_RUN_REDIS_PORT:-6390}
+ROLE=${PROOFGRID_RUN_AGENT_ROLE:-prover}
+CLUSTER=${PROOFGRID_RUN_AGENT_CLUSTER:-demo}
+INTERVAL=${PROOFGRID_RUN_INTERVAL:-15s}
+DATA=./data
+URL="http://127.0.0.1:${HTTP_PORT}"
+
+if ! command -v redis-server >/dev/null 2>&1; then
+	echo "run: installing redis-server"
+	sudo=()
+	[ "$(id -u)" -ne 0 ] && sudo=(sudo)
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-server
+fi
+
+echo "run: building"
+make --no-print-directory build
+
+mkdir -p "$DATA/redis" "$DATA/agent" "$DATA/logs"
+chmod 700 "$DATA"
+
+pids=()
+cleanup() {
+	trap - INT TERM EXIT
+	echo
+	echo "run: stopping"
+	# Agent first, then the coordinator (it drains HTTP and its tasks), then
+	# Redis, which flushes its append-only file on SHUTDOWN.
+	for pid in $(printf '%s\n' "${pids[@]}" | tac); do
+		kill -TERM "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || true
+}
+trap cleanup INT TERM EXIT
+
+if redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
+	echo "run: using the redis-server already on port $REDIS_PORT"
+else
+	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$DATA/redis" \
+		--appendonly yes --appendfsync everysec --maxmemory-policy noeviction \
+		--save "" --logfile "$PWD/$DATA/logs/redis.log" --daemonize yes
+	for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+fi
+
+# The JWT secret and the demo tokens are made once and kept under ./data
+# (0600), since a token is shown only when created.
+[ -s "$DATA/jwt_secret" ] || (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$DATA/jwt_secret")
+export JWT_SECRET=$(cat "$DATA/jwt_secret")
+export PROOFGRID_DATABASE_URL="sqlite://$DATA/proofgrid.db"
+export PROOFGRID_REDIS_URL="redis://127.0.0.1:${REDIS_PORT}/0"
+export PROOFGRID_HTTP_ADDR="127.0.0.1:${HTTP_PORT}"
+export PROOFGRID_DATA_DIR="$DATA"
+
+if [ ! -s "$DATA/admin_token" ]; then
+	(umask 077; bin/coordinator token create --team demo --mode admin --label "make run admin" 2>/dev/null >"$DATA/admin_token")
+fi
+if [ ! -s "$DATA/agent_token" ]; then
+	(umask 077; bin/coordinator token create --team demo --mode write --label "make run agent" 2>/dev/null >"$DATA/agent_token")
+fi
+ADMIN_TOKEN=$(cat "$DATA/admin_token")
+
+bin/coordinator serve >>"$DATA/logs/coordinator.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do curl -fsS "$URL/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+curl -fsS "$URL/readyz" >/dev/null || { echo "run: coordinator did not start; see $DATA/logs/coordinator.log"; tail -20 "$DATA/logs/coordinator.log"; exit 1; }
+
+agent_args=(run --coordinator "$URL" --token "$(cat "$DATA/agent_token")" --role "$ROLE" --state-dir "$DATA/agent" --interval "$INTERVAL")
+[ "$ROLE" = prover ] && agent_args+=(--cluster "$CLUSTER")
+bin/agent "${agent_args[@]}" >>"$DATA/logs/agent.log" 2>&1 &
+pids+=($!)
+
+cat <<MSG
+
+proofgrid is running (logs in $DATA/logs/):
+  API          $URL            (health: $URL/health, ready: $URL/readyz)
+  machines     curl -H "Authorization: Bearer \$(cat $DATA/admin_token)" $URL/proofgrid/v1/machines
+  monitor      $URL/monitor    (asynqmon; user: any name, password: the admin token)
+  metrics      $URL/metrics
+  admin token  $ADMIN_TOKEN
+Ctrl-C stops the agent, the coordinator and Redis.
+MSG
+wait -n "${pids[@]}" || true
+echo "run: a process exited; see $DATA/logs/"
