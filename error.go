@@ -7,17 +7,17 @@ import (
 
 // Error codes. Each surface maps a code to its HTTP status in one place.
 const (
-	EINVALID       = "invalid"        // malformed or out-of-range input (400)
-	EUNPROCESSABLE = "unprocessable"  // well-formed but semantically wrong (422)
-	EUNAUTHORIZED  = "unauthorized"   // missing or bad credentials (401)
-	EFORBIDDEN     = "forbidden"      // credentials valid, permission missing (403)
-	ENOTFOUND      = "not_found"      // no such thing, or not visible to the caller (404)
-	ECONFLICT      = "conflict"       // state does not allow the change (409)
-	ETOOLARGE      = "too_large"      // body or upload above its cap (413)
-	EUNSUPPORTED   = "unsupported"    // e.g. a refused Content-Encoding (415)
-	ERATELIMIT     = "rate_limited"   // too many requests (429)
-	EUNAVAILABLE   = "unavailable"    // a dependency is down (503)
-	EINTERNAL      = "internal"       // anything else (500)
+	EINVALID       = "invalid"       // malformed or out-of-range input (400)
+	EUNPROCESSABLE = "unprocessable" // well-formed but semantically wrong (422)
+	EUNAUTHORIZED  = "unauthorized"  // missing or bad credentials (401)
+	EFORBIDDEN     = "forbidden"     // credentials valid, permission missing (403)
+	ENOTFOUND      = "not_found"     // no such thing, or not visible to the caller (404)
+	ECONFLICT      = "conflict"      // state does not allow the change (409)
+	ETOOLARGE      = "too_large"     // body or upload above its cap (413)
+	EUNSUPPORTED   = "unsupported"   // e.g. a refused Content-Encoding (415)
+	ERATELIMIT     = "rate_limited"  // too many requests (429)
+	EUNAVAILABLE   = "unavailable"   // a dependency is down (503)
+	EINTERNAL      = "internal"      // anything else (500)
 )
 
 // Error is an application error whose Message is safe to show to the caller.

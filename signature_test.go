@@ -29,7 +29,9 @@ func TestSignAndVerify(t *testing.T) {
 		"other path":   func() error { return proofgrid.VerifyRequest(pub, sig, "POST", "/x?y=2", body, now) },
 		"other method": func() error { return proofgrid.VerifyRequest(pub, sig, "PUT", "/x?y=1", body, now) },
 		"stale":        func() error { return proofgrid.VerifyRequest(pub, sig, "POST", "/x?y=1", body, now.Add(6*time.Minute)) },
-		"future":       func() error { return proofgrid.VerifyRequest(pub, sig, "POST", "/x?y=1", body, now.Add(-6*time.Minute)) },
+		"future": func() error {
+			return proofgrid.VerifyRequest(pub, sig, "POST", "/x?y=1", body, now.Add(-6*time.Minute))
+		},
 	}
 	for name, f := range cases {
 		if err := f(); proofgrid.ErrorCode(err) != proofgrid.EUNAUTHORIZED {

@@ -1,0 +1,141 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/hibiken/asynq"
+)
+
+// jobRunner owns the asynq server. Only Run's goroutine touches it, which
+// is what lets a changed enrolment restart the server without locks.
+type jobRunner struct {
+	a       *Agent
+	srv     *asynq.Server
+	cur     machineState
+	applied bool
+}
+
+// apply makes the job server consume what st says, restarting it when the
+// machine, its queues or its Redis changed since the last call.
+func (j *jobRunner) apply(st machineState) {
+	if j.applied && j.cur.sameJobs(st) {
+		return
+	}
+	if j.srv != nil {
+		j.a.log.Info("job assignment changed; restarting the job server", "queues", st.Queues)
+		j.srv.Stop()
+		j.srv.Shutdown()
+		j.srv = nil
+	}
+	j.cur, j.applied = st, true
+	j.srv = j.a.startJobServer(st)
+}
+
+// stop makes the server fetch no new tasks; running ones go on.
+func (j *jobRunner) stop() {
+	if j.srv != nil {
+		j.srv.Stop()
+	}
+}
+
+// shutdown waits for running tasks up to the shutdown timeout, after which
+// asynq cancels them and puts them back in their queues.
+func (j *jobRunner) shutdown() {
+	if j.srv != nil {
+		j.srv.Shutdown()
+		j.srv = nil
+	}
+}
+
+// startJobServer starts an asynq server on exactly the queues in st, or
+// returns nil, with the reason logged and reported, when there is nothing
+// it could usefully consume.
+func (a *Agent) startJobServer(st machineState) *asynq.Server {
+	if a.cfg.Handlers == nil {
+		a.log.Info("no job handlers registered; sending heartbeats only")
+		return nil
+	}
+	// asynq falls back to its "default" queue when given none, which would
+	// take tasks meant for someone else.
+	if len(st.Queues) == 0 {
+		a.log.Warn("the coordinator assigned no job queues; sending heartbeats only")
+		a.setCondition("jobs", "not consuming jobs: no queues assigned")
+		return nil
+	}
+	redisURL := a.redisURL(st)
+	if redisURL == "" {
+		a.log.Warn("no Redis URL from enrolment or configuration; sending heartbeats only")
+		a.setCondition("jobs", "not consuming jobs: no Redis URL")
+		return nil
+	}
+	opt := a.redis
+	if opt == nil {
+		var err error
+		if opt, err = asynq.ParseRedisURI(redisURL); err != nil {
+			a.log.Error("unusable Redis URL from enrolment; sending heartbeats only", "error", err)
+			a.setCondition("jobs", "not consuming jobs: "+err.Error())
+			return nil
+		}
+	}
+
+	queues := make(map[string]int, len(st.Queues))
+	for _, q := range st.Queues {
+		queues[q] = 1
+	}
+	var redisDown atomic.Bool
+	srv := asynq.NewServer(opt, asynq.Config{
+		Concurrency:     a.cfg.Concurrency,
+		Queues:          queues,
+		ShutdownTimeout: a.cfg.ShutdownTimeout,
+		Logger:          asynqLogger{a.log.With("component", "asynq")},
+		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
+			id, _ := asynq.GetTaskID(ctx)
+			a.log.Warn("job failed", "type", t.Type(), "task_id", id, "error", err)
+			a.recordError(fmt.Sprintf("job %s (%s): %v", t.Type(), id, err))
+		}),
+		HealthCheckFunc: func(err error) {
+			if err != nil {
+				if !redisDown.Swap(true) {
+					a.log.Warn("Redis unreachable; jobs wait until it returns", "error", err)
+				}
+				a.setCondition("redis", "Redis unreachable: "+err.Error())
+			} else if redisDown.Swap(false) {
+				a.log.Info("Redis reachable again")
+				a.setCondition("redis", "")
+			}
+		},
+	})
+	mux := asynq.NewServeMux()
+	mux.Use(a.countRunning)
+	a.cfg.Handlers(mux, a)
+	if err := srv.Start(mux); err != nil {
+		a.log.Error("cannot start the job server", "error", err)
+		a.setCondition("jobs", "not consuming jobs: "+err.Error())
+		return nil
+	}
+	a.setCondition("jobs", "")
+	a.log.Info("consuming jobs", "queues", st.Queues, "redis_url", redactURL(redisURL), "concurrency", a.cfg.Concurrency)
+	return srv
+}
+
+// countRunning is middleware keeping RunningJobs current for heartbeats.
+func (a *Agent) countRunning(h asynq.Handler) asynq.Handler {
+	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+		a.running.Add(1)
+		defer a.running.Add(-1)
+		return h.ProcessTask(ctx, t)
+	})
+}
+
+// asynqLogger sends asynq's logs to slog. Fatal does not exit: asynq never
+// calls it, and ending the process is for main alone.
+type asynqLogger struct{ l *slog.Logger }
+
+func (l asynqLogger) Debug(args ...any) { l.l.Debug(fmt.Sprint(args...)) }
+func (l asynqLogger) Info(args ...any)  { l.l.Info(fmt.Sprint(args...)) }
+func (l asynqLogger) Warn(args ...any)  { l.l.Warn(fmt.Sprint(args...)) }
+func (l asynqLogger) Error(args ...any) { l.l.Error(fmt.Sprint(args...)) }
+func (l asynqLogger) Fatal(args ...any) { l.l.Error(fmt.Sprint(args...)) }

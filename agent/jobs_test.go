@@ -1,0 +1,214 @@
+package agent
+
+import (
+	"context"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/proofgrid/proofgrid"
+)
+
+// testRedis returns the Redis that job tests use, skipping without one
+// except in CI, where a missing Redis must fail loudly rather than pass.
+func testRedis(t *testing.T) (string, asynq.RedisConnOpt) {
+	t.Helper()
+	url := os.Getenv("PROOFGRID_TEST_REDIS_URL")
+	if url == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("PROOFGRID_TEST_REDIS_URL is not set")
+		}
+		t.Skip("PROOFGRID_TEST_REDIS_URL is not set")
+	}
+	opt, err := asynq.ParseRedisURI(url)
+	if err != nil {
+		t.Fatalf("PROOFGRID_TEST_REDIS_URL: %v", err)
+	}
+	return url, opt
+}
+
+// handlerLog records the payloads a test handler saw, and lets a test hold
+// a task inside its handler.
+type handlerLog struct {
+	mu        sync.Mutex
+	payloads  []string
+	cancelled []string
+	release   chan struct{}
+}
+
+func (h *handlerLog) register(mux *asynq.ServeMux, a *Agent) {
+	mux.HandleFunc("test:echo", func(ctx context.Context, t *asynq.Task) error {
+		if string(t.Payload()) == "block" {
+			select {
+			case <-h.release:
+			case <-ctx.Done():
+				h.mu.Lock()
+				h.cancelled = append(h.cancelled, "block")
+				h.mu.Unlock()
+				return ctx.Err()
+			}
+		}
+		h.mu.Lock()
+		h.payloads = append(h.payloads, string(t.Payload()))
+		h.mu.Unlock()
+		return nil
+	})
+}
+
+func (h *handlerLog) saw(p string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, x := range h.payloads {
+		if x == p {
+			return true
+		}
+	}
+	return false
+}
+
+func enqueue(t *testing.T, opt asynq.RedisConnOpt, queue, payload string) string {
+	t.Helper()
+	c := asynq.NewClient(opt)
+	defer c.Close()
+	info, err := c.Enqueue(asynq.NewTask("test:echo", []byte(payload)), asynq.Queue(queue), asynq.MaxRetry(0))
+	if err != nil {
+		t.Fatalf("enqueue into %s: %v", queue, err)
+	}
+	return info.ID
+}
+
+func dropQueues(t *testing.T, opt asynq.RedisConnOpt, queues ...string) {
+	t.Cleanup(func() {
+		in := asynq.NewInspector(opt)
+		defer in.Close()
+		for _, q := range queues {
+			_ = in.DeleteQueue(q, true)
+		}
+	})
+}
+
+func TestJobsConsumeOnlyAssignedQueues(t *testing.T) {
+	redisURL, opt := testRedis(t)
+	coord, ts := newCoordinator(t)
+	coord.redisURL = redisURL
+	var logs logBuffer
+	h := &handlerLog{release: make(chan struct{})}
+	cfg := testConfig(t, ts.URL, t.TempDir(), &logs)
+	cfg.Role = proofgrid.RoleAVS
+	cfg.Handlers = h.register
+	s := start(t, cfg)
+	waitFor(t, "enrolment", func() bool { return s.a.MachineID() != "" })
+	queue := "avs.machine-" + s.a.MachineID()
+	other := "avs.machine-not-" + s.a.MachineID()
+	dropQueues(t, opt, queue, other)
+
+	otherID := enqueue(t, opt, other, "not mine")
+	enqueue(t, opt, queue, "hello")
+	waitFor(t, "handler to run the task", func() bool { return h.saw("hello") })
+
+	enqueue(t, opt, queue, "block")
+	waitFor(t, "a running job", func() bool { return s.a.RunningJobs() == 1 })
+	waitFor(t, "heartbeat reporting it", func() bool {
+		hb, _ := coord.lastHeartbeat()
+		return hb.Status.RunningJobs == 1
+	})
+
+	in := asynq.NewInspector(opt)
+	defer in.Close()
+	info, err := in.GetTaskInfo(other, otherID)
+	if err != nil || info.State != asynq.TaskStatePending {
+		t.Errorf("task in an unassigned queue: %+v %v, want it pending", info, err)
+	}
+
+	// A job that finishes within the shutdown timeout completes.
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.stop(t) }()
+	select {
+	case err := <-stopped:
+		t.Fatalf("Run returned (%v) while a job was running", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(h.release)
+	if err := <-stopped; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	h.mu.Lock()
+	cancelled := len(h.cancelled)
+	h.mu.Unlock()
+	if !h.saw("block") || cancelled != 0 {
+		t.Errorf("blocked job: done=%v, cancelled %d times", h.saw("block"), cancelled)
+	}
+	if s.a.RunningJobs() != 0 {
+		t.Errorf("RunningJobs after shutdown = %d", s.a.RunningJobs())
+	}
+}
+
+func TestShutdownTimeoutRequeuesJob(t *testing.T) {
+	redisURL, opt := testRedis(t)
+	coord, ts := newCoordinator(t)
+	var logs logBuffer
+	h := &handlerLog{release: make(chan struct{})}
+	defer close(h.release)
+	cfg := testConfig(t, ts.URL, t.TempDir(), &logs)
+	cfg.RedisURL = redisURL // the configured override wins over enrolment's none
+	cfg.Handlers = h.register
+	cfg.ShutdownTimeout = 300 * time.Millisecond
+	cfg.ClusterID = "c" + randomHex(6)
+	queue := "prove.cluster-" + cfg.ClusterID
+	dropQueues(t, opt, queue)
+	s := start(t, cfg)
+	waitFor(t, "enrolment", func() bool { return s.a.MachineID() != "" })
+	if coord.redisURL != "" {
+		t.Fatal("coordinator should not hand out Redis in this test")
+	}
+
+	id := enqueue(t, opt, queue, "block")
+	waitFor(t, "a running job", func() bool { return s.a.RunningJobs() == 1 })
+	began := time.Now()
+	if err := s.stop(t); err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	if took := time.Since(began); took < 300*time.Millisecond {
+		t.Errorf("shutdown took %v, less than the shutdown timeout", took)
+	}
+	in := asynq.NewInspector(opt)
+	defer in.Close()
+	info, err := in.GetTaskInfo(queue, id)
+	if err != nil || info.State != asynq.TaskStatePending {
+		t.Errorf("job cut off by shutdown: %+v %v, want it back in pending", info, err)
+	}
+}
+
+func TestStoredEnrolmentRunsJobsWhileCoordinatorDown(t *testing.T) {
+	redisURL, opt := testRedis(t)
+	coord, ts := newCoordinator(t)
+	coord.redisURL = redisURL
+	var logs logBuffer
+	dir := t.TempDir()
+	h := &handlerLog{release: make(chan struct{})}
+	cfg := testConfig(t, ts.URL, dir, &logs)
+	cfg.Role = proofgrid.RoleAVS
+	cfg.Handlers = h.register
+
+	first := start(t, cfg)
+	waitFor(t, "enrolment", func() bool { return first.a.MachineID() != "" })
+	queue := first.a.Queues()[0]
+	dropQueues(t, opt, queue)
+	if err := first.stop(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+
+	coord.mode.Store(modeDrop)
+	second := start(t, cfg)
+	enqueue(t, opt, queue, "while down")
+	waitFor(t, "job run before enrolment", func() bool { return h.saw("while down") })
+	if enrolls, _, _ := coord.counts(); enrolls != 1 {
+		t.Errorf("%d enrolments, want only the first", enrolls)
+	}
+	if err := second.stop(t); err != nil {
+		t.Errorf("Run: %v", err)
+	}
+}

@@ -1,0 +1,203 @@
+// Command agent is the proofgrid agent for prover and AVS machines.
+//
+//	agent run --coordinator URL --token TOKEN --role prover|avs [flags]
+//	agent metrics [--once]
+//	agent version
+//
+// Every flag of run also reads an environment variable (listed in its
+// help), and a flag given on the command line wins over its variable.
+// Pass the token through PROOFGRID_AGENT_TOKEN rather than --token where
+// other users can list processes.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/proofgrid/proofgrid/agent"
+	"github.com/proofgrid/proofgrid/agent/collector"
+)
+
+// version is stamped at build time:
+//
+//	go build -ldflags "-X main.version=v1.2.3" ./cmd/agent
+var version = "dev"
+
+const usage = `usage:
+  agent run --coordinator URL --token TOKEN --role prover|avs [--cluster ID] [--name NAME]
+            [--state-dir DIR] [--interval 15s] [--redis URL] [--concurrency N]
+            [--shutdown-timeout 30s] [--log-level info]
+  agent metrics [--once] [--interval 5s]
+  agent version
+
+Run "agent run -h" for the environment variables each flag falls back to.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches a subcommand and returns the process exit code: 0 on
+// success, 1 when the command failed, 2 for a usage error.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "run":
+		return runAgent(ctx, args[1:], getenv, stderr)
+	case "metrics":
+		return runMetrics(ctx, args[1:], stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, version)
+		return 0
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "agent: unknown command %q\n%s", args[0], usage)
+		return 2
+	}
+}
+
+// runConfig is what "agent run" reads from flags and environment.
+type runConfig struct {
+	agent    agent.Config
+	logLevel slog.Level
+}
+
+// parseRun reads "agent run" flags, falling back to environment variables
+// for flags not given. Variables are applied after parsing, through the
+// flags' own parsers, so that -h never prints a token from the environment
+// as a default.
+func parseRun(args []string, getenv func(string) string, stderr io.Writer) (runConfig, error) {
+	var rc runConfig
+	c := &rc.agent
+	level := "info"
+	fs := flag.NewFlagSet("agent run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	envOf := map[string]string{}
+	str := func(p *string, name, env, help string) {
+		fs.StringVar(p, name, *p, help+" ("+env+")")
+		envOf[name] = env
+	}
+	str(&c.CoordinatorURL, "coordinator", "PROOFGRID_COORDINATOR_URL", "coordinator base URL")
+	str(&c.Token, "token", "PROOFGRID_AGENT_TOKEN", "team API token used to enrol")
+	str(&c.Role, "role", "PROOFGRID_AGENT_ROLE", "machine role: prover or avs")
+	str(&c.ClusterID, "cluster", "PROOFGRID_AGENT_CLUSTER", "prover cluster id")
+	str(&c.Name, "name", "PROOFGRID_AGENT_NAME", "machine name; default the hostname")
+	str(&c.StateDir, "state-dir", "PROOFGRID_AGENT_STATE_DIR", "directory for the key and enrolment; default "+agent.DefaultStateDir)
+	str(&c.RedisURL, "redis", "PROOFGRID_AGENT_REDIS_URL", "Redis URL overriding the one enrolment returns")
+	str(&level, "log-level", "PROOFGRID_AGENT_LOG_LEVEL", "debug, info, warn or error")
+	fs.DurationVar(&c.HeartbeatInterval, "interval", 0, "heartbeat interval; default 15s, the coordinator may ask for another (PROOFGRID_AGENT_INTERVAL)")
+	envOf["interval"] = "PROOFGRID_AGENT_INTERVAL"
+	fs.IntVar(&c.Concurrency, "concurrency", 0, "jobs run at once; default 1 (PROOFGRID_AGENT_CONCURRENCY)")
+	envOf["concurrency"] = "PROOFGRID_AGENT_CONCURRENCY"
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 0, "how long shutdown waits for running jobs before requeueing them; default 30s (PROOFGRID_AGENT_SHUTDOWN_TIMEOUT)")
+	envOf["shutdown-timeout"] = "PROOFGRID_AGENT_SHUTDOWN_TIMEOUT"
+
+	if err := fs.Parse(args); err != nil {
+		return rc, err
+	}
+	if fs.NArg() > 0 {
+		return rc, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := envOf[f.Name]
+		if given[f.Name] || env == "" || getenv(env) == "" || err != nil {
+			return
+		}
+		if e := f.Value.Set(getenv(env)); e != nil {
+			err = fmt.Errorf("%s: %w", env, e)
+		}
+	})
+	if err != nil {
+		return rc, err
+	}
+	if err := rc.logLevel.UnmarshalText([]byte(level)); err != nil {
+		return rc, fmt.Errorf("log level: %w", err)
+	}
+	c.Version = version
+	return rc, nil
+}
+
+func runAgent(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
+	rc, err := parseRun(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	} else if err != nil {
+		fmt.Fprintf(stderr, "agent run: %v\n", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: rc.logLevel}))
+	rc.agent.Logger = log
+	a, err := agent.New(rc.agent)
+	if err != nil {
+		fmt.Fprintf(stderr, "agent run: %v\n", err)
+		return 2
+	}
+	log.Info("proofgrid agent starting", "version", version, "coordinator", rc.agent.CoordinatorURL, "role", rc.agent.Role)
+	if err := a.Run(ctx); err != nil {
+		log.Error("agent stopped", "error", err)
+		return 1
+	}
+	return 0
+}
+
+// runMetrics prints samples from the real collectors. The first reading
+// only primes the counters behind CPU usage and I/O rates, so one second
+// passes before the reading that is printed.
+func runMetrics(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("agent metrics", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	once := fs.Bool("once", false, "print one indented sample and exit; otherwise print one JSON line per interval until interrupted")
+	interval := fs.Duration("interval", 5*time.Second, "time between samples without --once")
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return 0
+	} else if err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 || *interval <= 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	set := collector.New(collector.Config{})
+	defer set.Close()
+	set.Collect(ctx)
+	wait := time.Second
+	enc := json.NewEncoder(stdout)
+	if *once {
+		enc.SetIndent("", "  ")
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return 0
+		case <-time.After(wait):
+		}
+		if err := enc.Encode(set.Collect(ctx)); err != nil {
+			fmt.Fprintf(stderr, "agent metrics: %v\n", err)
+			return 1
+		}
+		if *once {
+			return 0
+		}
+		wait = *interval
+	}
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/proofgrid/proofgrid"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestParseRunEnvAndFlags(t *testing.T) {
+	e := env(map[string]string{
+		"PROOFGRID_COORDINATOR_URL":   "https://c.example",
+		"PROOFGRID_AGENT_TOKEN":       "pg_env",
+		"PROOFGRID_AGENT_ROLE":        "avs",
+		"PROOFGRID_AGENT_CLUSTER":     "c1",
+		"PROOFGRID_AGENT_STATE_DIR":   "/tmp/state",
+		"PROOFGRID_AGENT_INTERVAL":    "30s",
+		"PROOFGRID_AGENT_REDIS_URL":   "redis://r:6379",
+		"PROOFGRID_AGENT_CONCURRENCY": "3",
+		"PROOFGRID_AGENT_LOG_LEVEL":   "debug",
+	})
+	rc, err := parseRun(nil, e, &bytes.Buffer{})
+	if err != nil {
+		t.Fatalf("parseRun: %v", err)
+	}
+	c := rc.agent
+	if c.CoordinatorURL != "https://c.example" || c.Token != "pg_env" || c.Role != "avs" || c.ClusterID != "c1" ||
+		c.StateDir != "/tmp/state" || c.HeartbeatInterval != 30*time.Second || c.RedisURL != "redis://r:6379" ||
+		c.Concurrency != 3 || rc.logLevel != slog.LevelDebug || c.Version != version {
+		t.Errorf("from environment: %+v level %v", c, rc.logLevel)
+	}
+
+	rc, err = parseRun([]string{"--coordinator", "http://other", "--token", "pg_flag", "--role", "prover", "--interval", "5s", "--concurrency", "2", "--name", "box"}, e, &bytes.Buffer{})
+	if err != nil {
+		t.Fatalf("parseRun: %v", err)
+	}
+	c = rc.agent
+	if c.CoordinatorURL != "http://other" || c.Token != "pg_flag" || c.Role != proofgrid.RoleProver || c.HeartbeatInterval != 5*time.Second ||
+		c.Concurrency != 2 || c.Name != "box" || c.ClusterID != "c1" {
+		t.Errorf("flags over environment: %+v", c)
+	}
+}
+
+func TestParseRunErrors(t *testing.T) {
+	for name, tc := range map[string]struct {
+		args []string
+		env  map[string]string
+	}{
+		"bad env interval": {nil, map[string]string{"PROOFGRID_AGENT_INTERVAL": "soon"}},
+		"bad env workers":  {nil, map[string]string{"PROOFGRID_AGENT_CONCURRENCY": "many"}},
+		"bad flag":         {[]string{"--nope"}, nil},
+		"stray argument":   {[]string{"extra"}, nil},
+		"bad log level":    {[]string{"--log-level", "loud"}, nil},
+	} {
+		if _, err := parseRun(tc.args, env(tc.env), &bytes.Buffer{}); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestCommands(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"version"}, env(nil), &out, &errb); code != 0 || strings.TrimSpace(out.String()) != version {
+		t.Errorf("version: code %d, output %q", code, out.String())
+	}
+	if code := run(context.Background(), nil, env(nil), &out, &errb); code != 2 {
+		t.Errorf("no command: code %d", code)
+	}
+	if code := run(context.Background(), []string{"frobnicate"}, env(nil), &out, &errb); code != 2 {
+		t.Errorf("unknown command: code %d", code)
+	}
+	errb.Reset()
+	if code := run(context.Background(), []string{"run", "--role", "miner", "--coordinator", "http://x", "--token", "t"}, env(nil), &out, &errb); code != 2 || !strings.Contains(errb.String(), "role") {
+		t.Errorf("bad role: code %d, stderr %q", code, errb.String())
+	}
+}
+
+func TestMetricsOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes a second of real sampling")
+	}
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"metrics", "--once"}, env(nil), &out, &errb); code != 0 {
+		t.Fatalf("metrics --once: code %d, stderr %s", code, errb.String())
+	}
+	var s proofgrid.Sample
+	if err := json.Unmarshal(out.Bytes(), &s); err != nil {
+		t.Fatalf("output is not one JSON sample: %v\n%s", err, out.String())
+	}
+	if s.CollectedAt.IsZero() || s.GPUs == nil || !strings.Contains(out.String(), "\n  \"") {
+		t.Errorf("sample %+v (want indented JSON with a timestamp and a GPU list)", s)
+	}
+}
+
+func TestHelpHidesEnvironmentToken(t *testing.T) {
+	var errb bytes.Buffer
+	code := run(context.Background(), []string{"run", "-h"}, env(map[string]string{"PROOFGRID_AGENT_TOKEN": "pg_secret"}), &bytes.Buffer{}, &errb)
+	if code != 0 || strings.Contains(errb.String(), "pg_secret") || !strings.Contains(errb.String(), "PROOFGRID_AGENT_TOKEN") {
+		t.Errorf("run -h: code %d, output %s", code, errb.String())
+	}
+}
