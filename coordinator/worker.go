@@ -53,3 +53,9 @@ func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...), "compone
 func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...), "component", "asynq") }
 func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...), "component", "asynq") }
 func (a asynqLogger) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...), "component", "asynq") }
+
+// HandleFunc registers a task handler on the coordinator's worker. Tests
+// and surfaces use it for task types whose handlers live elsewhere.
+func (c *Coordinator) HandleFunc(taskType string, h func(context.Context, *asynq.Task) error) {
+	c.mux.HandleFunc(taskType, h)
+}

@@ -25,7 +25,7 @@ type signedRequest struct {
 	header       http.Header
 }
 
-func sign(t *testing.T, key ed25519.PrivateKey, keyID, method, path string, body []byte, at time.Time, nonce string) signedRequest {
+func sign(t testing.TB, key ed25519.PrivateKey, keyID, method, path string, body []byte, at time.Time, nonce string) signedRequest {
 	t.Helper()
 	h := http.Header{}
 	h.Set("Content-Type", "application/json")
@@ -33,7 +33,7 @@ func sign(t *testing.T, key ed25519.PrivateKey, keyID, method, path string, body
 	return signedRequest{method, path, body, h}
 }
 
-func (r signedRequest) send(t *testing.T, base string) (int, map[string]any) {
+func (r signedRequest) send(t testing.TB, base string) (int, map[string]any) {
 	t.Helper()
 	req, err := http.NewRequest(r.method, base+r.path, bytes.NewReader(r.body))
 	if err != nil {
@@ -61,7 +61,7 @@ func nonce() string {
 	return hex.EncodeToString(b)
 }
 
-func enroll(t *testing.T, env *coordinatortest.Env, token string, key ed25519.PrivateKey, role string) string {
+func enroll(t testing.TB, env *coordinatortest.Env, token string, key ed25519.PrivateKey, role string) string {
 	t.Helper()
 	pub := key.Public().(ed25519.PublicKey)
 	keyID := base64.StdEncoding.EncodeToString(pub)
@@ -75,7 +75,7 @@ func enroll(t *testing.T, env *coordinatortest.Env, token string, key ed25519.Pr
 	return out["machine_id"].(string)
 }
 
-func heartbeatBody(t *testing.T) []byte {
+func heartbeatBody(t testing.TB) []byte {
 	b, err := json.Marshal(proofgrid.Heartbeat{AgentVersion: "1.0.0", Sample: proofgrid.Sample{
 		CollectedAt: time.Now().UTC(), CPU: proofgrid.CPU{UsagePercent: 12.5, LogicalCores: 8},
 		Memory: proofgrid.Memory{TotalBytes: 1 << 34, UsedPercent: 40}, Disks: []proofgrid.Disk{{Mountpoint: "/", UsedPercent: 50}},

@@ -1,0 +1,103 @@
+package agentapi_test
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/proofgrid/proofgrid"
+	"github.com/proofgrid/proofgrid/auth"
+	"github.com/proofgrid/proofgrid/coordinator/coordinatortest"
+	"github.com/proofgrid/proofgrid/storage"
+)
+
+// BenchmarkHeartbeats measures signed heartbeats per second through the
+// real HTTP stack, signature check, Redis replay cache and database write,
+// against GET /health on the same server in the same run (the Fiber
+// baseline). Set PROOFGRID_BENCH_DIALECT=postgres for PostgreSQL.
+//
+//	scripts/testenv.sh go test -run '^$' -bench Heartbeats -benchtime 5000x ./coordinator/agentapi/
+func BenchmarkHeartbeats(b *testing.B) {
+	dialect := storage.DialectSQLite
+	if d := os.Getenv("PROOFGRID_BENCH_DIALECT"); d != "" {
+		dialect = d
+	}
+	env := coordinatortest.Start(b, coordinatortest.Options{Dialect: dialect})
+	token := env.Token("bench", auth.ModeWrite)
+
+	const machines, workers = 32, 16
+	type agent struct {
+		id  string
+		key ed25519.PrivateKey
+	}
+	agents := make([]agent, machines)
+	for i := range agents {
+		_, key, _ := ed25519.GenerateKey(nil)
+		agents[i] = agent{enroll(b, env, token, key, proofgrid.RoleProver), key}
+	}
+	body := heartbeatBody(b)
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers * 2}}
+
+	run := func(n int, send func(i int) int) (perSec float64, failed int64) {
+		var next, bad atomic.Int64
+		var wg sync.WaitGroup
+		start := time.Now()
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := int(next.Add(1)) - 1
+					if i >= n {
+						return
+					}
+					if send(i) != 200 {
+						bad.Add(1)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		return float64(n) / time.Since(start).Seconds(), bad.Load()
+	}
+	do := func(req *http.Request) int {
+		resp, err := hc.Do(req)
+		if err != nil {
+			return 0
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	b.ResetTimer()
+	baseline, _ := run(b.N, func(int) int {
+		req, _ := http.NewRequest("GET", env.URL+"/health", nil)
+		return do(req)
+	})
+	rate, failed := run(b.N, func(i int) int {
+		a := agents[i%machines]
+		n := make([]byte, 16)
+		rand.Read(n)
+		req, _ := http.NewRequest("POST", env.URL+"/proofgrid/v1/agents/heartbeat", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(proofgrid.SignatureHeader, proofgrid.SignRequest(a.key, a.id, "POST", "/proofgrid/v1/agents/heartbeat", body, time.Now(), hex.EncodeToString(n)))
+		return do(req)
+	})
+	b.StopTimer()
+	if failed > 0 {
+		b.Fatalf("%d heartbeats refused", failed)
+	}
+	b.ReportMetric(rate, "heartbeats/s")
+	b.ReportMetric(baseline, "health_req/s")
+	b.ReportMetric(rate/baseline, "ratio_to_health")
+	b.ReportMetric(0, "ns/op")
+}

@@ -1,0 +1,181 @@
+package coordinator_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/proofgrid/proofgrid/auth"
+	"github.com/proofgrid/proofgrid/coordinator"
+	"github.com/proofgrid/proofgrid/coordinator/coordinatortest"
+	"github.com/proofgrid/proofgrid/queue"
+)
+
+func get(t *testing.T, url string, header http.Header) (int, http.Header, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if header != nil {
+		req.Header = header
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+func basic(password string) http.Header {
+	h := http.Header{}
+	h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("ops:"+password)))
+	return h
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	env := coordinatortest.Start(t, coordinatortest.Options{})
+	status, _, body := get(t, env.URL+"/health", nil)
+	var h map[string]any
+	json.Unmarshal([]byte(body), &h)
+	if status != 200 || h["status"] != "ok" {
+		t.Fatalf("/health: %d %s", status, body)
+	}
+	status, _, body = get(t, env.URL+"/readyz", nil)
+	if status != 200 || !strings.Contains(body, `"redis":"ok"`) || !strings.Contains(body, `"database":"ok"`) {
+		t.Fatalf("/readyz: %d %s", status, body)
+	}
+	env.Redis.Kill()
+	status, _, body = get(t, env.URL+"/readyz", nil)
+	if status != 503 || strings.Contains(body, `"redis":"ok"`) {
+		t.Fatalf("/readyz with Redis down: %d %s", status, body)
+	}
+	env.Redis.Start()
+	status, _, _ = get(t, env.URL+"/readyz", nil)
+	if status != 200 {
+		t.Fatalf("/readyz after Redis came back: %d", status)
+	}
+}
+
+func TestMonitorNeedsCredentials(t *testing.T) {
+	env := coordinatortest.Start(t, coordinatortest.Options{})
+	status, hdr, _ := get(t, env.URL+"/monitor/", nil)
+	if status != 401 || !strings.HasPrefix(hdr.Get("WWW-Authenticate"), "Basic ") {
+		t.Fatalf("anonymous /monitor: %d %q", status, hdr.Get("WWW-Authenticate"))
+	}
+	if status, _, _ := get(t, env.URL+"/monitor/", basic("pg_wrong")); status != 401 {
+		t.Fatalf("bad password: %d", status)
+	}
+	admin := env.Token("ops", auth.ModeAdmin)
+	status, _, body := get(t, env.URL+"/monitor/", basic(admin))
+	if status != 200 || !strings.Contains(body, "<html") {
+		t.Fatalf("admin /monitor: %d %.200s", status, body)
+	}
+	// The asynqmon API answers under the same prefix.
+	status, _, body = get(t, env.URL+"/monitor/api/queues", basic(admin))
+	if status != 200 || !strings.Contains(body, "queues") {
+		t.Fatalf("/monitor/api/queues: %d %.200s", status, body)
+	}
+	// A read token gets the read-only UI: mutations are refused.
+	reader := env.Token("ops", auth.ModeRead)
+	req, _ := http.NewRequest("DELETE", env.URL+"/monitor/api/queues/maintenance", nil)
+	req.Header = basic(reader)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 400 {
+		t.Fatalf("read-only monitor allowed a DELETE: %d", resp.StatusCode)
+	}
+}
+
+func TestMetricsExposeQueueSizes(t *testing.T) {
+	env := coordinatortest.Start(t, coordinatortest.Options{Configure: func(c *coordinator.Config) {
+		c.Roles = []string{coordinator.RoleAPI}
+	}})
+	c := asynq.NewClient(env.Redis.ConnOpt())
+	defer c.Close()
+	for i := 0; i < 3; i++ {
+		task, _ := queue.NewTask(queue.TypeProofVerify, queue.ProofVerifyPayload{ProofID: int64(i)})
+		if _, err := c.Enqueue(task, asynq.Queue(queue.QueueVerify)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get(t, env.URL+"/health", nil)
+	status, _, body := get(t, env.URL+"/metrics", nil)
+	if status != 200 {
+		t.Fatalf("/metrics: %d", status)
+	}
+	for _, want := range []string{
+		`proofgrid_queue_size{queue="verify"} 3`,
+		`proofgrid_queue_tasks{queue="verify",state="pending"} 3`,
+		`proofgrid_queue_redis_up 1`,
+		`proofgrid_http_requests_total{method="GET",route="/health",status="200"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
+
+func TestErrorsAreJSON(t *testing.T) {
+	env := coordinatortest.Start(t, coordinatortest.Options{})
+	status, _, body := get(t, env.URL+"/proofgrid/v1/no-such-route", nil)
+	var e map[string]any
+	if err := json.Unmarshal([]byte(body), &e); err != nil || status != 404 || e["code"] != "not_found" {
+		t.Fatalf("unknown route: %d %s", status, body)
+	}
+	// A body above the global limit is refused before any handler.
+	req, _ := http.NewRequest("POST", env.URL+"/proofgrid/v1/agents/heartbeat", strings.NewReader(strings.Repeat("x", 300<<10)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 413 || !strings.Contains(string(b), "at most") {
+		t.Fatalf("oversized heartbeat: %d %s", resp.StatusCode, b)
+	}
+}
+
+// On shutdown a task still running past the shutdown timeout goes back
+// to its queue instead of being lost.
+func TestShutdownRequeuesRunningTasks(t *testing.T) {
+	started := make(chan struct{})
+	env := coordinatortest.Start(t, coordinatortest.Options{Configure: func(c *coordinator.Config) {
+		c.ShutdownTimeout = time.Second
+	}})
+	env.Coordinator.HandleFunc(queue.TypeProofVerify, func(ctx context.Context, task *asynq.Task) error {
+		close(started)
+		<-ctx.Done() // runs until shutdown cancels it
+		return ctx.Err()
+	})
+	c := asynq.NewClient(env.Redis.ConnOpt())
+	defer c.Close()
+	task, _ := queue.NewTask(queue.TypeProofVerify, queue.ProofVerifyPayload{ProofID: 7})
+	opts, _ := queue.Options(queue.TypeProofVerify, queue.ProofVerifyID(7), "")
+	if _, err := c.Enqueue(task, opts...); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+	case <-time.After(15 * time.Second):
+		t.Fatal("task did not start")
+	}
+	env.Stop()
+	ins := asynq.NewInspector(env.Redis.ConnOpt())
+	defer ins.Close()
+	info, err := ins.GetTaskInfo(queue.QueueVerify, queue.ProofVerifyID(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State != asynq.TaskStatePending && info.State != asynq.TaskStateRetry {
+		t.Fatalf("after shutdown the task is %v; want pending or retry", info.State)
+	}
+}
