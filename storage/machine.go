@@ -1,0 +1,344 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/proofgrid/proofgrid"
+)
+
+type machineRow struct {
+	ID           string         `db:"id"`
+	TeamID       int64          `db:"team_id"`
+	Name         string         `db:"name"`
+	Role         string         `db:"role"`
+	ClusterID    string         `db:"cluster_id"`
+	PublicKey    string         `db:"public_key"`
+	AgentVersion string         `db:"agent_version"`
+	EnrolledAt   dbTime         `db:"enrolled_at"`
+	LastSeenAt   dbTime         `db:"last_seen_at"`
+	LatestSample sql.NullString `db:"latest_sample"`
+	AgentStatus  sql.NullString `db:"agent_status"`
+}
+
+func (r machineRow) machine() (proofgrid.Machine, error) {
+	m := proofgrid.Machine{
+		ID:           r.ID,
+		TeamID:       r.TeamID,
+		Name:         r.Name,
+		Role:         r.Role,
+		ClusterID:    r.ClusterID,
+		PublicKey:    r.PublicKey,
+		AgentVersion: r.AgentVersion,
+		EnrolledAt:   r.EnrolledAt.Time,
+		LastSeenAt:   r.LastSeenAt.ptr(),
+	}
+	if r.LatestSample.Valid {
+		m.Latest = new(proofgrid.Sample)
+		if err := json.Unmarshal([]byte(r.LatestSample.String), m.Latest); err != nil {
+			return proofgrid.Machine{}, fmt.Errorf("storage: machine %s: latest sample: %w", r.ID, err)
+		}
+	}
+	if r.AgentStatus.Valid {
+		m.Status = new(proofgrid.AgentStatus)
+		if err := json.Unmarshal([]byte(r.AgentStatus.String), m.Status); err != nil {
+			return proofgrid.Machine{}, fmt.Errorf("storage: machine %s: agent status: %w", r.ID, err)
+		}
+	}
+	return m, nil
+}
+
+const machineColumns = `id, team_id, name, role, cluster_id, public_key, agent_version,
+	enrolled_at, last_seen_at, latest_sample, agent_status`
+
+// UpsertMachine enrols m, keyed by its public key. A new key inserts m with
+// the id the caller chose (a UUID) and created is true. A key the same team
+// enrolled before keeps its machine's id and enrolment time and takes m's
+// name, role, cluster and agent version, so an agent that restarts or is
+// reconfigured stays the same machine. A key enrolled by another team, or
+// an id already used by another key, is ECONFLICT; an unknown team is
+// ENOTFOUND.
+func (d *DB) UpsertMachine(ctx context.Context, m proofgrid.Machine) (_ proofgrid.Machine, created bool, _ error) {
+	switch {
+	case strings.TrimSpace(m.ID) == "":
+		return proofgrid.Machine{}, false, proofgrid.Errorf(proofgrid.EINVALID, "machine id is empty")
+	case strings.TrimSpace(m.PublicKey) == "":
+		return proofgrid.Machine{}, false, proofgrid.Errorf(proofgrid.EINVALID, "machine public key is empty")
+	case strings.TrimSpace(m.Name) == "":
+		return proofgrid.Machine{}, false, proofgrid.Errorf(proofgrid.EINVALID, "machine name is empty")
+	case !proofgrid.ValidRole(m.Role):
+		return proofgrid.Machine{}, false, proofgrid.Errorf(proofgrid.EINVALID, "machine role %q is not %s or %s", m.Role, proofgrid.RoleProver, proofgrid.RoleAVS)
+	}
+	enrolledAt := m.EnrolledAt
+	if enrolledAt.IsZero() {
+		enrolledAt = d.now()
+	}
+
+	var out proofgrid.Machine
+	err := d.InTx(ctx, func(tx *sqlx.Tx) error {
+		// Insert first and update on conflict, rather than look up first:
+		// two agents enrolling the same new key at once then cannot both
+		// see "no machine" and both insert.
+		var r machineRow
+		err := getContext(ctx, tx, &r,
+			`INSERT INTO machines (id, team_id, name, role, cluster_id, public_key, agent_version, enrolled_at)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			 ON CONFLICT (public_key) DO NOTHING
+			 RETURNING `+machineColumns,
+			m.ID, m.TeamID, m.Name, m.Role, m.ClusterID, m.PublicKey, m.AgentVersion, enrolledAt)
+		switch {
+		case err == nil:
+			created = true
+			out, err = r.machine()
+			return err
+		case isUniqueViolation(err):
+			return proofgrid.Errorf(proofgrid.ECONFLICT, "machine id %q is already taken", m.ID)
+		case isForeignKeyViolation(err):
+			return proofgrid.Errorf(proofgrid.ENOTFOUND, "team %d not found", m.TeamID)
+		case !errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("storage: insert machine: %w", err)
+		}
+
+		err = getContext(ctx, tx, &r,
+			`UPDATE machines SET name = ?, role = ?, cluster_id = ?, agent_version = ?
+			 WHERE public_key = ? AND team_id = ?
+			 RETURNING `+machineColumns,
+			m.Name, m.Role, m.ClusterID, m.AgentVersion, m.PublicKey, m.TeamID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return proofgrid.Errorf(proofgrid.ECONFLICT, "public key is enrolled by another team")
+		} else if err != nil {
+			return fmt.Errorf("storage: update machine: %w", err)
+		}
+		out, err = r.machine()
+		return err
+	})
+	if err != nil {
+		return proofgrid.Machine{}, false, err
+	}
+	return out, created, nil
+}
+
+// MachineByID returns machine id with its latest sample and status, or
+// ENOTFOUND.
+func (d *DB) MachineByID(ctx context.Context, id string) (proofgrid.Machine, error) {
+	var r machineRow
+	err := getContext(ctx, d.ro, &r, `SELECT `+machineColumns+` FROM machines WHERE id = ?`, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return proofgrid.Machine{}, proofgrid.Errorf(proofgrid.ENOTFOUND, "machine %q not found", id)
+	} else if err != nil {
+		return proofgrid.Machine{}, fmt.Errorf("storage: machine by id: %w", err)
+	}
+	return r.machine()
+}
+
+// ListMachines returns the machines of team teamID, or of every team when
+// teamID is 0, ordered by name and then id. It is empty, not nil, when
+// there are none.
+func (d *DB) ListMachines(ctx context.Context, teamID int64) ([]proofgrid.Machine, error) {
+	query := `SELECT ` + machineColumns + ` FROM machines`
+	var args []any
+	if teamID != 0 {
+		query += ` WHERE team_id = ?`
+		args = append(args, teamID)
+	}
+	query += ` ORDER BY name, id`
+	var rows []machineRow
+	if err := selectContext(ctx, d.ro, &rows, query, args...); err != nil {
+		return nil, fmt.Errorf("storage: list machines: %w", err)
+	}
+	out := make([]proofgrid.Machine, 0, len(rows))
+	for _, r := range rows {
+		m, err := r.machine()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// RecordHeartbeat stores a heartbeat machineID sent, received by the
+// coordinator at receivedAt: the machine's last-seen time, agent version,
+// latest sample and status, and one row of metric history, all in one
+// transaction. A heartbeat older than the last one seen (a retry that
+// arrives late) adds to the history but does not replace the latest state.
+// An empty agent version keeps the stored one. An unknown machine is
+// ENOTFOUND.
+func (d *DB) RecordHeartbeat(ctx context.Context, machineID string, receivedAt time.Time, hb proofgrid.Heartbeat) error {
+	sample, err := json.Marshal(hb.Sample)
+	if err != nil {
+		return proofgrid.Errorf(proofgrid.EINVALID, "sample cannot be stored: %v", err)
+	}
+	status, err := json.Marshal(hb.Status)
+	if err != nil {
+		return proofgrid.Errorf(proofgrid.EINVALID, "agent status cannot be stored: %v", err)
+	}
+	collectedAt := hb.Sample.CollectedAt
+	if collectedAt.IsZero() {
+		collectedAt = receivedAt
+	}
+	sum := summarize(hb.Sample)
+
+	return d.InTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := execContext(ctx, tx,
+			`UPDATE machines
+			 SET last_seen_at = ?, agent_version = COALESCE(NULLIF(?, ''), agent_version),
+			     latest_sample = ?, agent_status = ?
+			 WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at <= ?)`,
+			receivedAt, hb.AgentVersion, string(sample), string(status), machineID, receivedAt)
+		if err != nil {
+			return fmt.Errorf("storage: record heartbeat: %w", err)
+		}
+		n, err := rowsAffected(res)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			ok, err := exists(ctx, tx, `SELECT 1 FROM machines WHERE id = ?`, machineID)
+			if err != nil {
+				return fmt.Errorf("storage: record heartbeat: %w", err)
+			} else if !ok {
+				return proofgrid.Errorf(proofgrid.ENOTFOUND, "machine %q not found", machineID)
+			}
+		}
+		_, err = execContext(ctx, tx,
+			`INSERT INTO machine_metrics
+			 (machine_id, collected_at, received_at, cpu_percent, memory_percent, disk_max_percent, gpu_count, sample)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			machineID, collectedAt, receivedAt, sum.cpu, sum.memory, sum.diskMax, sum.gpus, string(sample))
+		if err != nil {
+			return fmt.Errorf("storage: record metrics: %w", err)
+		}
+		return nil
+	})
+}
+
+// MetricPoint is one heartbeat's sample in a machine's history, with the
+// summary figures that charts and health checks read without decoding it.
+type MetricPoint struct {
+	MachineID   string    `json:"machine_id"`
+	CollectedAt time.Time `json:"collected_at"`
+	ReceivedAt  time.Time `json:"received_at"`
+	// CPUPercent is whole-machine CPU usage, 0..100.
+	CPUPercent float64 `json:"cpu_percent"`
+	// MemoryPercent is RAM in use, 0..100.
+	MemoryPercent float64 `json:"memory_percent"`
+	// DiskMaxPercent is the usage of the fullest filesystem, 0..100.
+	DiskMaxPercent float64          `json:"disk_max_percent"`
+	GPUCount       int              `json:"gpu_count"`
+	Sample         proofgrid.Sample `json:"sample"`
+}
+
+type metricRow struct {
+	MachineID      string  `db:"machine_id"`
+	CollectedAt    dbTime  `db:"collected_at"`
+	ReceivedAt     dbTime  `db:"received_at"`
+	CPUPercent     float64 `db:"cpu_percent"`
+	MemoryPercent  float64 `db:"memory_percent"`
+	DiskMaxPercent float64 `db:"disk_max_percent"`
+	GPUCount       int     `db:"gpu_count"`
+	Sample         string  `db:"sample"`
+}
+
+// DefaultMetricsLimit is how many points MachineMetrics returns when the
+// caller sets no limit.
+const DefaultMetricsLimit = 1000
+
+// MachineMetrics returns machineID's history received at or after since,
+// newest first, at most limit points (DefaultMetricsLimit when limit <= 0).
+// An unknown machine has no history: the result is empty, not an error.
+func (d *DB) MachineMetrics(ctx context.Context, machineID string, since time.Time, limit int) ([]MetricPoint, error) {
+	if limit <= 0 {
+		limit = DefaultMetricsLimit
+	}
+	var rows []metricRow
+	err := selectContext(ctx, d.ro, &rows,
+		`SELECT machine_id, collected_at, received_at, cpu_percent, memory_percent, disk_max_percent, gpu_count, sample
+		 FROM machine_metrics
+		 WHERE machine_id = ? AND received_at >= ?
+		 ORDER BY received_at DESC, id DESC
+		 LIMIT ?`,
+		machineID, since, limit)
+	if err != nil {
+		return nil, fmt.Errorf("storage: machine metrics: %w", err)
+	}
+	out := make([]MetricPoint, 0, len(rows))
+	for _, r := range rows {
+		p := MetricPoint{
+			MachineID:      r.MachineID,
+			CollectedAt:    r.CollectedAt.Time,
+			ReceivedAt:     r.ReceivedAt.Time,
+			CPUPercent:     r.CPUPercent,
+			MemoryPercent:  r.MemoryPercent,
+			DiskMaxPercent: r.DiskMaxPercent,
+			GPUCount:       r.GPUCount,
+		}
+		if err := json.Unmarshal([]byte(r.Sample), &p.Sample); err != nil {
+			return nil, fmt.Errorf("storage: machine %s metrics: %w", r.MachineID, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// metricsDeleteBatch bounds one DELETE of DeleteMetricsBefore, so that on
+// SQLite heartbeats get the write lock between batches instead of waiting
+// for the whole purge.
+const metricsDeleteBatch = 5000
+
+// DeleteMetricsBefore deletes the metric history received before before,
+// for every machine, and returns how many points it deleted. Machines'
+// latest state is kept.
+func (d *DB) DeleteMetricsBefore(ctx context.Context, before time.Time) (int64, error) {
+	var total int64
+	for {
+		res, err := execContext(ctx, d.db,
+			`DELETE FROM machine_metrics WHERE id IN (
+			     SELECT id FROM machine_metrics WHERE received_at < ? LIMIT ?)`,
+			before, metricsDeleteBatch)
+		if err != nil {
+			return total, fmt.Errorf("storage: delete metrics: %w", err)
+		}
+		n, err := rowsAffected(res)
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if n < metricsDeleteBatch {
+			return total, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+	}
+}
+
+type sampleSummary struct {
+	cpu, memory, diskMax float64
+	gpus                 int
+}
+
+// summarize derives the figures stored beside each sample. Percentages an
+// agent left at zero are computed from the byte counts when it sent those.
+// NaN and infinities never get here: encoding the sample rejects them.
+func summarize(s proofgrid.Sample) sampleSummary {
+	sum := sampleSummary{cpu: s.CPU.UsagePercent, memory: s.Memory.UsedPercent, gpus: len(s.GPUs)}
+	if sum.memory == 0 && s.Memory.TotalBytes > 0 {
+		sum.memory = 100 * float64(s.Memory.UsedBytes) / float64(s.Memory.TotalBytes)
+	}
+	for _, disk := range s.Disks {
+		p := disk.UsedPercent
+		if p == 0 && disk.TotalBytes > 0 {
+			p = 100 * float64(disk.UsedBytes) / float64(disk.TotalBytes)
+		}
+		sum.diskMax = max(sum.diskMax, p)
+	}
+	return sum
+}
