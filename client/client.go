@@ -172,13 +172,13 @@ func (c *Client) Machine(ctx context.Context, token, id string) (proofgrid.Machi
 
 // MachineMetrics returns a machine's recent samples, at most limit of them;
 // limit <= 0 leaves the number to the coordinator.
-func (c *Client) MachineMetrics(ctx context.Context, token, id string, limit int) ([]proofgrid.Sample, error) {
+func (c *Client) MachineMetrics(ctx context.Context, token, id string, limit int) ([]proofgrid.MetricPoint, error) {
 	p := "/proofgrid/v1/machines/" + url.PathEscape(id) + "/metrics"
 	if limit > 0 {
 		p += fmt.Sprintf("?limit=%d", limit)
 	}
 	var resp struct {
-		Metrics []proofgrid.Sample `json:"metrics"`
+		Metrics []proofgrid.MetricPoint `json:"metrics"`
 	}
 	err := c.Do(ctx, token, http.MethodGet, p, nil, &resp)
 	return resp.Metrics, err

@@ -236,7 +236,7 @@ func TestBearerCalls(t *testing.T) {
 		case r.URL.Path == "/proofgrid/v1/machines":
 			writeJSON(w, 200, map[string]any{"machines": []proofgrid.Machine{{ID: "m-1", Role: "prover"}, {ID: "m-2", Role: "avs"}}})
 		case strings.HasSuffix(r.URL.Path, "/metrics"):
-			writeJSON(w, 200, map[string]any{"metrics": []proofgrid.Sample{{CPU: proofgrid.CPU{UsagePercent: 12.5}}}})
+			writeJSON(w, 200, map[string]any{"metrics": []proofgrid.MetricPoint{{MachineID: "m-1", CPUPercent: 12.5, Sample: proofgrid.Sample{CPU: proofgrid.CPU{UsagePercent: 12.5}}}}})
 		default:
 			writeJSON(w, 200, proofgrid.Machine{ID: strings.TrimPrefix(r.URL.Path, "/proofgrid/v1/machines/"), Name: "n"})
 		}
@@ -254,7 +254,7 @@ func TestBearerCalls(t *testing.T) {
 		t.Fatalf("Machine: %v %+v", err, m)
 	}
 	samples, err := c.MachineMetrics(ctx, "pg_read", "m-1", 5)
-	if err != nil || len(samples) != 1 || samples[0].CPU.UsagePercent != 12.5 {
+	if err != nil || len(samples) != 1 || samples[0].Sample.CPU.UsagePercent != 12.5 || samples[0].CPUPercent != 12.5 {
 		t.Fatalf("MachineMetrics: %v %+v", err, samples)
 	}
 	if _, err := c.MachineMetrics(ctx, "pg_read", "m-1", 0); err != nil {

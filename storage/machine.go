@@ -220,21 +220,9 @@ func (d *DB) RecordHeartbeat(ctx context.Context, machineID string, receivedAt t
 	})
 }
 
-// MetricPoint is one heartbeat's sample in a machine's history, with the
-// summary figures that charts and health checks read without decoding it.
-type MetricPoint struct {
-	MachineID   string    `json:"machine_id"`
-	CollectedAt time.Time `json:"collected_at"`
-	ReceivedAt  time.Time `json:"received_at"`
-	// CPUPercent is whole-machine CPU usage, 0..100.
-	CPUPercent float64 `json:"cpu_percent"`
-	// MemoryPercent is RAM in use, 0..100.
-	MemoryPercent float64 `json:"memory_percent"`
-	// DiskMaxPercent is the usage of the fullest filesystem, 0..100.
-	DiskMaxPercent float64          `json:"disk_max_percent"`
-	GPUCount       int              `json:"gpu_count"`
-	Sample         proofgrid.Sample `json:"sample"`
-}
+// MetricPoint is one stored sample of a machine's history. It is defined in
+// the root package so the client can decode it without importing storage.
+type MetricPoint = proofgrid.MetricPoint
 
 type metricRow struct {
 	MachineID      string  `db:"machine_id"`
