@@ -196,6 +196,11 @@ func TestAgentAndCoordinatorBinaries(t *testing.T) {
 		t.Errorf("cpu logical cores %d", s.CPU.LogicalCores)
 	}
 
+	pts, err := cl.MachineMetrics(ctx, token, m.ID, 5)
+	if err != nil || len(pts) == 0 || pts[0].Sample.Host.Hostname != host || pts[0].MemoryPercent <= 0 {
+		t.Errorf("metric history: %d points, err %v", len(pts), err)
+	}
+
 	// Restart the coordinator: the agent keeps going and reports again.
 	if code := coord.stop(t); code != 0 {
 		t.Fatalf("coordinator exited with %d on SIGTERM", code)

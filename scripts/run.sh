@@ -78,7 +78,10 @@ pids+=($!)
 for _ in $(seq 100); do curl -fsS "$URL/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 curl -fsS "$URL/readyz" >/dev/null || { echo "run: coordinator did not start; see $DATA/logs/coordinator.log"; tail -20 "$DATA/logs/coordinator.log"; exit 1; }
 
-agent_args=(run --coordinator "$URL" --token "$(cat "$DATA/agent_token")" --role "$ROLE" --state-dir "$DATA/agent" --interval "$INTERVAL")
+# The token goes through the environment, not argv, which any local user
+# can read with ps.
+export PROOFGRID_AGENT_TOKEN=$(cat "$DATA/agent_token")
+agent_args=(run --coordinator "$URL" --role "$ROLE" --state-dir "$DATA/agent" --interval "$INTERVAL")
 [ "$ROLE" = prover ] && agent_args+=(--cluster "$CLUSTER")
 bin/agent "${agent_args[@]}" >>"$DATA/logs/agent.log" 2>&1 &
 pids+=($!)
