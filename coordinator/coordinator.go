@@ -105,7 +105,7 @@ func New(ctx context.Context, cfg Config) (*Coordinator, error) {
 	styles := &web.Styles{}
 	c.app = c.newApp(styles)
 	w := &wiring{app: c.app, styles: styles, mux: c.mux}
-	for _, wire := range []func(context.Context, *wiring) error{c.wireIvynet, c.wireEthproofs} {
+	for _, wire := range []func(context.Context, *wiring) error{c.wireIvynet, c.wireEthproofs, c.wirePsy} {
 		if err := wire(ctx, w); err != nil {
 			return nil, err
 		}
