@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"encoding/base64"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -68,14 +69,7 @@ func refuseContentEncoding(c *fiber.Ctx) error {
 func (c *Coordinator) accessLog(ctx *fiber.Ctx) error {
 	start := time.Now()
 	err := ctx.Next()
-	status := ctx.Response().StatusCode()
-	if err != nil {
-		// The error handler has not run yet: report the status it will set.
-		status = web.StatusOf(proofgrid.ErrorCode(err))
-		if fe, ok := err.(*fiber.Error); ok {
-			status = fe.Code
-		}
-	}
+	status := responseStatus(ctx, err)
 	path := ctx.Path()
 	level := c.cfg.Logger.Info
 	if path == "/health" || path == "/readyz" || path == "/metrics" || strings.HasPrefix(path, MonitorPath) {
@@ -171,13 +165,7 @@ func (m *httpMetrics) middleware(c *fiber.Ctx) error {
 	if strings.HasPrefix(route, MonitorPath) {
 		route = MonitorPath
 	}
-	status := c.Response().StatusCode()
-	if err != nil {
-		status = web.StatusOf(proofgrid.ErrorCode(err))
-		if fe, ok := err.(*fiber.Error); ok {
-			status = fe.Code
-		}
-	}
+	status := responseStatus(c, err)
 	m.requests.WithLabelValues(c.Method(), route, strconv.Itoa(status)).Inc()
 	m.duration.WithLabelValues(c.Method(), route).Observe(time.Since(start).Seconds())
 	return err
@@ -186,4 +174,18 @@ func (m *httpMetrics) middleware(c *fiber.Ctx) error {
 func decodeBase64(s string) (string, error) {
 	b, err := base64.StdEncoding.DecodeString(s)
 	return string(b), err
+}
+
+// responseStatus is the status a request ends with. Middleware runs before
+// the error handler writes an error, so for a failed request it is the
+// status that handler will set.
+func responseStatus(c *fiber.Ctx, err error) int {
+	if err == nil {
+		return c.Response().StatusCode()
+	}
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		return fe.Code
+	}
+	return web.StatusOf(proofgrid.ErrorCode(err))
 }
