@@ -95,8 +95,10 @@ func (s *Scheduler) Tick(ctx context.Context) (int, error) {
 			return added, err
 		}
 		// Keep the ID taken for the rest of the window, whatever happens
-		// to the task.
-		opts = append(opts, asynq.Retention(e.Every+time.Minute), asynq.Deadline(w.Add(e.Every+e.Every/2)))
+		// to the task. The deadline drops runs that could not start in
+		// time (after an outage, a backlog of stale runs is useless); it
+		// leaves room for asynq's one-second fetch poll on short windows.
+		opts = append(opts, asynq.Retention(e.Every+time.Minute), asynq.Deadline(w.Add(2*e.Every+10*time.Second)))
 		_, err = s.client.EnqueueContext(ctx, task, opts...)
 		switch {
 		case err == nil:
