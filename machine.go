@@ -44,6 +44,9 @@ type AVSReport struct {
 	OperatorAddress string `json:"operator_address"`
 	Healthy         bool   `json:"healthy"`
 	Error           string `json:"error,omitempty"`
+	// Registered is whether the operator is registered with the AVS on
+	// its chain, when the agent checked; nil when it did not.
+	Registered *bool `json:"registered,omitempty"`
 }
 
 // Heartbeat is the body an agent posts every interval.

@@ -1,8 +1,54 @@
 package coordinator
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"time"
 
-// wireIvynet mounts the Ivynet fleet-monitoring surface at /v1.
+	"github.com/hibiken/asynq"
+
+	"github.com/proofgrid/proofgrid/coordinator/ivynet"
+	"github.com/proofgrid/proofgrid/coordinator/web"
+	"github.com/proofgrid/proofgrid/fleet"
+	"github.com/proofgrid/proofgrid/queue"
+)
+
+// Heartbeats are swept once per heartbeat interval, within these bounds.
+// The lower one leaves each run time to be picked up before the deadline
+// the scheduler gives it (its window and a half), as asynq's worker looks
+// for new tasks only once a second when idle.
+const (
+	minSweepInterval = 5 * time.Second
+	maxSweepInterval = 15 * time.Second
+)
+
+// wireIvynet mounts the Ivynet fleet-monitoring surface at /v1, loads the
+// built-in AVS catalogue and registers the heartbeat sweep.
 func (c *Coordinator) wireIvynet(ctx context.Context, w *wiring) error {
+	mon := fleet.NewMonitor(c.DB, fleet.MonitorConfig{
+		Rules:             c.cfg.Health,
+		HeartbeatInterval: c.cfg.HeartbeatInterval,
+		Now:               c.cfg.Now,
+	})
+	// Every replica loads it; entries a later import dated newer are kept.
+	if _, err := mon.LoadCatalogue(ctx, fleet.EmbeddedCatalogue(), "embedded", false); err != nil {
+		return fmt.Errorf("load the AVS catalogue: %w", err)
+	}
+
+	(&ivynet.API{Monitor: mon, Auth: c.Auth}).Mount(w.app)
+	w.styles.Add(ivynet.Prefix, web.StyleIvynet)
+
+	w.mux.HandleFunc(queue.TypeHeartbeatSweep, func(ctx context.Context, t *asynq.Task) error {
+		res, err := mon.Sweep(ctx, c.cfg.Now())
+		if err != nil {
+			return fmt.Errorf("heartbeat sweep: %w", err)
+		}
+		if res.Transitions > 0 {
+			c.cfg.Logger.Info("heartbeat sweep", "machines", res.Machines, "transitions", res.Transitions)
+		}
+		return nil
+	})
+	every := min(max(c.cfg.HeartbeatInterval.Truncate(time.Second), minSweepInterval), maxSweepInterval)
+	w.periodic = append(w.periodic, queue.Periodic{Type: queue.TypeHeartbeatSweep, Every: every})
 	return nil
 }

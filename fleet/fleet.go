@@ -1,6 +1,9 @@
 // Package fleet holds the rules about machines: enrolment, heartbeats and
-// their validation, team visibility and metric retention. Surfaces and
-// task handlers call it; it knows nothing of HTTP or queues' transport.
+// their validation, team visibility, metric retention, and fleet health:
+// the one function that derives a machine's health (Assess), the sweep
+// that records health transitions, the AVS catalogue, and the AVS facts
+// admins record. Surfaces and task handlers call it; it knows nothing of
+// HTTP or queues' transport.
 package fleet
 
 import (
@@ -152,7 +155,10 @@ func (s *Service) Heartbeat(ctx context.Context, machineID string, hb proofgrid.
 		return time.Time{}, err
 	}
 	now := s.cfg.Now().UTC()
-	if err := s.db.RecordHeartbeat(ctx, machineID, now, hb); err != nil {
+	// What health reads is condensed now and stored with the heartbeat, so
+	// that fleet-wide reads never decode samples.
+	obs, deps := Observe(machineID, now, hb)
+	if err := s.db.RecordObservedHeartbeat(ctx, machineID, now, hb, obs, deps); err != nil {
 		return time.Time{}, fmt.Errorf("record heartbeat: %w", err)
 	}
 	return now, nil

@@ -172,13 +172,24 @@ func (d *DB) ListMachines(ctx context.Context, teamID int64) ([]proofgrid.Machin
 // An empty agent version keeps the stored one. An unknown machine is
 // ENOTFOUND.
 func (d *DB) RecordHeartbeat(ctx context.Context, machineID string, receivedAt time.Time, hb proofgrid.Heartbeat) error {
+	write, err := heartbeatWriter(machineID, receivedAt, hb)
+	if err != nil {
+		return err
+	}
+	return d.InTx(ctx, func(tx *sqlx.Tx) error { return write(ctx, tx) })
+}
+
+// heartbeatWriter encodes a heartbeat and returns the function that writes
+// it inside a transaction, so that a caller can add its own writes to the
+// same transaction (RecordObservedHeartbeat does).
+func heartbeatWriter(machineID string, receivedAt time.Time, hb proofgrid.Heartbeat) (func(context.Context, *sqlx.Tx) error, error) {
 	sample, err := json.Marshal(hb.Sample)
 	if err != nil {
-		return proofgrid.Errorf(proofgrid.EINVALID, "sample cannot be stored: %v", err)
+		return nil, proofgrid.Errorf(proofgrid.EINVALID, "sample cannot be stored: %v", err)
 	}
 	status, err := json.Marshal(hb.Status)
 	if err != nil {
-		return proofgrid.Errorf(proofgrid.EINVALID, "agent status cannot be stored: %v", err)
+		return nil, proofgrid.Errorf(proofgrid.EINVALID, "agent status cannot be stored: %v", err)
 	}
 	collectedAt := hb.Sample.CollectedAt
 	if collectedAt.IsZero() {
@@ -186,7 +197,7 @@ func (d *DB) RecordHeartbeat(ctx context.Context, machineID string, receivedAt t
 	}
 	sum := summarize(hb.Sample)
 
-	return d.InTx(ctx, func(tx *sqlx.Tx) error {
+	return func(ctx context.Context, tx *sqlx.Tx) error {
 		res, err := execContext(ctx, tx,
 			`UPDATE machines
 			 SET last_seen_at = ?, agent_version = COALESCE(NULLIF(?, ''), agent_version),
@@ -217,7 +228,7 @@ func (d *DB) RecordHeartbeat(ctx context.Context, machineID string, receivedAt t
 			return fmt.Errorf("storage: record metrics: %w", err)
 		}
 		return nil
-	})
+	}, nil
 }
 
 // MetricPoint is one stored sample of a machine's history. It is defined in

@@ -1,0 +1,317 @@
+package fleet
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/proofgrid/proofgrid/storage"
+)
+
+// Health states, worst first. A machine is in exactly one, the worst that
+// applies; Health's flags say every condition that holds.
+const (
+	// StateOffline: no heartbeat within the TTL, or none yet.
+	StateOffline = "offline"
+	// StateErroring: the machine reports errors or is out of a resource.
+	StateErroring = "erroring"
+	// StateUpdateable: its agent or an AVS it runs is behind the latest
+	// release.
+	StateUpdateable = "updateable"
+	// StateIdle: it runs no AVS and has run no job within the idle window.
+	StateIdle = "idle"
+	// StateHealthy: none of the above.
+	StateHealthy = "healthy"
+)
+
+// Error codes that health derives itself; errors an agent reports are kept
+// as the agent wrote them.
+const (
+	CodeUnregisteredOperator = "UNREGISTERED_OPERATOR"
+	CodeAVSUnhealthy         = "AVS_UNHEALTHY"
+	CodeMemoryCritical       = "MEMORY_CRITICAL"
+	CodeDiskCritical         = "DISK_CRITICAL"
+	CodeGPUXIDErrors         = "GPU_XID_ERRORS"
+)
+
+// Warning codes: worth a look, not an error.
+const (
+	CodeMemoryHigh = "MEMORY_HIGH"
+	CodeDiskHigh   = "DISK_HIGH"
+)
+
+// Sources of a reported number or fact.
+const (
+	SourceAgent     = "agent"
+	SourceAdmin     = "admin"
+	SourceCatalogue = "catalogue"
+	SourceNone      = "none"
+)
+
+// Rules are the thresholds health is derived with. Zero values mean the
+// defaults of DefaultRules.
+type Rules struct {
+	// HeartbeatTTL is how long after its last heartbeat a machine counts
+	// as offline (default three heartbeat intervals).
+	HeartbeatTTL time.Duration
+	// IdleWindow is how long a machine without an AVS may go without a
+	// running job before it counts as idle (default 10 minutes).
+	IdleWindow time.Duration
+	// WarnPercent: memory or a disk used above it is a warning (default 90).
+	WarnPercent float64
+	// CriticalPercent: memory or a disk used above it is an error
+	// (default 95).
+	CriticalPercent float64
+	// AgentLatestVersion, when set, replaces the catalogue's latest agent
+	// version.
+	AgentLatestVersion string
+}
+
+// Defaults of Rules.
+const (
+	DefaultIdleWindow      = 10 * time.Minute
+	DefaultWarnPercent     = 90
+	DefaultCriticalPercent = 95
+	// DefaultTTLIntervals is the default TTL in heartbeat intervals: two
+	// heartbeats may be lost before a machine counts as offline.
+	DefaultTTLIntervals = 3
+)
+
+// DefaultRules returns the default rules for agents heartbeating every
+// heartbeatInterval (15 s when zero).
+func DefaultRules(heartbeatInterval time.Duration) Rules {
+	return Rules{}.withDefaults(heartbeatInterval)
+}
+
+func (r Rules) withDefaults(heartbeatInterval time.Duration) Rules {
+	if heartbeatInterval <= 0 {
+		heartbeatInterval = 15 * time.Second
+	}
+	if r.HeartbeatTTL <= 0 {
+		r.HeartbeatTTL = DefaultTTLIntervals * heartbeatInterval
+	}
+	if r.IdleWindow <= 0 {
+		r.IdleWindow = DefaultIdleWindow
+	}
+	if r.WarnPercent <= 0 {
+		r.WarnPercent = DefaultWarnPercent
+	}
+	if r.CriticalPercent <= 0 {
+		r.CriticalPercent = DefaultCriticalPercent
+	}
+	return r
+}
+
+// Registration is whether an operator is registered with an AVS, with
+// where that came from and when it held. Registered is nil when nobody
+// said.
+type Registration struct {
+	Registered *bool      `json:"registered"`
+	Source     string     `json:"source"`
+	AsOf       *time.Time `json:"as_of"`
+}
+
+// ResolveRegistration combines what the agent reported for a deployment
+// with what an admin recorded for its AVS, chain and operator: the newer
+// statement wins, the agent on a tie, since it checked the live node.
+func ResolveRegistration(d storage.AVSDeployment) Registration {
+	var out Registration
+	out.Source = SourceNone
+	if d.Registered != nil {
+		v, at := *d.Registered, d.ReportedAt
+		out = Registration{Registered: &v, Source: SourceAgent, AsOf: &at}
+	}
+	if r := d.Recorded; r != nil && (out.AsOf == nil || r.AsOf.After(*out.AsOf)) {
+		v, at := r.Registered, r.AsOf
+		out = Registration{Registered: &v, Source: SourceAdmin, AsOf: &at}
+	}
+	return out
+}
+
+// Deployment is one AVS deployment of a machine as health reads it.
+type Deployment struct {
+	AVSID           string
+	Chain           string
+	Version         string
+	OperatorAddress string
+	Healthy         bool
+	Error           string
+	ReportedAt      time.Time
+	Registration    Registration
+}
+
+// deploymentOf converts a stored deployment, resolving its registration.
+func deploymentOf(d storage.AVSDeployment) Deployment {
+	return Deployment{
+		AVSID: d.AVSID, Chain: d.Chain, Version: d.Version, OperatorAddress: d.OperatorAddress,
+		Healthy: d.Healthy, Error: d.Error, ReportedAt: d.ReportedAt, Registration: ResolveRegistration(d),
+	}
+}
+
+// Input is what Assess knows of one machine: its agent version, its last
+// heartbeat, and the Observation that Observe condensed from that
+// heartbeat's sample and status.
+type Input struct {
+	AgentVersion string
+	LastSeenAt   *time.Time
+	// Observation is nil before the first heartbeat.
+	Observation *storage.Observation
+	Deployments []Deployment
+}
+
+// Health is a machine's derived health.
+type Health struct {
+	// State is the worst state that applies.
+	State      string `json:"state"`
+	Offline    bool   `json:"offline"`
+	Erroring   bool   `json:"erroring"`
+	Updateable bool   `json:"updateable"`
+	Idle       bool   `json:"idle"`
+	// Errors are the agent's reported errors and the codes health derived.
+	Errors []string `json:"errors"`
+	// Warnings are codes of conditions worth a look (above WarnPercent).
+	Warnings []string `json:"warnings"`
+	// Reasons explain, in words, every condition that keeps the machine
+	// from being healthy.
+	Reasons []string `json:"reasons"`
+}
+
+// Unhealthy reports whether the machine is offline, erroring or
+// updateable: the Ivynet document counts all three as unhealthy. An idle
+// machine is neither healthy nor unhealthy.
+func (h Health) Unhealthy() bool { return h.Offline || h.Erroring || h.Updateable }
+
+// Healthy reports whether no condition applies.
+func (h Health) Healthy() bool { return h.State == StateHealthy }
+
+// Reason joins Reasons into one line.
+func (h Health) Reason() string {
+	if len(h.Reasons) == 0 {
+		return "all checks pass"
+	}
+	return strings.Join(h.Reasons, "; ")
+}
+
+// Assess derives a machine's health at now. It is the one place the health
+// rules live; surfaces and the heartbeat sweep both call it.
+//
+//   - offline: no heartbeat yet, or none for longer than the TTL. Nothing
+//     else is judged from a stale report, except versions, which do not go
+//     stale.
+//   - erroring: the agent reported errors; an AVS is unhealthy or its
+//     operator is known to be unregistered; memory or any disk is above
+//     CriticalPercent; a GPU had XID errors. Above WarnPercent is a warning.
+//   - updateable: the agent, or an AVS it runs, is behind the latest
+//     release (rules, then catalogue). Unknown versions are never behind.
+//   - idle: no AVS deployed, and no job running now or within IdleWindow.
+func Assess(in Input, now time.Time, rules Rules, cat *Catalogue) Health {
+	rules = rules.withDefaults(0)
+	h := Health{Errors: []string{}, Warnings: []string{}, Reasons: []string{}}
+	reason := func(format string, args ...any) { h.Reasons = append(h.Reasons, fmt.Sprintf(format, args...)) }
+
+	switch {
+	case in.LastSeenAt == nil:
+		h.Offline = true
+		reason("no heartbeat yet")
+	case now.Sub(*in.LastSeenAt) > rules.HeartbeatTTL:
+		h.Offline = true
+		reason("no heartbeat since %s (TTL %s)", in.LastSeenAt.UTC().Format(time.RFC3339), rules.HeartbeatTTL)
+	}
+
+	if o := in.Observation; o != nil && !h.Offline {
+		for _, e := range o.Errors {
+			h.Errors = appendNew(h.Errors, e)
+			reason("agent reports: %s", e)
+		}
+		for _, d := range in.Deployments {
+			switch {
+			case d.Error != "":
+				if !contains(h.Errors, d.Error) {
+					reason("%s on %s: %s", d.AVSID, d.Chain, d.Error)
+				}
+				h.Errors = appendNew(h.Errors, d.Error)
+			case !d.Healthy:
+				h.Errors = appendNew(h.Errors, CodeAVSUnhealthy)
+				reason("%s on %s: the AVS node reports unhealthy", d.AVSID, d.Chain)
+			}
+			if r := d.Registration; r.Registered != nil && !*r.Registered {
+				h.Errors = appendNew(h.Errors, CodeUnregisteredOperator)
+				reason("operator %s is not registered with %s on %s (source %s)", d.OperatorAddress, d.AVSID, d.Chain, r.Source)
+			}
+		}
+		switch {
+		case o.MemoryPercent > rules.CriticalPercent:
+			h.Errors = append(h.Errors, CodeMemoryCritical)
+			reason("memory %.1f%% used (above %g%%)", o.MemoryPercent, rules.CriticalPercent)
+		case o.MemoryPercent > rules.WarnPercent:
+			h.Warnings = append(h.Warnings, CodeMemoryHigh)
+		}
+		switch {
+		case o.DiskMaxPercent > rules.CriticalPercent:
+			h.Errors = append(h.Errors, CodeDiskCritical)
+			reason("disk %s %.1f%% used (above %g%%)", o.DiskMaxMount, o.DiskMaxPercent, rules.CriticalPercent)
+		case o.DiskMaxPercent > rules.WarnPercent:
+			h.Warnings = append(h.Warnings, CodeDiskHigh)
+		}
+		if o.GPUXIDErrors > 0 {
+			h.Errors = append(h.Errors, CodeGPUXIDErrors)
+			reason("%d GPU XID errors", o.GPUXIDErrors)
+		}
+		h.Erroring = len(h.Errors) > 0
+
+		if len(in.Deployments) == 0 && o.RunningJobs == 0 &&
+			(o.LastActiveAt == nil || now.Sub(*o.LastActiveAt) > rules.IdleWindow) {
+			h.Idle = true
+			if o.LastActiveAt == nil {
+				reason("no AVS deployed and no job run yet")
+			} else {
+				reason("no AVS deployed and no job since %s", o.LastActiveAt.UTC().Format(time.RFC3339))
+			}
+		}
+	}
+
+	agentLatest := rules.AgentLatestVersion
+	if agentLatest == "" && cat != nil {
+		agentLatest = cat.Agent.LatestVersion
+	}
+	if Behind(in.AgentVersion, agentLatest) {
+		h.Updateable = true
+		reason("agent %s is behind %s", in.AgentVersion, agentLatest)
+	}
+	for _, d := range in.Deployments {
+		if latest := cat.latestAVSVersion(d.AVSID, d.Chain); Behind(d.Version, latest) {
+			h.Updateable = true
+			reason("%s %s on %s is behind %s", d.AVSID, d.Version, d.Chain, latest)
+		}
+	}
+
+	switch {
+	case h.Offline:
+		h.State = StateOffline
+	case h.Erroring:
+		h.State = StateErroring
+	case h.Updateable:
+		h.State = StateUpdateable
+	case h.Idle:
+		h.State = StateIdle
+	default:
+		h.State = StateHealthy
+	}
+	return h
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func appendNew(list []string, s string) []string {
+	if contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}

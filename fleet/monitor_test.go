@@ -1,0 +1,267 @@
+package fleet_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"testing"
+	"time"
+
+	"github.com/proofgrid/proofgrid"
+	"github.com/proofgrid/proofgrid/fleet"
+	"github.com/proofgrid/proofgrid/storage"
+	"github.com/proofgrid/proofgrid/storage/storagetest"
+)
+
+// clock is a settable time source.
+type clock struct{ t time.Time }
+
+func (c *clock) Now() time.Time { return c.t }
+
+type fixture struct {
+	db    *storage.DB
+	clk   *clock
+	svc   *fleet.Service
+	mon   *fleet.Monitor
+	teamA int64
+	teamB int64
+}
+
+func newFixture(t *testing.T, db *storage.DB) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	clk := &clock{t: now}
+	f := &fixture{db: db, clk: clk}
+	f.svc = fleet.NewService(db, fleet.Config{HeartbeatInterval: 10 * time.Second, Now: clk.Now})
+	f.mon = fleet.NewMonitor(db, fleet.MonitorConfig{HeartbeatInterval: 10 * time.Second, Now: clk.Now,
+		Rules: fleet.Rules{AgentLatestVersion: "1.2.0"}})
+	if _, err := f.mon.LoadCatalogue(ctx, fleet.EmbeddedCatalogue(), "embedded", false); err != nil {
+		t.Fatal(err)
+	}
+	for _, team := range []struct {
+		name string
+		id   *int64
+	}{{"team-a", &f.teamA}, {"team-b", &f.teamB}} {
+		created, err := db.CreateTeam(ctx, team.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		*team.id = created.ID
+	}
+	return f
+}
+
+func (f *fixture) enroll(t *testing.T, team int64, name, role string) string {
+	t.Helper()
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := f.svc.Enroll(context.Background(), team, proofgrid.EnrollRequest{
+		Name: name, Role: role, PublicKey: base64.StdEncoding.EncodeToString(pub), AgentVersion: "1.2.0",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.MachineID
+}
+
+func (f *fixture) beat(t *testing.T, id string, hb proofgrid.Heartbeat) {
+	t.Helper()
+	if hb.AgentVersion == "" {
+		hb.AgentVersion = "1.2.0"
+	}
+	if _, err := f.svc.Heartbeat(context.Background(), id, hb); err != nil {
+		t.Fatalf("heartbeat %s: %v", id, err)
+	}
+}
+
+func avsStatus(version string) proofgrid.AgentStatus {
+	return proofgrid.AgentStatus{Queues: []string{}, AVS: []proofgrid.AVSReport{{
+		AVS: "EigenDA", Chain: "Mainnet", Version: version, OperatorAddress: "0x0A3E3D83C99B27CA7540720B54105C79CD58DBDD", Healthy: true,
+	}}}
+}
+
+func states(t *testing.T, f *fixture, team int64) map[string]string {
+	t.Helper()
+	ms, _, err := f.mon.Fleet(context.Background(), team)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, m := range ms {
+		out[m.ID] = m.Health.State
+	}
+	return out
+}
+
+func TestMonitorSweep(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		latest := fleet.EmbeddedCatalogue().AVS[0].LatestVersion
+		avsM := f.enroll(t, f.teamA, "avs-1", proofgrid.RoleAVS)
+		prover := f.enroll(t, f.teamA, "prover-1", proofgrid.RoleProver)
+		silent := f.enroll(t, f.teamB, "silent", proofgrid.RoleAVS)
+
+		f.beat(t, avsM, proofgrid.Heartbeat{Sample: proofgrid.Sample{Memory: proofgrid.Memory{UsedPercent: 30}}, Status: avsStatus(latest)})
+		f.beat(t, prover, proofgrid.Heartbeat{Sample: proofgrid.Sample{Disks: []proofgrid.Disk{{Mountpoint: "/data", UsedPercent: 96}}}})
+
+		want := map[string]string{avsM: fleet.StateHealthy, prover: fleet.StateErroring}
+		if got := states(t, f, f.teamA); len(got) != 2 || got[avsM] != want[avsM] || got[prover] != want[prover] {
+			t.Fatalf("team A states = %v, want %v", got, want)
+		}
+		if got := states(t, f, f.teamB); len(got) != 1 || got[silent] != fleet.StateOffline {
+			t.Fatalf("team B states = %v", got)
+		}
+		if got := states(t, f, 0); len(got) != 3 {
+			t.Fatalf("all teams = %v", got)
+		}
+
+		// Stored lower case, as every address is.
+		ms, _, _ := f.mon.Fleet(ctx, f.teamA)
+		for _, m := range ms {
+			if m.ID == avsM && (len(m.Deployments) != 1 || m.Deployments[0].AVSID != "eigenda" || m.Deployments[0].Chain != "mainnet" ||
+				m.Deployments[0].OperatorAddress != "0x0a3e3d83c99b27ca7540720b54105c79cd58dbdd") {
+				t.Errorf("deployments = %+v", m.Deployments)
+			}
+		}
+
+		for i, wantN := range []int{3, 0} { // the second sweep finds nothing new
+			res, err := f.mon.Sweep(ctx, f.clk.Now())
+			if err != nil || res.Machines != 3 || res.Transitions != wantN {
+				t.Fatalf("sweep %d = %+v, %v; want %d transitions", i, res, err, wantN)
+			}
+		}
+
+		// Past the TTL (3 × 10 s) the AVS machine goes offline.
+		f.clk.t = now.Add(31 * time.Second)
+		f.beat(t, prover, proofgrid.Heartbeat{Sample: proofgrid.Sample{Disks: []proofgrid.Disk{{Mountpoint: "/data", UsedPercent: 50}}}})
+		res, err := f.mon.Sweep(ctx, f.clk.Now())
+		if err != nil || res.Transitions != 2 {
+			t.Fatalf("sweep after TTL = %+v, %v", res, err)
+		}
+		ts, err := f.mon.Transitions(ctx, f.teamA, avsM, time.Time{}, 10)
+		if err != nil || len(ts) != 2 {
+			t.Fatalf("transitions = %+v, %v", ts, err)
+		}
+		if ts[0].From != fleet.StateHealthy || ts[0].To != fleet.StateOffline || !ts[0].At.Equal(now.Add(31*time.Second)) ||
+			ts[1].From != fleet.StateUnknown || ts[1].To != fleet.StateHealthy {
+			t.Errorf("transitions = %+v", ts)
+		}
+		ts, err = f.mon.Transitions(ctx, f.teamA, prover, time.Time{}, 10)
+		if err != nil || len(ts) != 2 || ts[0].To != fleet.StateIdle || ts[0].From != fleet.StateErroring {
+			t.Errorf("prover transitions = %+v, %v", ts, err)
+		}
+		if _, err := f.mon.Transitions(ctx, f.teamB, avsM, time.Time{}, 10); proofgrid.ErrorCode(err) != proofgrid.ENOTFOUND {
+			t.Errorf("another team's transitions: err = %v, want not found", err)
+		}
+		if _, err := f.mon.Machine(ctx, f.teamB, avsM); proofgrid.ErrorCode(err) != proofgrid.ENOTFOUND {
+			t.Errorf("another team's machine: err = %v, want not found", err)
+		}
+	})
+}
+
+func TestMonitorCatalogueLoad(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		imported := fleet.EmbeddedCatalogue()
+		imported.AsOf = imported.AsOf.Add(24 * time.Hour)
+		imported.AVS = imported.AVS[:1]
+		imported.AVS[0].LatestVersion = "9.9.9"
+		imported.Agent.LatestVersion = "3.0.0"
+		if n, err := f.mon.LoadCatalogue(ctx, imported, "import:test.json", true); err != nil || n != 4 {
+			t.Fatalf("import = %d, %v", n, err)
+		}
+		// A coordinator restarting with its built-in catalogue keeps the
+		// newer import.
+		if _, err := f.mon.LoadCatalogue(ctx, fleet.EmbeddedCatalogue(), "embedded", false); err != nil {
+			t.Fatal(err)
+		}
+		cat, err := f.mon.Catalogue(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, ok := cat.Lookup(imported.AVS[0].ID)
+		if !ok || a.LatestVersion != "9.9.9" || a.Source != "import:test.json" || cat.Agent.LatestVersion != "3.0.0" {
+			t.Fatalf("after reload: %+v, agent %s", a, cat.Agent.LatestVersion)
+		}
+		if len(cat.AVS) != len(fleet.EmbeddedCatalogue().AVS) {
+			t.Errorf("catalogue has %d AVSs, want %d", len(cat.AVS), len(fleet.EmbeddedCatalogue().AVS))
+		}
+		bad := imported
+		bad.AVS = nil
+		if _, err := f.mon.LoadCatalogue(ctx, bad, "import:bad.json", true); proofgrid.ErrorCode(err) != proofgrid.EINVALID {
+			t.Errorf("invalid catalogue: err = %v", err)
+		}
+	})
+}
+
+func TestMonitorOperatorFacts(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		const op = "0x0a3e3d83c99b27ca7540720b54105c79cd58dbdd"
+		m := f.enroll(t, f.teamA, "avs", proofgrid.RoleAVS)
+		f.beat(t, m, proofgrid.Heartbeat{Status: avsStatus("0.8.6")})
+
+		yes, err := f.mon.Registered(ctx, fleet.RegistrationQuery{TeamID: f.teamA, AVSID: "eigenda"})
+		if err != nil || yes {
+			t.Fatalf("Registered before any statement = %v, %v", yes, err)
+		}
+		if _, err := f.mon.Registered(ctx, fleet.RegistrationQuery{TeamID: f.teamA, AVSID: "nope"}); proofgrid.ErrorCode(err) != proofgrid.ENOTFOUND {
+			t.Errorf("unknown AVS: %v", err)
+		}
+		if _, err := f.mon.Registered(ctx, fleet.RegistrationQuery{TeamID: f.teamA, AVSID: "eigenda", Network: "moon"}); proofgrid.ErrorCode(err) != proofgrid.EINVALID {
+			t.Errorf("unknown network: %v", err)
+		}
+		_, created, err := f.mon.RecordRegistration(ctx, storage.AVSRegistration{AVSID: "eigenda", Chain: "mainnet", OperatorAddress: op, Registered: true})
+		if err != nil || !created {
+			t.Fatalf("RecordRegistration = %v, %v", created, err)
+		}
+		for _, q := range []fleet.RegistrationQuery{
+			{TeamID: f.teamA, AVSID: "eigenda"},
+			{TeamID: f.teamA, AVSID: "eigenda", Network: "mainnet", Operator: op},
+			{TeamID: f.teamB, AVSID: "eigenda", Operator: op}, // an on-chain fact, asked about by address
+		} {
+			if yes, err := f.mon.Registered(ctx, q); err != nil || !yes {
+				t.Errorf("Registered(%+v) = %v, %v", q, yes, err)
+			}
+		}
+		if yes, _ := f.mon.Registered(ctx, fleet.RegistrationQuery{TeamID: f.teamB, AVSID: "eigenda"}); yes {
+			t.Error("team B has no deployment but is registered")
+		}
+		if _, _, err := f.mon.RecordRegistration(ctx, storage.AVSRegistration{AVSID: "eigenda", Chain: "mainnet", OperatorAddress: op, AsOf: now.Add(time.Hour)}); proofgrid.ErrorCode(err) != proofgrid.EINVALID {
+			t.Errorf("registration dated in the future: %v", err)
+		}
+
+		req, err := f.mon.Requirements(ctx, "eigenda", op)
+		if err != nil || req.Stake.Source != fleet.SourceNone || req.NodeClass.Name != req.AVS.NodeClasses[0].Name || req.MeetsMinimum {
+			t.Fatalf("Requirements without stake = %+v, %v", req, err)
+		}
+		if _, _, err := f.mon.RecordStake(ctx, storage.OperatorStake{OperatorAddress: op, Strategies: []storage.StakeStrategy{
+			{Name: "Steth", Address: "0x93c4b944D05dfe6df7645A86cd2206016c51564D", DelegatedStake: 20000},
+		}}); err != nil {
+			t.Fatal(err)
+		}
+		req, err = f.mon.Requirements(ctx, "eigenda", op)
+		if err != nil || req.Stake.Source != fleet.SourceAdmin || req.Stake.ETH != 20000 || req.NodeClass.Name != "4xl" || !req.MeetsMinimum {
+			t.Fatalf("Requirements with stake = %+v, %v", req, err)
+		}
+		r, err := f.mon.Rewards(ctx, "eigenda", op)
+		cat := fleet.EmbeddedCatalogue()
+		a, _ := cat.Lookup("eigenda")
+		wantETH := 20000 * a.Rewards.AnnualRate / 12
+		if err != nil || r.Ethereum < wantETH-1e-6 || r.Ethereum > wantETH+1e-6 || r.Dollar < wantETH*cat.Prices.ETHUSD-0.01 {
+			t.Fatalf("Rewards = %+v, %v; want %v ETH", r, err, wantETH)
+		}
+		if _, _, err := f.mon.RecordStake(ctx, storage.OperatorStake{OperatorAddress: "0x12"}); proofgrid.ErrorCode(err) != proofgrid.EINVALID {
+			t.Errorf("bad address: %v", err)
+		}
+		if _, err := f.mon.Stake(ctx, "0x1111111111111111111111111111111111111111"); proofgrid.ErrorCode(err) != proofgrid.ENOTFOUND {
+			t.Errorf("no stake recorded: %v", err)
+		}
+	})
+}

@@ -1,0 +1,86 @@
+package fleet
+
+import (
+	"strings"
+	"time"
+
+	"github.com/proofgrid/proofgrid"
+	"github.com/proofgrid/proofgrid/storage"
+)
+
+// Observe condenses a heartbeat into what health reads: a few figures of
+// the sample and the status, and the AVS deployments it reported. AVS ids
+// and chains are compared in lower case, and operator addresses are
+// stored in lower case like every address proofgrid keys on. A deployment
+// listed twice counts once.
+func Observe(machineID string, receivedAt time.Time, hb proofgrid.Heartbeat) (storage.Observation, []storage.AVSDeployment) {
+	sm, st := hb.Sample, hb.Status
+	o := storage.Observation{
+		MachineID:     machineID,
+		SeenAt:        receivedAt,
+		CPUPercent:    sm.CPU.UsagePercent,
+		MemoryPercent: memoryPercent(sm.Memory),
+		GPUCount:      len(sm.GPUs),
+		RunningJobs:   st.RunningJobs,
+	}
+	o.DiskMaxMount, o.DiskMaxPercent = fullestDisk(sm.Disks)
+	for _, g := range sm.GPUs {
+		o.GPUXIDErrors += g.XIDErrors
+	}
+	for _, e := range st.Errors {
+		if e = strings.TrimSpace(e); e != "" {
+			o.Errors = appendNew(o.Errors, e)
+		}
+	}
+	if st.RunningJobs > 0 {
+		at := receivedAt
+		o.LastActiveAt = &at
+	}
+	var deps []storage.AVSDeployment
+	seen := map[[2]string]bool{}
+	for _, a := range st.AVS {
+		id, chain := normalizeName(a.AVS), normalizeName(a.Chain)
+		key := [2]string{id, chain}
+		if id == "" || seen[key] {
+			continue
+		}
+		seen[key] = true
+		op := strings.TrimSpace(a.OperatorAddress)
+		if validAddress(op) {
+			op = strings.ToLower(op)
+		}
+		deps = append(deps, storage.AVSDeployment{
+			MachineID: machineID, AVSID: id, Chain: chain, Version: strings.TrimSpace(a.Version),
+			OperatorAddress: op, Healthy: a.Healthy, Error: strings.TrimSpace(a.Error),
+			Registered: a.Registered, ReportedAt: receivedAt,
+		})
+	}
+	return o, deps
+}
+
+func normalizeName(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// memoryPercent is the RAM in use, computed from the byte counts when the
+// agent left the percentage at zero.
+func memoryPercent(m proofgrid.Memory) float64 {
+	if m.UsedPercent == 0 && m.TotalBytes > 0 {
+		return 100 * float64(m.UsedBytes) / float64(m.TotalBytes)
+	}
+	return m.UsedPercent
+}
+
+// fullestDisk returns the mount point and usage of the fullest
+// filesystem: "any disk above the threshold" is the fullest one above it.
+func fullestDisk(disks []proofgrid.Disk) (string, float64) {
+	mount, pct := "", 0.0
+	for _, d := range disks {
+		p := d.UsedPercent
+		if p == 0 && d.TotalBytes > 0 {
+			p = 100 * float64(d.UsedBytes) / float64(d.TotalBytes)
+		}
+		if p > pct || mount == "" {
+			mount, pct = d.Mountpoint, p
+		}
+	}
+	return mount, pct
+}
