@@ -1,9 +1,125 @@
 package coordinator
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 
-// wireEthproofs mounts the Ethproofs surface at /api/v0 and its task
-// handlers.
+	"github.com/hibiken/asynq"
+
+	"github.com/proofgrid/proofgrid"
+	"github.com/proofgrid/proofgrid/blob"
+	"github.com/proofgrid/proofgrid/blocks"
+	"github.com/proofgrid/proofgrid/coordinator/ethproofs"
+	"github.com/proofgrid/proofgrid/coordinator/web"
+	"github.com/proofgrid/proofgrid/proofs"
+	"github.com/proofgrid/proofgrid/proving"
+	"github.com/proofgrid/proofgrid/queue"
+	"github.com/proofgrid/proofgrid/ratelimit"
+	"github.com/proofgrid/proofgrid/rewards"
+	"github.com/proofgrid/proofgrid/storage"
+)
+
+// wireEthproofs mounts the Ethproofs surface at /api/v0, imports the zkVM
+// catalogue, registers the proof:verify handler and, when an RPC URL is
+// configured, the block source.
 func (c *Coordinator) wireEthproofs(ctx context.Context, w *wiring) error {
+	cfg := c.cfg.Ethproofs
+	blobs, err := blob.NewDir(filepath.Join(c.cfg.DataDir, "blobs"))
+	if err != nil {
+		return err
+	}
+	verifiers := make(map[string]proving.ExecVerifier, len(cfg.Verifiers))
+	for slug, command := range cfg.Verifiers {
+		verifiers[slug] = proving.ExecVerifier{Command: command, Timeout: cfg.VerifyTimeout}
+	}
+	// Worker events carry the reward checkpoint of the Psy rule.
+	checkpoints, err := rewards.NewWindow(c.cfg.Psy.CheckpointLength, c.cfg.Psy.CheckpointOrigin)
+	if err != nil {
+		return fmt.Errorf("psy checkpoint rule: %w", err)
+	}
+	svc, err := proofs.New(proofs.Config{
+		Checkpoints:       checkpoints,
+		DB:                c.DB,
+		Blobs:             blobs,
+		Outbox:            c.Outbox,
+		MaxProofBytes:     cfg.MaxProofBytes,
+		MaxBenchmarkBytes: cfg.MaxBenchmarkBytes,
+		Verifiers:         verifiers,
+		Now:               c.cfg.Now,
+		Logger:            c.cfg.Logger.With("component", "ethproofs"),
+	})
+	if err != nil {
+		return err
+	}
+	if err := svc.ImportCatalogue(ctx, proofs.DefaultCatalogue()); err != nil {
+		return err
+	}
+	if cfg.CatalogueFile != "" {
+		b, err := os.ReadFile(cfg.CatalogueFile)
+		if err != nil {
+			return fmt.Errorf("zkVM catalogue: %w", err)
+		}
+		cat, err := proofs.ParseCatalogue(b)
+		if err != nil {
+			return fmt.Errorf("zkVM catalogue %s: %w", cfg.CatalogueFile, err)
+		}
+		if err := svc.ImportCatalogue(ctx, cat); err != nil {
+			return fmt.Errorf("zkVM catalogue %s: %w", cfg.CatalogueFile, err)
+		}
+	}
+
+	var limiter *ratelimit.Limiter
+	if cfg.RateLimit > 0 {
+		limiter = ratelimit.New(c.Redis, ratelimit.Config{Limit: cfg.RateLimit, Window: cfg.RateWindow, Now: c.cfg.Now})
+	}
+	(&ethproofs.API{Proofs: svc, Auth: c.Auth, Agents: c.verifier, Limiter: limiter, Logger: c.cfg.Logger}).Mount(w.app)
+	w.styles.Add(ethproofs.Prefix, web.StyleEthproofs)
+
+	w.mux.HandleFunc(queue.TypeProofVerify, func(ctx context.Context, t *asynq.Task) error {
+		p, err := queue.Decode[queue.ProofVerifyPayload](t)
+		if err != nil {
+			return err
+		}
+		_, err = svc.Verify(ctx, p.ProofID)
+		if proofgrid.ErrorCode(err) == proofgrid.ENOTFOUND {
+			// The proof is gone or not proved: no retry can change that.
+			return fmt.Errorf("%v: %w", err, asynq.SkipRetry)
+		}
+		return err
+	})
+
+	if cfg.RPCURL != "" {
+		src, err := blocks.New(blocks.Config{
+			RPCURL:        cfg.RPCURL,
+			PollInterval:  cfg.PollInterval,
+			StartBlock:    cfg.StartBlock,
+			Confirmations: cfg.Confirmations,
+			Logger:        c.cfg.Logger.With("component", "block_source"),
+		}, blockRecorder{svc})
+		if err != nil {
+			return err
+		}
+		w.background = append(w.background, src.Run)
+	}
 	return nil
+}
+
+// blockRecorder feeds the block source's blocks to the pipeline.
+type blockRecorder struct{ svc *proofs.Service }
+
+func (r blockRecorder) RecordBlock(ctx context.Context, b blocks.Block) error {
+	_, err := r.svc.RecordBlock(ctx, storage.BlockInfo{
+		Number:           b.Number,
+		Hash:             &b.Hash,
+		Timestamp:        &b.Timestamp,
+		GasUsed:          &b.GasUsed,
+		TransactionCount: &b.TransactionCount,
+	})
+	return err
+}
+
+func (r blockRecorder) LatestBlock(ctx context.Context) (int64, bool, error) {
+	return r.svc.LatestScheduledBlock(ctx)
 }

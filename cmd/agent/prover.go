@@ -1,0 +1,89 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/proofgrid/proofgrid"
+	"github.com/proofgrid/proofgrid/agent"
+	"github.com/proofgrid/proofgrid/agent/prover"
+	"github.com/proofgrid/proofgrid/proving"
+)
+
+// proverFlags are the "agent run" settings of the prove:block job.
+type proverFlags struct {
+	backend    string
+	command    string
+	timeout    time.Duration
+	demoSteps  uint64
+	rpcURL     string
+	verifierID string
+}
+
+// bind registers the prover flags on fs and their environment variables
+// in envOf.
+func (p *proverFlags) bind(fs *flag.FlagSet, envOf map[string]string) {
+	str := func(v *string, name, env, help string) {
+		fs.StringVar(v, name, *v, help+" ("+env+")")
+		envOf[name] = env
+	}
+	str(&p.backend, "prover-backend", "PROOFGRID_AGENT_PROVER_BACKEND", "prover backend: demo (built-in Keccak chain) or exec (a zkVM prover command); default demo")
+	str(&p.command, "prover-command", "PROOFGRID_AGENT_PROVER_COMMAND",
+		`exec backend command template, a JSON array or space-separated words, e.g. "cargo-prove --block {block_number} --rpc {rpc_url} --out {output}"`)
+	str(&p.rpcURL, "rpc-url", "PROOFGRID_AGENT_RPC_URL", "execution node the prover fetches blocks from ({rpc_url})")
+	str(&p.verifierID, "verifier-id", "PROOFGRID_AGENT_VERIFIER_ID", "verifier_id reported with each proof (vkey or image id)")
+	fs.DurationVar(&p.timeout, "prover-timeout", 0, "bound of one exec prover run; default 1h (PROOFGRID_AGENT_PROVER_TIMEOUT)")
+	envOf["prover-timeout"] = "PROOFGRID_AGENT_PROVER_TIMEOUT"
+	fs.Uint64Var(&p.demoSteps, "demo-steps", 0, "hash-chain steps per block of the demo backend; default 1048576, 1 is the least work (PROOFGRID_AGENT_DEMO_STEPS)")
+	envOf["demo-steps"] = "PROOFGRID_AGENT_DEMO_STEPS"
+}
+
+// handlers returns the job handlers of a prover agent with a cluster, and
+// nil for other agents.
+func (p *proverFlags) handlers(c agent.Config, log *slog.Logger) (agent.RegisterFunc, error) {
+	if c.Role != proofgrid.RoleProver || c.ClusterID == "" {
+		return nil, nil
+	}
+	var backend prover.Backend
+	switch p.backend {
+	case "", "demo":
+		backend = prover.Demo{Steps: p.demoSteps}
+	case "exec":
+		command, err := splitCommand(p.command)
+		if err != nil {
+			return nil, err
+		}
+		ep := proving.ExecProver{Command: command, Timeout: p.timeout}
+		if err := ep.Validate(); err != nil {
+			return nil, fmt.Errorf("--prover-command: %w", err)
+		}
+		backend = prover.Exec{Prover: ep}
+	default:
+		return nil, fmt.Errorf("--prover-backend must be demo or exec, not %q", p.backend)
+	}
+	return prover.Register(prover.Config{
+		ClusterID: c.ClusterID, Backend: backend, RPCURL: p.rpcURL, VerifierID: p.verifierID, Logger: log,
+	}), nil
+}
+
+// splitCommand reads a command template: a JSON array of arguments, for
+// arguments with spaces, or words separated by spaces.
+func splitCommand(s string) ([]string, error) {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "[") {
+		var argv []string
+		if err := json.Unmarshal([]byte(s), &argv); err != nil {
+			return nil, fmt.Errorf("--prover-command: not a JSON array of strings: %w", err)
+		}
+		return argv, nil
+	}
+	argv := strings.Fields(s)
+	if len(argv) == 0 {
+		return nil, fmt.Errorf("--prover-command is required with --prover-backend exec")
+	}
+	return argv, nil
+}

@@ -1,0 +1,251 @@
+// Package ethproofs serves the Ethproofs API at /api/v0: teams' prover
+// clusters, blocks, proof reports (queued, proving, proved) and their
+// listing and downloads, CSP benchmark files and verification keys, with
+// the real service's paths, bodies, status codes and {"error": "..."}
+// errors. It also serves proofgrid's extensions (recording blocks,
+// the zkVM catalogue, agents' job failure reports), its OpenAPI document
+// and a docs page.
+//
+// Callers authenticate with an API key (Authorization: Bearer) of mode
+// read, write or admin, or, for prover agents, with a request signed by
+// the agent's enrolled key, which acts as a write key of the agent's team
+// restricted to the agent's cluster. Proof routes are rate limited per key.
+//
+// The package is thin: the rules live in package proofs.
+package ethproofs
+
+import (
+	"crypto/ed25519"
+	"log/slog"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/proofgrid/proofgrid"
+	"github.com/proofgrid/proofgrid/auth"
+	"github.com/proofgrid/proofgrid/coordinator/web"
+	"github.com/proofgrid/proofgrid/proofs"
+	"github.com/proofgrid/proofgrid/ratelimit"
+)
+
+// Prefix is where the surface is mounted.
+const Prefix = "/api/v0"
+
+// maxJSONBody caps request bodies other than proved reports and uploads.
+const maxJSONBody = 1 << 20
+
+// Config holds the Ethproofs settings of a coordinator. Zero values mean
+// the documented defaults.
+type Config struct {
+	// RateLimit is how many requests one key may make per RateWindow on
+	// the proof routes (default 60); a negative value turns limiting off.
+	RateLimit int
+	// RateWindow is the sliding window of RateLimit (default 60 s).
+	RateWindow time.Duration
+	// MaxProofBytes caps a decoded proof; larger ones are refused with
+	// 413 (default proofs.DefaultMaxProofBytes, 32 MiB).
+	MaxProofBytes int64
+	// MaxBenchmarkBytes caps a CSP benchmarks file (default 10 MiB).
+	MaxBenchmarkBytes int64
+	// RPCURL, when set, makes the coordinator follow an Ethereum node's
+	// JSON-RPC endpoint and record each new block (role scheduler).
+	RPCURL string
+	// PollInterval is the time between polls of RPCURL (default 12 s).
+	PollInterval time.Duration
+	// StartBlock is the first block to record when none is recorded yet;
+	// zero starts at the node's head.
+	StartBlock int64
+	// Confirmations keeps the block source that many blocks behind the
+	// head (default 0).
+	Confirmations int64
+	// Verifiers maps a zkVM slug to the argument vector of its verifier,
+	// with the placeholders of proving.ExecVerifier ({proof}, {vk_path},
+	// {block_number}, {block_hash}).
+	Verifiers map[string][]string
+	// VerifyTimeout bounds one exec verifier run (default 10 min).
+	VerifyTimeout time.Duration
+	// CatalogueFile names a zkVM catalogue (the JSON form of the built-in
+	// one) imported at start, after the built-in catalogue.
+	CatalogueFile string
+}
+
+// Resolve fills in the defaults.
+func (c *Config) Resolve() {
+	if c.RateLimit == 0 {
+		c.RateLimit = 60
+	}
+	if c.RateWindow <= 0 {
+		c.RateWindow = time.Minute
+	}
+	if c.MaxProofBytes <= 0 {
+		c.MaxProofBytes = proofs.DefaultMaxProofBytes
+	}
+	if c.MaxBenchmarkBytes <= 0 {
+		c.MaxBenchmarkBytes = proofs.DefaultMaxBenchmarkBytes
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = 12 * time.Second
+	}
+}
+
+// AgentVerifier checks requests signed by enrolled agents;
+// web.SignatureVerifier is one.
+type AgentVerifier interface {
+	Verify(c *fiber.Ctx, pub ed25519.PublicKey) (proofgrid.RequestSignature, *proofgrid.Machine, error)
+}
+
+// API serves the routes.
+type API struct {
+	Proofs *proofs.Service
+	Auth   web.Authenticator
+	// Agents verifies signed agent requests; nil refuses them.
+	Agents AgentVerifier
+	// Limiter limits the proof routes; nil turns limiting off.
+	Limiter *ratelimit.Limiter
+	Logger  *slog.Logger
+}
+
+// Mount registers the routes on app.
+func (a *API) Mount(app fiber.Router) {
+	if a.Logger == nil {
+		a.Logger = slog.Default()
+	}
+	r := app.Group(Prefix)
+	// Agents may read and report proofs; managing clusters, blocks and
+	// files takes an API key.
+	read, write := a.authenticate(auth.ModeRead, false), a.authenticate(auth.ModeWrite, false)
+	admin := a.authenticate(auth.ModeAdmin, false)
+	agentRead, agentWrite := a.authenticate(auth.ModeRead, true), a.authenticate(auth.ModeWrite, true)
+
+	r.Get("/openapi.json", a.openAPI)
+	r.Get("/docs", a.docs)
+
+	r.Get("/blocks/:block", a.getBlock)
+	r.Post("/blocks", admin, a.recordBlock)
+
+	r.Get("/zkvms", a.listZKVMs)
+	r.Post("/zkvms", admin, a.importZKVMs)
+
+	r.Get("/clusters", agentRead, a.listClusters)
+	r.Post("/clusters", write, a.createCluster)
+	r.Patch("/clusters/:id", write, a.updateCluster)
+
+	r.Get("/proofs", agentRead, a.limit, a.listProofs)
+	r.Post("/proofs/queued", agentWrite, a.limit, a.report(proofs.Report{Status: "queued"}))
+	r.Post("/proofs/proving", agentWrite, a.limit, a.report(proofs.Report{Status: "proving"}))
+	r.Post("/proofs/proved", agentWrite, a.limit, a.report(proofs.Report{Status: "proved"}))
+	r.Get("/proofs/download/block/:block", a.limit, a.downloadBlock)
+	r.Get("/proofs/download/cluster/:cluster", a.limit, a.downloadCluster)
+	r.Get("/proofs/download/:id", read, a.limit, a.downloadProof)
+
+	r.Post("/worker-events", agentWrite, a.limit, a.reportFailure)
+
+	r.Post("/csp-benchmarks/upload", admin, a.uploadBenchmark)
+	r.Get("/csp-benchmarks/list", a.listBenchmarks)
+	r.Get("/csp-benchmarks/download/:id", a.downloadBenchmark)
+
+	r.Get("/verification-keys/active", a.limit, a.activeKeys)
+	r.Get("/verification-keys/download/:id", admin, a.limit, a.downloadKey)
+	r.Post("/verification-keys/upload", admin, a.uploadKey)
+}
+
+const callerKey = "ethproofs.caller"
+
+// caller is who a request acts for.
+type caller struct {
+	teamID int64
+	// machine is the signing agent, nil for API keys.
+	machine *proofgrid.Machine
+	// rateKey is what rate limiting counts against.
+	rateKey string
+}
+
+func (cl caller) reporter() proofs.Reporter {
+	return proofs.Reporter{TeamID: cl.teamID, Machine: cl.machine}
+}
+
+// authenticate admits API keys whose mode allows need and, when agents
+// is set, requests signed by an enrolled prover agent, which act with
+// write rights for the agent's team.
+func (a *API) authenticate(need string, agents bool) fiber.Handler {
+	bearer := web.RequireToken(a.Auth, need)
+	return func(c *fiber.Ctx) error {
+		if c.Get(proofgrid.SignatureHeader) != "" && c.Get(fiber.HeaderAuthorization) == "" {
+			if a.Agents == nil || !agents {
+				return proofgrid.Errorf(proofgrid.EUNAUTHORIZED, "this endpoint takes an API key (Authorization: Bearer), not an agent signature")
+			}
+			_, m, err := a.Agents.Verify(c, nil)
+			if err != nil {
+				return err
+			}
+			if m.Role != proofgrid.RoleProver {
+				return proofgrid.Errorf(proofgrid.EFORBIDDEN, "only prover agents may use the Ethproofs API; this machine is %s", m.Role)
+			}
+			c.Locals(callerKey, caller{teamID: m.TeamID, machine: m, rateKey: "machine:" + m.ID})
+			return c.Next()
+		}
+		return bearer(c)
+	}
+}
+
+// callerOf returns who the request acts for: the signing agent, or the
+// principal of the API key that web.RequireToken admitted. Anonymous
+// requests get the zero caller.
+func callerOf(c *fiber.Ctx) caller {
+	if cl, ok := c.Locals(callerKey).(caller); ok {
+		return cl
+	}
+	p, ok := web.PrincipalOf(c)
+	if !ok {
+		return caller{}
+	}
+	key := "token:" + strconv.FormatInt(p.TokenID, 10)
+	if p.TokenID == 0 {
+		key = "jwt:" + p.Subject
+	}
+	cl := caller{teamID: p.TeamID, rateKey: key}
+	c.Locals(callerKey, cl)
+	return cl
+}
+
+// limit applies the per-key rate limit, or the per-address one for
+// anonymous requests. Like Ethproofs it fails open: when Redis cannot be
+// asked, the request goes through and the failure is logged.
+func (a *API) limit(c *fiber.Ctx) error {
+	if a.Limiter == nil {
+		return c.Next()
+	}
+	key := callerOf(c).rateKey
+	if key == "" {
+		key = "ip:" + c.IP()
+	}
+	res, err := a.Limiter.Allow(c.UserContext(), "ethproofs:"+key)
+	if err != nil {
+		a.Logger.Warn("rate limit unavailable; admitting the request", "err", err)
+		return c.Next()
+	}
+	c.Set("X-RateLimit-Limit", strconv.Itoa(res.Limit))
+	c.Set("X-RateLimit-Remaining", strconv.Itoa(res.Remaining))
+	// Rounded up: a client waiting until the stated second never comes
+	// back too early.
+	c.Set("X-RateLimit-Reset", res.Reset.Add(time.Second-1).Truncate(time.Second).UTC().Format(time.RFC3339))
+	if !res.Allowed {
+		secs := int(math.Ceil(res.RetryAfter.Seconds()))
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
+		return proofgrid.Errorf(proofgrid.ERATELIMIT, "Rate limit exceeded. Try again in %d seconds", secs)
+	}
+	return c.Next()
+}
+
+// timestamp formats times as the API shows them: RFC 3339 in UTC.
+func timestamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func timestampPtr(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := timestamp(*t)
+	return &s
+}

@@ -1,0 +1,160 @@
+package proofs
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"regexp"
+	"strings"
+
+	"github.com/proofgrid/proofgrid"
+	"github.com/proofgrid/proofgrid/blob"
+	"github.com/proofgrid/proofgrid/storage"
+)
+
+// fileNamePattern is what Ethproofs accepts as an uploaded file's name:
+// letters, digits, underscores and hyphens.
+var fileNamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)
+
+// ValidFileName reports whether name may name an uploaded file.
+func ValidFileName(name string) bool { return fileNamePattern.MatchString(name) }
+
+func benchmarkBlobKey(name string) string { return "csp-benchmarks/" + name }
+
+func vkBlobKey(name string) string { return "verification-keys/" + name }
+
+// PutBenchmark stores a CSP benchmarks file as <filename>.json, replacing
+// one of the same name, and returns its record. filename is letters,
+// digits, "_" and "-" (EINVALID otherwise); the file must be JSON
+// (EINVALID) and within the size cap (ETOOLARGE).
+func (s *Service) PutBenchmark(ctx context.Context, teamID int64, filename string, data []byte) (storage.CSPBenchmark, error) {
+	if !ValidFileName(filename) {
+		return storage.CSPBenchmark{}, proofgrid.Errorf(proofgrid.EINVALID, "Invalid filename format. Only alphanumeric characters, underscores, and hyphens are allowed (1..100 characters).")
+	}
+	if int64(len(data)) > s.cfg.MaxBenchmarkBytes {
+		return storage.CSPBenchmark{}, proofgrid.Errorf(proofgrid.ETOOLARGE, "file is %d bytes; the limit is %d", len(data), s.cfg.MaxBenchmarkBytes)
+	}
+	if len(data) == 0 || !json.Valid(data) {
+		return storage.CSPBenchmark{}, proofgrid.Errorf(proofgrid.EINVALID, "file is not JSON")
+	}
+	name := filename + ".json"
+	key := benchmarkBlobKey(name)
+	if _, err := s.blobs.Put(ctx, key, bytes.NewReader(data)); err != nil {
+		return storage.CSPBenchmark{}, err
+	}
+	sum := sha256.Sum256(data)
+	var team *int64
+	if teamID != 0 {
+		team = &teamID
+	}
+	return s.db.PutCSPBenchmark(ctx, storage.CSPBenchmark{
+		Name: name, BlobKey: key, SizeBytes: int64(len(data)), SHA256: hex.EncodeToString(sum[:]), TeamID: team,
+	}, s.now())
+}
+
+// Benchmarks lists the CSP benchmark files.
+func (s *Service) Benchmarks(ctx context.Context) ([]storage.CSPBenchmark, error) {
+	return s.db.CSPBenchmarks(ctx)
+}
+
+// OpenBenchmark opens the benchmark file <id>.json; an unknown one is
+// ENOTFOUND.
+func (s *Service) OpenBenchmark(ctx context.Context, id string) (storage.CSPBenchmark, io.ReadCloser, error) {
+	if !ValidFileName(id) {
+		return storage.CSPBenchmark{}, nil, proofgrid.Errorf(proofgrid.ENOTFOUND, "Benchmarks file not found")
+	}
+	b, err := s.db.CSPBenchmarkByName(ctx, id+".json")
+	if err != nil {
+		return storage.CSPBenchmark{}, nil, err
+	}
+	rc, err := s.blobs.Open(ctx, b.BlobKey)
+	if proofgrid.ErrorCode(err) == proofgrid.ENOTFOUND {
+		return storage.CSPBenchmark{}, nil, proofgrid.Errorf(proofgrid.ENOTFOUND, "Benchmarks file not found")
+	}
+	return b, rc, err
+}
+
+// PutVerificationKey stores a verification key as <filename>.bin (the
+// extension is added unless given) and returns that name, which a
+// cluster version's vk_path can then name.
+func (s *Service) PutVerificationKey(ctx context.Context, filename string, data []byte) (string, error) {
+	base := strings.TrimSuffix(filename, ".bin")
+	if !ValidFileName(base) {
+		return "", proofgrid.Errorf(proofgrid.EINVALID, "Invalid filename format. Only alphanumeric characters, underscores, and hyphens are allowed (1..100 characters).")
+	}
+	if len(data) == 0 {
+		return "", proofgrid.Errorf(proofgrid.EINVALID, "No file provided")
+	}
+	if int64(len(data)) > s.cfg.MaxVKBytes {
+		return "", proofgrid.Errorf(proofgrid.ETOOLARGE, "file is %d bytes; the limit is %d", len(data), s.cfg.MaxVKBytes)
+	}
+	name := base + ".bin"
+	if _, err := s.blobs.Put(ctx, vkBlobKey(name), bytes.NewReader(data)); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// ActiveKey is the verification key of an active cluster version.
+type ActiveKey struct {
+	Ref  storage.VerificationKeyRef
+	Data []byte
+}
+
+// ActiveVerificationKeys returns the keys of active cluster versions that
+// name one uploaded to proofgrid. A vk_path that names no uploaded key is
+// left out, like a missing file in Ethproofs; paths on the coordinator's
+// own disk are never served.
+func (s *Service) ActiveVerificationKeys(ctx context.Context) ([]ActiveKey, error) {
+	refs, err := s.db.ActiveVerificationKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []ActiveKey{}
+	for _, r := range refs {
+		key := vkBlobKey(r.VKPath)
+		if !blob.ValidKey(key) {
+			continue
+		}
+		b, err := blob.ReadAll(ctx, s.blobs, key, s.cfg.MaxVKBytes)
+		if proofgrid.ErrorCode(err) == proofgrid.ENOTFOUND {
+			s.cfg.Logger.Warn("verification key not found", "cluster_id", r.ClusterID, "vk_path", r.VKPath)
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		out = append(out, ActiveKey{Ref: r, Data: b})
+	}
+	return out, nil
+}
+
+// VerificationKeyOfProof returns the name and bytes of the verification
+// key that proved proof id checks against: its cluster version's vk_path,
+// or else <team slug>_<cluster uuid>.bin, the name Ethproofs files keys
+// under. An unknown or unproved proof is ENOTFOUND ("No proof found"), a
+// missing key ENOTFOUND ("No vk binary found").
+func (s *Service) VerificationKeyOfProof(ctx context.Context, id int64) (string, []byte, error) {
+	v, err := s.ProvedProof(ctx, id)
+	if err != nil {
+		return "", nil, err
+	}
+	names := []string{TeamSlug(v.Team.ID, v.Team.Name) + "_" + v.Cluster.ID + ".bin"}
+	if p := v.ClusterVersion.VKPath; p != nil && *p != "" {
+		names = append([]string{*p}, names...)
+	}
+	for _, name := range names {
+		if !blob.ValidKey(vkBlobKey(name)) {
+			continue
+		}
+		b, err := blob.ReadAll(ctx, s.blobs, vkBlobKey(name), s.cfg.MaxVKBytes)
+		if err == nil {
+			return name, b, nil
+		} else if proofgrid.ErrorCode(err) != proofgrid.ENOTFOUND {
+			return "", nil, err
+		}
+	}
+	return "", nil, proofgrid.Errorf(proofgrid.ENOTFOUND, "No vk binary found")
+}

@@ -1,0 +1,174 @@
+package proofs
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/proofgrid/proofgrid"
+	"github.com/proofgrid/proofgrid/blob"
+	"github.com/proofgrid/proofgrid/proving"
+	"github.com/proofgrid/proofgrid/queue"
+	"github.com/proofgrid/proofgrid/storage"
+)
+
+// Verify runs the verifier of proof id's zkVM and records its outcome
+// (valid, invalid or cannot_verify) and how long it took on the proof,
+// with a worker event of the coordinator in the same transaction. A proof
+// that fails verification is only flagged by its outcome; nothing is
+// deleted.
+//
+// It is the body of the proof:verify task and is idempotent: a proof
+// verified already keeps its outcome, which Verify returns without
+// running anything. The error is non-nil only for failures worth a retry
+// (storage, the blob store, ctx ending mid-verification); an unknown or
+// unproved proof is ENOTFOUND.
+func (s *Service) Verify(ctx context.Context, id int64) (proving.Verdict, error) {
+	v, err := s.db.ProofView(ctx, id)
+	if err != nil {
+		return proving.Verdict{}, err
+	}
+	if v.Proof.Status != proving.StateProved {
+		return proving.Verdict{}, proofgrid.Errorf(proofgrid.ENOTFOUND, "proof %d is not proved", id)
+	}
+	if v.Proof.Verification != nil {
+		return storedVerdict(v.Proof), nil
+	}
+	start := s.now()
+	verdict, err := s.runVerifier(ctx, v)
+	if err != nil {
+		return proving.Verdict{}, err
+	}
+	end := s.now()
+	ms := float64(verdict.Duration) / float64(time.Millisecond)
+	jobID := queue.ProofVerifyID(id)
+	team := v.Proof.TeamID
+	err = s.db.InTx(ctx, func(tx *sqlx.Tx) error {
+		if err := storage.SetProofVerification(ctx, tx, id, string(verdict.Outcome), verdict.Reason, ms, end); err != nil {
+			return err
+		}
+		_, err := storage.InsertWorkerEvent(ctx, tx, storage.WorkerEvent{
+			Key:             jobID,
+			WorkerPublicKey: CoordinatorWorker,
+			TeamID:          &team,
+			Topic:           queue.TypeProofVerify,
+			CircuitType:     circuitType(v.ZKVM, v.ZKVMVersion),
+			JobID:           jobID,
+			Status:          storage.WorkerEventCompleted,
+			Result:          string(verdict.Outcome),
+			Error:           verdict.Reason,
+			StartTime:       start,
+			EndTime:         end,
+			DurationMS:      verdict.Duration.Milliseconds(),
+			CheckpointID:    s.cfg.Checkpoints.Of(end),
+			CreatedAt:       end,
+		})
+		return err
+	})
+	if err != nil {
+		return proving.Verdict{}, fmt.Errorf("record verification of proof %d: %w", id, err)
+	}
+	if verdict.Outcome == proving.OutcomeInvalid {
+		s.cfg.Logger.Warn("proof failed verification", "proof_id", id, "block_number", v.Proof.BlockNumber,
+			"cluster_id", v.Cluster.ID, "reason", verdict.Reason)
+	}
+	return verdict, nil
+}
+
+func storedVerdict(p storage.Proof) proving.Verdict {
+	var d time.Duration
+	if p.VerificationMS != nil {
+		d = time.Duration(*p.VerificationMS * float64(time.Millisecond))
+	}
+	return proving.Verdict{Outcome: proving.Outcome(*p.Verification), Reason: p.VerificationReason, Duration: d}
+}
+
+func cannotVerify(format string, args ...any) proving.Verdict {
+	return proving.Verdict{Outcome: proving.OutcomeCannotVerify, Reason: fmt.Sprintf(format, args...)}
+}
+
+// runVerifier picks the verifier of the proof's zkVM: the built-in one for
+// the demo zkVM, the configured command for others, none otherwise.
+func (s *Service) runVerifier(ctx context.Context, v storage.ProofView) (proving.Verdict, error) {
+	exec, hasExec := s.cfg.Verifiers[v.ZKVM.Slug]
+	if v.ZKVM.Slug != DemoZKVM && !hasExec {
+		return cannotVerify("no verifier is configured for zkVM %s", v.ZKVM.Slug), nil
+	}
+	proof, err := blob.ReadAll(ctx, s.blobs, *v.Proof.BlobKey, s.cfg.MaxProofBytes)
+	if proofgrid.ErrorCode(err) == proofgrid.ENOTFOUND {
+		return cannotVerify("the proof's bytes are missing from the blob store"), nil
+	} else if err != nil {
+		return proving.Verdict{}, err
+	}
+	var hash [32]byte
+	known := v.Block.Hash != nil
+	if known {
+		b, err := hex.DecodeString(strings.TrimPrefix(*v.Block.Hash, "0x"))
+		if err != nil || len(b) != 32 {
+			return cannotVerify("stored block hash %q is malformed", *v.Block.Hash), nil
+		}
+		copy(hash[:], b)
+	}
+	if v.ZKVM.Slug == DemoZKVM {
+		if !known {
+			return cannotVerify("the hash of block %d is not known yet", v.Proof.BlockNumber), nil
+		}
+		return proving.VerifyDemo(ctx, proof, uint64(v.Proof.BlockNumber), hash, s.cfg.DemoVerifyWorkers)
+	}
+	vkPath, cleanup, verdict := s.verificationKeyFile(ctx, v.ClusterVersion.VKPath)
+	defer cleanup()
+	if verdict != nil {
+		return *verdict, nil
+	}
+	return exec.Verify(ctx, proving.VerifyRequest{
+		BlockNumber: uint64(v.Proof.BlockNumber),
+		BlockHash:   hash,
+		VKPath:      vkPath,
+		Proof:       proof,
+	})
+}
+
+// verificationKeyFile turns a cluster version's vk_path into a file an
+// exec verifier can read: the key uploaded under that name is copied out
+// of the blob store into a temporary file. Paths on the coordinator's own
+// disk are not followed: a team sets vk_path, and a verifier quoting a
+// file it was pointed at would show the file in the proof's reason. No
+// path means no key (the verifier decides whether it needs one).
+func (s *Service) verificationKeyFile(ctx context.Context, vkPath *string) (string, func(), *proving.Verdict) {
+	noop := func() {}
+	if vkPath == nil || *vkPath == "" {
+		return "", noop, nil
+	}
+	key := vkBlobKey(*vkPath)
+	if !blob.ValidKey(key) {
+		v := cannotVerify("vk_path %q names no uploaded verification key", *vkPath)
+		return "", noop, &v
+	}
+	b, err := blob.ReadAll(ctx, s.blobs, key, s.cfg.MaxVKBytes)
+	if proofgrid.ErrorCode(err) == proofgrid.ENOTFOUND {
+		v := cannotVerify("verification key %s not found: upload it with POST /api/v0/verification-keys/upload", *vkPath)
+		return "", noop, &v
+	} else if err != nil {
+		v := cannotVerify("cannot read the verification key: %v", err)
+		return "", noop, &v
+	}
+	dir, err := os.MkdirTemp("", "proofgrid-vk-")
+	if err != nil {
+		v := cannotVerify("cannot write the verification key: %v", err)
+		return "", noop, &v
+	}
+	cleanup := func() { os.RemoveAll(dir) }
+	p := filepath.Join(dir, filepath.Base(*vkPath))
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		cleanup()
+		v := cannotVerify("cannot write the verification key: %v", err)
+		return "", noop, &v
+	}
+	return p, cleanup, nil
+}

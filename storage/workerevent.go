@@ -1,0 +1,185 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/proofgrid/proofgrid"
+)
+
+// Worker event statuses, spelled as the Psy worker-event API spells them.
+const (
+	WorkerEventPending    = "Pending"
+	WorkerEventInProgress = "InProgress"
+	WorkerEventCompleted  = "Completed"
+	WorkerEventFailed     = "Failed"
+	WorkerEventCancelled  = "Cancelled"
+)
+
+// ValidWorkerEventStatus reports whether s is a known worker event status.
+func ValidWorkerEventStatus(s string) bool {
+	switch s {
+	case WorkerEventPending, WorkerEventInProgress, WorkerEventCompleted, WorkerEventFailed, WorkerEventCancelled:
+		return true
+	}
+	return false
+}
+
+// WorkerEvent is one job a worker finished or failed.
+type WorkerEvent struct {
+	ID int64 `json:"id"`
+	// Key makes recording idempotent: a second event with the same key is
+	// not stored.
+	Key     string `json:"-"`
+	RealmID int64  `json:"realm_id"`
+	// WorkerPublicKey identifies the worker: an agent's base64 Ed25519
+	// public key, "team:<uuid>" for work reported with a team API key, or
+	// "coordinator" for the coordinator's own tasks.
+	WorkerPublicKey string `json:"worker_public_key"`
+	MachineID       string `json:"machine_id"`
+	TeamID          *int64 `json:"team_id"`
+	// Topic is the task type, e.g. "prove:block".
+	Topic string `json:"topic"`
+	// CircuitType is what was proved or checked: "<zkvm slug>/<version>".
+	CircuitType string `json:"circuit_type"`
+	JobID       string `json:"job_id"`
+	Status      string `json:"status"`
+	// Result is the job's outcome beyond its status, e.g. "proved" or a
+	// verification outcome.
+	Result       string    `json:"result"`
+	Error        string    `json:"error"`
+	StartTime    time.Time `json:"start_time"`
+	EndTime      time.Time `json:"end_time"`
+	DurationMS   int64     `json:"duration_ms"`
+	CheckpointID int64     `json:"checkpoint_id"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+type workerEventRow struct {
+	ID              int64         `db:"id"`
+	Key             string        `db:"event_key"`
+	RealmID         int64         `db:"realm_id"`
+	WorkerPublicKey string        `db:"worker_public_key"`
+	MachineID       string        `db:"machine_id"`
+	TeamID          sql.NullInt64 `db:"team_id"`
+	Topic           string        `db:"topic"`
+	CircuitType     string        `db:"circuit_type"`
+	JobID           string        `db:"job_id"`
+	Status          string        `db:"status"`
+	Result          string        `db:"result"`
+	Error           string        `db:"error"`
+	StartTime       dbTime        `db:"start_time"`
+	EndTime         dbTime        `db:"end_time"`
+	DurationMS      int64         `db:"duration_ms"`
+	CheckpointID    int64         `db:"checkpoint_id"`
+	CreatedAt       dbTime        `db:"created_at"`
+}
+
+func (r workerEventRow) event() WorkerEvent {
+	return WorkerEvent{
+		ID: r.ID, Key: r.Key, RealmID: r.RealmID, WorkerPublicKey: r.WorkerPublicKey, MachineID: r.MachineID,
+		TeamID: nullInt(r.TeamID), Topic: r.Topic, CircuitType: r.CircuitType, JobID: r.JobID, Status: r.Status,
+		Result: r.Result, Error: r.Error, StartTime: r.StartTime.Time, EndTime: r.EndTime.Time,
+		DurationMS: r.DurationMS, CheckpointID: r.CheckpointID, CreatedAt: r.CreatedAt.Time,
+	}
+}
+
+const workerEventColumns = `id, event_key, realm_id, worker_public_key, machine_id, team_id, topic, circuit_type,
+	job_id, status, result, error, start_time, end_time, duration_ms, checkpoint_id, created_at`
+
+// InsertWorkerEvent stores ev through q (normally the transaction of the
+// change the event reports) and tells whether it was new: an event whose
+// Key is stored already changes nothing.
+func InsertWorkerEvent(ctx context.Context, q sqlx.ExtContext, ev WorkerEvent) (bool, error) {
+	switch {
+	case strings.TrimSpace(ev.Key) == "":
+		return false, proofgrid.Errorf(proofgrid.EINVALID, "worker event has no key")
+	case strings.TrimSpace(ev.WorkerPublicKey) == "" || ev.Topic == "" || ev.JobID == "":
+		return false, proofgrid.Errorf(proofgrid.EINVALID, "worker event %s: worker, topic and job id are required", ev.Key)
+	case !ValidWorkerEventStatus(ev.Status):
+		return false, proofgrid.Errorf(proofgrid.EINVALID, "worker event %s: unknown status %q", ev.Key, ev.Status)
+	}
+	createdAt := ev.CreatedAt
+	if createdAt.IsZero() {
+		createdAt = ev.EndTime
+	}
+	res, err := execContext(ctx, q,
+		`INSERT INTO worker_events (event_key, realm_id, worker_public_key, machine_id, team_id, topic, circuit_type,
+		   job_id, status, result, error, start_time, end_time, duration_ms, checkpoint_id, created_at)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		 ON CONFLICT (event_key) DO NOTHING`,
+		ev.Key, ev.RealmID, ev.WorkerPublicKey, ev.MachineID, ev.TeamID, ev.Topic, ev.CircuitType,
+		ev.JobID, ev.Status, ev.Result, ev.Error, ev.StartTime, ev.EndTime, ev.DurationMS, ev.CheckpointID, createdAt)
+	if err != nil {
+		return false, fmt.Errorf("storage: insert worker event: %w", err)
+	}
+	n, err := rowsAffected(res)
+	return n == 1, err
+}
+
+// WorkerEventFilter selects worker events. Zero fields select all.
+type WorkerEventFilter struct {
+	WorkerPublicKey string
+	Topic           string
+	Status          string
+	JobID           string
+	// FromCheckpoint and ToCheckpoint bound checkpoint_id, inclusive, when
+	// not nil.
+	FromCheckpoint, ToCheckpoint *int64
+	Limit, Offset                int
+	// Ascending orders by id ascending; the default is newest first.
+	Ascending bool
+}
+
+// WorkerEvents returns the events f selects (at most Limit, default 300).
+func (d *DB) WorkerEvents(ctx context.Context, f WorkerEventFilter) ([]WorkerEvent, error) {
+	var where []string
+	var args []any
+	add := func(cond string, v any) { where, args = append(where, cond), append(args, v) }
+	if f.WorkerPublicKey != "" {
+		add("worker_public_key = ?", f.WorkerPublicKey)
+	}
+	if f.Topic != "" {
+		add("topic = ?", f.Topic)
+	}
+	if f.Status != "" {
+		add("status = ?", f.Status)
+	}
+	if f.JobID != "" {
+		add("job_id = ?", f.JobID)
+	}
+	if f.FromCheckpoint != nil {
+		add("checkpoint_id >= ?", *f.FromCheckpoint)
+	}
+	if f.ToCheckpoint != nil {
+		add("checkpoint_id <= ?", *f.ToCheckpoint)
+	}
+	q := `SELECT ` + workerEventColumns + ` FROM worker_events`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	order := "DESC"
+	if f.Ascending {
+		order = "ASC"
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 300
+	}
+	q += " ORDER BY id " + order + " LIMIT ? OFFSET ?"
+	args = append(args, limit, max(f.Offset, 0))
+	var rows []workerEventRow
+	if err := selectContext(ctx, d.ro, &rows, q, args...); err != nil {
+		return nil, fmt.Errorf("storage: list worker events: %w", err)
+	}
+	out := make([]WorkerEvent, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, r.event())
+	}
+	return out, nil
+}
