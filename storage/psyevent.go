@@ -1,0 +1,309 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Names of psy_state rows. Each is also a lock: LockPsyState takes its
+// row lock, which serialises the tasks that take the same name across
+// coordinator replicas on PostgreSQL (SQLite serialises every write
+// transaction anyway).
+const (
+	// PsyStateEvents serialises worker-event conversion, checkpoint closing
+	// and the job-event rollup; its int_value is the conversion cursor (the
+	// highest worker event id converted).
+	PsyStateEvents = "events"
+	// PsyStateRollup records the job-event rollup's last refresh
+	// (time_value) and whether it consumed everything it found (flag).
+	PsyStateRollup = "rollup"
+	// PsyStateUserRollup is the same for user events.
+	PsyStateUserRollup = "user_rollup"
+)
+
+// PsyState is one row of psy_state.
+type PsyState struct {
+	Name      string
+	IntValue  int64
+	TimeValue *time.Time
+	Flag      bool
+}
+
+type psyStateRow struct {
+	Name      string `db:"name"`
+	IntValue  int64  `db:"int_value"`
+	TimeValue dbTime `db:"time_value"`
+	Flag      int64  `db:"flag"`
+}
+
+func (r psyStateRow) state() PsyState {
+	return PsyState{Name: r.Name, IntValue: r.IntValue, TimeValue: r.TimeValue.ptr(), Flag: r.Flag != 0}
+}
+
+// LockPsyState locks the state row name for the rest of tx and returns it.
+func LockPsyState(ctx context.Context, tx *sqlx.Tx, name string) (PsyState, error) {
+	var r psyStateRow
+	err := getContext(ctx, tx, &r,
+		`UPDATE psy_state SET flag = flag WHERE name = ? RETURNING name, int_value, time_value, flag`, name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return PsyState{}, fmt.Errorf("storage: psy state %q is missing", name)
+	} else if err != nil {
+		return PsyState{}, fmt.Errorf("storage: lock psy state %s: %w", name, err)
+	}
+	return r.state(), nil
+}
+
+// SetPsyState writes the state row s through q.
+func SetPsyState(ctx context.Context, q sqlx.ExtContext, s PsyState) error {
+	flag := 0
+	if s.Flag {
+		flag = 1
+	}
+	_, err := execContext(ctx, q, `UPDATE psy_state SET int_value = ?, time_value = ?, flag = ? WHERE name = ?`,
+		s.IntValue, s.TimeValue, flag, s.Name)
+	if err != nil {
+		return fmt.Errorf("storage: set psy state %s: %w", s.Name, err)
+	}
+	return nil
+}
+
+// PsyState returns the state row name.
+func (d *DB) PsyState(ctx context.Context, name string) (PsyState, error) {
+	var r psyStateRow
+	if err := getContext(ctx, d.ro, &r, `SELECT name, int_value, time_value, flag FROM psy_state WHERE name = ?`, name); err != nil {
+		return PsyState{}, fmt.Errorf("storage: psy state %s: %w", name, err)
+	}
+	return r.state(), nil
+}
+
+// UnconvertedWorkerEvents returns up to limit worker events with an id
+// above after that have no job event yet, in id order.
+func UnconvertedWorkerEvents(ctx context.Context, q sqlx.ExtContext, after int64, limit int) ([]WorkerEvent, error) {
+	var rows []workerEventRow
+	err := selectContext(ctx, q, &rows, `SELECT `+workerEventColumns+` FROM worker_events w
+		WHERE w.id > ? AND NOT EXISTS (SELECT 1 FROM psy_job_events j WHERE j.worker_event_id = w.id)
+		ORDER BY w.id LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("storage: unconverted worker events: %w", err)
+	}
+	out := make([]WorkerEvent, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, r.event())
+	}
+	return out, nil
+}
+
+// WorkerEventsWaiting reports whether a worker event with an id above
+// after was stored before before and has no job event yet: conversion is
+// behind.
+func (d *DB) WorkerEventsWaiting(ctx context.Context, after int64, before time.Time) (bool, error) {
+	ok, err := exists(ctx, d.ro, `SELECT 1 FROM worker_events w WHERE w.id > ? AND w.created_at < ?
+		AND NOT EXISTS (SELECT 1 FROM psy_job_events j WHERE j.worker_event_id = w.id) LIMIT 1`, after, before)
+	if err != nil {
+		return false, fmt.Errorf("storage: waiting worker events: %w", err)
+	}
+	return ok, nil
+}
+
+// PsyJobEvent is a worker event as the Psy checkpoint pipeline sees it:
+// assigned to the checkpoint that was open when it was converted.
+type PsyJobEvent struct {
+	ID              int64     `json:"id"`
+	WorkerEventID   int64     `json:"worker_event_id"`
+	CheckpointID    int64     `json:"checkpoint_id"`
+	RealmID         int64     `json:"realm_id"`
+	JobID           string    `json:"job_id"`
+	WorkerPublicKey string    `json:"worker_public_key"`
+	Topic           string    `json:"topic"`
+	CircuitType     string    `json:"circuit_type"`
+	Status          string    `json:"status"`
+	DurationMS      int64     `json:"duration_ms"`
+	StartTime       time.Time `json:"start_time"`
+	EndTime         time.Time `json:"end_time"`
+}
+
+type psyJobEventRow struct {
+	ID              int64  `db:"id"`
+	WorkerEventID   int64  `db:"worker_event_id"`
+	CheckpointID    int64  `db:"checkpoint_id"`
+	RealmID         int64  `db:"realm_id"`
+	JobID           string `db:"job_id"`
+	WorkerPublicKey string `db:"worker_public_key"`
+	Topic           string `db:"topic"`
+	CircuitType     string `db:"circuit_type"`
+	Status          string `db:"status"`
+	DurationMS      int64  `db:"duration_ms"`
+	StartTime       dbTime `db:"start_time"`
+	EndTime         dbTime `db:"end_time"`
+}
+
+func (r psyJobEventRow) event() PsyJobEvent {
+	return PsyJobEvent{ID: r.ID, WorkerEventID: r.WorkerEventID, CheckpointID: r.CheckpointID, RealmID: r.RealmID,
+		JobID: r.JobID, WorkerPublicKey: r.WorkerPublicKey, Topic: r.Topic, CircuitType: r.CircuitType,
+		Status: r.Status, DurationMS: r.DurationMS, StartTime: r.StartTime.Time, EndTime: r.EndTime.Time}
+}
+
+const psyJobEventColumns = `id, worker_event_id, checkpoint_id, realm_id, job_id, worker_public_key, topic,
+	circuit_type, status, duration_ms, start_time, end_time`
+
+// psyInsertBatch bounds the rows of one multi-row INSERT: 500 rows of at
+// most 12 columns stay far below both dialects' limits on bound
+// parameters.
+const psyInsertBatch = 500
+
+// valuesList returns "(?, ?), (?, ?)" for rows rows of cols columns.
+func valuesList(rows, cols int) string {
+	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
+	var b strings.Builder
+	b.Grow(rows * (len(one) + 2))
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(one)
+	}
+	return b.String()
+}
+
+// InsertPsyJobEvents stores evs through q in multi-row batches and returns
+// how many were new; a worker event converted already is skipped.
+func InsertPsyJobEvents(ctx context.Context, q sqlx.ExtContext, evs []PsyJobEvent) (int64, error) {
+	var total int64
+	for start := 0; start < len(evs); start += psyInsertBatch {
+		batch := evs[start:min(start+psyInsertBatch, len(evs))]
+		args := make([]any, 0, len(batch)*11)
+		for _, e := range batch {
+			args = append(args, e.WorkerEventID, e.CheckpointID, e.RealmID, e.JobID, e.WorkerPublicKey, e.Topic,
+				e.CircuitType, e.Status, e.DurationMS, e.StartTime, e.EndTime)
+		}
+		res, err := execContext(ctx, q, `INSERT INTO psy_job_events (worker_event_id, checkpoint_id, realm_id, job_id,
+			worker_public_key, topic, circuit_type, status, duration_ms, start_time, end_time) VALUES `+
+			valuesList(len(batch), 11)+` ON CONFLICT (worker_event_id) DO NOTHING`, args...)
+		if err != nil {
+			return total, fmt.Errorf("storage: insert job events: %w", err)
+		}
+		n, err := rowsAffected(res)
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// PsyJobEvents returns the job events of a checkpoint in id order.
+func (d *DB) PsyJobEvents(ctx context.Context, checkpointID int64, limit, offset int) ([]PsyJobEvent, error) {
+	var rows []psyJobEventRow
+	err := selectContext(ctx, d.ro, &rows, `SELECT `+psyJobEventColumns+` FROM psy_job_events
+		WHERE checkpoint_id = ? ORDER BY id LIMIT ? OFFSET ?`, checkpointID, listLimit(limit), max(offset, 0))
+	if err != nil {
+		return nil, fmt.Errorf("storage: job events: %w", err)
+	}
+	out := make([]PsyJobEvent, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, r.event())
+	}
+	return out, nil
+}
+
+// PsyWorkerEventFilter selects worker events for the Psy surface. Zero
+// fields select all.
+type PsyWorkerEventFilter struct {
+	RealmID     *int64
+	Status      string
+	PublicKey   string
+	Topic       string
+	CircuitType string
+	// CircuitPrefixes keeps events whose circuit type starts with one of
+	// them; with ExcludePrefixes it drops those events instead.
+	CircuitPrefixes []string
+	ExcludePrefixes bool
+	// FromCheckpoint and ToCheckpoint bound the Psy checkpoint (that of the
+	// event's job event), inclusive; events not converted yet have none.
+	FromCheckpoint, ToCheckpoint *int64
+	Limit, Offset                int
+	Ascending                    bool
+}
+
+// PsyWorkerEvent is a worker event with the Psy checkpoint it was assigned
+// to, nil until it is converted.
+type PsyWorkerEvent struct {
+	WorkerEvent
+	PsyCheckpointID *int64
+}
+
+// PsyWorkerEvents returns the worker events f selects, by id (newest
+// first unless Ascending).
+func (d *DB) PsyWorkerEvents(ctx context.Context, f PsyWorkerEventFilter) ([]PsyWorkerEvent, error) {
+	var where []string
+	var args []any
+	add := func(cond string, v ...any) { where, args = append(where, cond), append(args, v...) }
+	if f.RealmID != nil {
+		add("w.realm_id = ?", *f.RealmID)
+	}
+	if f.Status != "" {
+		add("w.status = ?", f.Status)
+	}
+	if f.PublicKey != "" {
+		add("w.worker_public_key = ?", f.PublicKey)
+	}
+	if f.Topic != "" {
+		add("w.topic = ?", f.Topic)
+	}
+	if f.CircuitType != "" {
+		add("w.circuit_type = ?", f.CircuitType)
+	}
+	if len(f.CircuitPrefixes) > 0 {
+		var or []string
+		var likeArgs []any
+		for _, p := range f.CircuitPrefixes {
+			// Prefixes come from code, but escape them all the same.
+			or = append(or, `w.circuit_type LIKE ? ESCAPE '\'`)
+			likeArgs = append(likeArgs, likeEscape(p)+"%")
+		}
+		cond := "(" + strings.Join(or, " OR ") + ")"
+		if f.ExcludePrefixes {
+			cond = "NOT " + cond
+		}
+		add(cond, likeArgs...)
+	}
+	if f.FromCheckpoint != nil {
+		add("j.checkpoint_id >= ?", *f.FromCheckpoint)
+	}
+	if f.ToCheckpoint != nil {
+		add("j.checkpoint_id <= ?", *f.ToCheckpoint)
+	}
+	q := `SELECT ` + prefixed("w", workerEventColumns) + `, j.checkpoint_id AS psy_checkpoint_id
+		FROM worker_events w LEFT JOIN psy_job_events j ON j.worker_event_id = w.id`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	order := "DESC"
+	if f.Ascending {
+		order = "ASC"
+	}
+	q += " ORDER BY w.id " + order + " LIMIT ? OFFSET ?"
+	args = append(args, listLimit(f.Limit), max(f.Offset, 0))
+	var rows []struct {
+		workerEventRow
+		PsyCheckpointID sql.NullInt64 `db:"psy_checkpoint_id"`
+	}
+	if err := selectContext(ctx, d.ro, &rows, q, args...); err != nil {
+		return nil, fmt.Errorf("storage: list psy worker events: %w", err)
+	}
+	out := make([]PsyWorkerEvent, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, PsyWorkerEvent{WorkerEvent: r.event(), PsyCheckpointID: nullInt(r.PsyCheckpointID)})
+	}
+	return out, nil
+}
+
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
