@@ -11,6 +11,10 @@ import (
 	"log/slog"
 	"slices"
 	"time"
+
+	"github.com/proofgrid/proofgrid/coordinator/ethproofs"
+	"github.com/proofgrid/proofgrid/fleet"
+	"github.com/proofgrid/proofgrid/psy"
 )
 
 // Roles a coordinator process can play.
@@ -49,12 +53,23 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	// MetricsRetention is how long metric history is kept (default 7 days).
 	MetricsRetention time.Duration
+	// Health tunes fleet health: heartbeat TTL (default three heartbeat
+	// intervals), idle window, usage thresholds and the latest agent
+	// version. Zero fields mean fleet's defaults.
+	Health fleet.Rules
 	// WorkerConcurrency is the asynq worker count (default 10).
 	WorkerConcurrency int
 	// ShutdownTimeout bounds each shutdown step (default 20 s).
 	ShutdownTimeout time.Duration
 	// DataDir holds the blob store (default "./data").
 	DataDir string
+	// Ethproofs configures the Ethproofs surface, the proving pipeline
+	// and proof verification.
+	Ethproofs ethproofs.Config
+	// Psy configures the Psy surface: checkpoint window and grace, reward
+	// pool and weights, task intervals and rate limit. Zero fields mean
+	// psy's defaults.
+	Psy psy.Config
 
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -111,6 +126,7 @@ func (c *Config) resolve() error {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	c.Ethproofs.Resolve()
 	if c.Now == nil {
 		c.Now = time.Now
 	}

@@ -43,6 +43,7 @@ type Coordinator struct {
 	mux           *asynq.ServeMux
 	verifier      web.SignatureVerifier
 	extraPeriodic []queue.Periodic
+	background    []func(context.Context)
 	closers       []func() error // released by Close, before Redis
 
 	ready    chan struct{}
@@ -111,6 +112,7 @@ func New(ctx context.Context, cfg Config) (*Coordinator, error) {
 		}
 	}
 	c.extraPeriodic = w.periodic
+	c.background = w.background
 	ok = true
 	return c, nil
 }
@@ -160,9 +162,12 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		bg.Add(2)
+		bg.Add(2 + len(c.background))
 		go func() { defer bg.Done(); sched.Run(bgCtx) }()
 		go func() { defer bg.Done(); c.Outbox.Run(bgCtx) }()
+		for _, run := range c.background {
+			go func() { defer bg.Done(); run(bgCtx) }()
+		}
 		log.Info("scheduler and outbox relay started")
 	}
 	if c.cfg.Has(RoleAPI) {

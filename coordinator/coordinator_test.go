@@ -151,15 +151,18 @@ func TestShutdownRequeuesRunningTasks(t *testing.T) {
 	env := coordinatortest.Start(t, coordinatortest.Options{Configure: func(c *coordinator.Config) {
 		c.ShutdownTimeout = time.Second
 	}})
-	env.Coordinator.HandleFunc(queue.TypeProofVerify, func(ctx context.Context, task *asynq.Task) error {
+	// A type no surface of the coordinator handles (AVS operations run on
+	// agents), on one of the coordinator's queues.
+	const taskType = queue.TypeAVSPrefix + "shutdown_test"
+	env.Coordinator.HandleFunc(taskType, func(ctx context.Context, task *asynq.Task) error {
 		close(started)
 		<-ctx.Done() // runs until shutdown cancels it
 		return ctx.Err()
 	})
 	c := asynq.NewClient(env.Redis.ConnOpt())
 	defer c.Close()
-	task, _ := queue.NewTask(queue.TypeProofVerify, queue.ProofVerifyPayload{ProofID: 7})
-	opts, _ := queue.Options(queue.TypeProofVerify, queue.ProofVerifyID(7), "")
+	task, _ := queue.NewTask(taskType, queue.ProofVerifyPayload{ProofID: 7})
+	opts, _ := queue.Options(taskType, queue.ProofVerifyID(7), queue.QueueVerify)
 	if _, err := c.Enqueue(task, opts...); err != nil {
 		t.Fatal(err)
 	}

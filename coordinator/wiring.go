@@ -1,6 +1,8 @@
 package coordinator
 
 import (
+	"context"
+
 	"github.com/gofiber/fiber/v2"
 	"github.com/hibiken/asynq"
 
@@ -9,11 +11,15 @@ import (
 )
 
 // wiring is what a surface's wire function adds to: routes, the error
-// style of its prefix, task handlers and periodic tasks. Each surface has
-// its own wire_<surface>.go, so the surfaces stay out of each other's way.
+// style of its prefix, task handlers, periodic tasks and background loops.
+// Each surface has its own wire_<surface>.go, so the surfaces stay out of
+// each other's way.
 type wiring struct {
 	app      *fiber.App
 	styles   *web.Styles
 	mux      *asynq.ServeMux
 	periodic []queue.Periodic
+	// background loops run with the scheduler role until its context
+	// ends (e.g. a block source polling a node).
+	background []func(context.Context)
 }

@@ -34,6 +34,9 @@ var version = "dev"
 
 const usage = `usage:
   agent run --coordinator URL --token TOKEN --role prover|avs [--cluster ID] [--name NAME]
+            [--prover-backend demo|exec] [--prover-command TEMPLATE] [--demo-steps N] [--rpc-url URL]
+            [--avs ID --avs-chain NET --avs-version V --operator-address 0x..] [--avs-health-url URL]
+            [--avs-process NAME] [--avs-pid-file PATH] [--avs-registered-command CMD] [--avs-config FILE]
             [--state-dir DIR] [--interval 15s] [--redis URL] [--concurrency N]
             [--shutdown-timeout 30s] [--log-level info]
   agent metrics [--once] [--interval 5s]
@@ -77,6 +80,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 type runConfig struct {
 	agent    agent.Config
 	logLevel slog.Level
+	prover   proverFlags
+	avs      avsFlags
 }
 
 // parseRun reads "agent run" flags, falling back to environment variables
@@ -108,6 +113,8 @@ func parseRun(args []string, getenv func(string) string, stderr io.Writer) (runC
 	envOf["concurrency"] = "PROOFGRID_AGENT_CONCURRENCY"
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 0, "how long shutdown waits for running jobs before requeueing them; default 30s (PROOFGRID_AGENT_SHUTDOWN_TIMEOUT)")
 	envOf["shutdown-timeout"] = "PROOFGRID_AGENT_SHUTDOWN_TIMEOUT"
+	rc.prover.bind(fs, envOf)
+	rc.avs.bind(fs, envOf)
 
 	if err := fs.Parse(args); err != nil {
 		return rc, err
@@ -147,6 +154,18 @@ func runAgent(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: rc.logLevel}))
 	rc.agent.Logger = log
+	if h, err := rc.prover.handlers(rc.agent, log); err != nil {
+		fmt.Fprintf(stderr, "agent run: %v\n", err)
+		return 2
+	} else if h != nil {
+		rc.agent.Handlers = h
+	}
+	if sf, err := rc.avs.statusFunc(rc.agent, log); err != nil {
+		fmt.Fprintf(stderr, "agent run: %v\n", err)
+		return 2
+	} else if sf != nil {
+		rc.agent.StatusFunc = sf
+	}
 	a, err := agent.New(rc.agent)
 	if err != nil {
 		fmt.Fprintf(stderr, "agent run: %v\n", err)

@@ -4,6 +4,7 @@
 //	coordinator migrate               apply database migrations and exit
 //	coordinator token create --team NAME --mode admin|read|write [--label L]
 //	coordinator jwt issue --sub NAME  print an admin JWT (needs JWT_SECRET)
+//	coordinator avs import FILE       validate and store an AVS catalogue file
 //
 // Flags override environment variables; see docs/configuration.md.
 package main
@@ -38,6 +39,7 @@ const usage = `usage:
   coordinator migrate [flags]     apply database migrations and exit
   coordinator token create --team NAME --mode admin|read|write [--label TEXT]
   coordinator jwt issue --sub NAME
+  coordinator avs import [--database-url URL] FILE
   coordinator version
 run "coordinator serve -h" for the flags`
 
@@ -62,6 +64,8 @@ func run(args []string) error {
 			return errors.New("usage: coordinator jwt issue --sub NAME")
 		}
 		return jwtIssue(args[2:])
+	case "avs":
+		return avsCommand(ctx, args[1:])
 	case "version":
 		fmt.Println(coordinator.Version)
 		return nil
@@ -111,6 +115,9 @@ func configFlags(fs *flag.FlagSet, cfg *coordinator.Config) (roles, logLevel, lo
 	roles = fs.String("roles", env("api,worker,scheduler", "PROOFGRID_ROLES"), "comma-separated roles (PROOFGRID_ROLES)")
 	logLevel = fs.String("log-level", env("info", "PROOFGRID_LOG_LEVEL"), "debug|info|warn|error (PROOFGRID_LOG_LEVEL)")
 	logFormat = fs.String("log-format", env("text", "PROOFGRID_LOG_FORMAT"), "text|json (PROOFGRID_LOG_FORMAT)")
+	ethproofsFlags(fs, &cfg.Ethproofs)
+	healthFlags(fs, &cfg.Health)
+	psyFlags(fs, &cfg.Psy)
 	cfg.JWTSecret = os.Getenv("JWT_SECRET")
 	if h := os.Getenv("JWT_EXPIRATION_HOURS"); h != "" {
 		cfg.JWTExpiration = time.Duration(atoi(h)) * time.Hour
