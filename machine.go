@@ -30,10 +30,14 @@ type Machine struct {
 
 // AgentStatus is what an agent reports about its work next to the sample.
 type AgentStatus struct {
-	Queues      []string    `json:"queues"`
-	RunningJobs int         `json:"running_jobs"`
-	AVS         []AVSReport `json:"avs,omitempty"`
-	Errors      []string    `json:"errors,omitempty"`
+	Queues      []string `json:"queues"`
+	RunningJobs int      `json:"running_jobs"`
+	// LastJobAt is when the agent last finished a job (nil: none since it
+	// started), so jobs shorter than the heartbeat interval still count
+	// as activity.
+	LastJobAt *time.Time  `json:"last_job_at,omitempty"`
+	AVS       []AVSReport `json:"avs,omitempty"`
+	Errors    []string    `json:"errors,omitempty"`
 }
 
 // AVSReport describes one AVS deployment an AVS agent runs.

@@ -138,6 +138,7 @@ type Agent struct {
 
 	started atomic.Bool
 	running atomic.Int64 // jobs inside a handler right now
+	lastJob atomic.Int64 // unix nanoseconds when the last job ended; 0: none
 
 	// sources carries a changed place to take jobs from, found by a
 	// re-enrolment in the heartbeat loop, to Run, which owns the job

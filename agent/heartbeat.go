@@ -260,6 +260,10 @@ func (a *Agent) heartbeat(ctx context.Context) error {
 // the newest recorded error it includes.
 func (a *Agent) status(ctx context.Context) (proofgrid.AgentStatus, uint64) {
 	st := proofgrid.AgentStatus{Queues: a.Queues(), RunningJobs: a.RunningJobs()}
+	if ns := a.lastJob.Load(); ns != 0 {
+		at := time.Unix(0, ns).UTC()
+		st.LastJobAt = &at
+	}
 	if a.cfg.StatusFunc != nil {
 		a.cfg.StatusFunc(ctx, &st)
 	}

@@ -121,11 +121,15 @@ func (a *Agent) startJobServer(st machineState) *asynq.Server {
 	return srv
 }
 
-// countRunning is middleware keeping RunningJobs current for heartbeats.
+// countRunning is middleware keeping RunningJobs and the last job's end
+// current for heartbeats.
 func (a *Agent) countRunning(h asynq.Handler) asynq.Handler {
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 		a.running.Add(1)
-		defer a.running.Add(-1)
+		defer func() {
+			a.lastJob.Store(a.cfg.Now().UnixNano())
+			a.running.Add(-1)
+		}()
 		return h.ProcessTask(ctx, t)
 	})
 }

@@ -35,6 +35,14 @@ func Observe(machineID string, receivedAt time.Time, hb proofgrid.Heartbeat) (st
 	if st.RunningJobs > 0 {
 		at := receivedAt
 		o.LastActiveAt = &at
+	} else if st.LastJobAt != nil {
+		// A job that ended between two heartbeats; the agent's clock may
+		// run ahead of ours, so never later than receipt.
+		at := st.LastJobAt.UTC()
+		if at.After(receivedAt) {
+			at = receivedAt
+		}
+		o.LastActiveAt = &at
 	}
 	var deps []storage.AVSDeployment
 	seen := map[[2]string]bool{}

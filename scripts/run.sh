@@ -78,13 +78,49 @@ pids+=($!)
 for _ in $(seq 100); do curl -fsS "$URL/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 curl -fsS "$URL/readyz" >/dev/null || { echo "run: coordinator did not start; see $DATA/logs/coordinator.log"; tail -20 "$DATA/logs/coordinator.log"; exit 1; }
 
+api() { # METHOD PATH [JSON]: an admin call to the coordinator
+	curl -fsS -X "$1" -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' ${3:+-d "$3"} "$URL$2"
+}
+
+# A prover agent needs an Ethproofs cluster: create the demo cluster (the
+# built-in demo zkVM, version id 1) once and look up its UUID, which names
+# the agent's queue.
+if [ "$ROLE" = prover ]; then
+	cluster_uuid() {
+		api GET /api/v0/clusters | python3 -c 'import json,sys
+for c in json.load(sys.stdin):
+    if c["name"] == sys.argv[1]: print(c["uuid"]); break' "$CLUSTER"
+	}
+	uuid=$(cluster_uuid)
+	if [ -z "$uuid" ]; then
+		api POST /api/v0/clusters "{\"name\":\"$CLUSTER\",\"zkvm_version_id\":1,\"num_gpus\":1,\"hardware_description\":\"make run demo prover\",\"deployment_type\":\"on-prem\"}" >/dev/null
+		uuid=$(cluster_uuid)
+	fi
+	[ -n "$uuid" ] || { echo "run: could not create the demo cluster"; exit 1; }
+fi
+
 # The token goes through the environment, not argv, which any local user
 # can read with ps.
 export PROOFGRID_AGENT_TOKEN=$(cat "$DATA/agent_token")
 agent_args=(run --coordinator "$URL" --role "$ROLE" --state-dir "$DATA/agent" --interval "$INTERVAL")
-[ "$ROLE" = prover ] && agent_args+=(--cluster "$CLUSTER")
+[ "$ROLE" = prover ] && agent_args+=(--cluster "$uuid")
 bin/agent "${agent_args[@]}" >>"$DATA/logs/agent.log" 2>&1 &
 pids+=($!)
+
+# Without an Ethereum node to follow, feed the pipeline a demo block every
+# PROOFGRID_RUN_BLOCK_EVERY seconds (default 20): each is proved by the agent
+# and verified by the coordinator.
+if [ "$ROLE" = prover ]; then
+	(
+		n=$(api GET "/api/v0/proofs?limit=1" | python3 -c 'import json,sys; p=json.load(sys.stdin)["proofs"]; print(p[0]["block_number"] if p else 0)' 2>/dev/null || echo 0)
+		while sleep "${PROOFGRID_RUN_BLOCK_EVERY:-20}"; do
+			n=$((n + 1))
+			hash=0x$(printf 'proofgrid demo block %d' "$n" | sha256sum | cut -c1-64)
+			api POST /api/v0/blocks "{\"block_number\":$n,\"hash\":\"$hash\"}" >/dev/null 2>&1 || true
+		done
+	) &
+	pids+=($!)
+fi
 
 cat <<MSG
 
@@ -92,6 +128,8 @@ proofgrid is running (logs in $DATA/logs/):
   API          $URL            (health: $URL/health, ready: $URL/readyz)
   machines     curl -H "Authorization: Bearer \$(cat $DATA/admin_token)" $URL/proofgrid/v1/machines
   monitor      $URL/monitor    (asynqmon; user: any name, password: the admin token)
+  proofs       $URL/api/v0/proofs   (a demo block every ${PROOFGRID_RUN_BLOCK_EVERY:-20}s, proved by the agent, verified by the coordinator)
+  fleet        curl -H "Authorization: Bearer \$(cat $DATA/admin_token)" $URL/v1/client/status
   metrics      $URL/metrics
   admin token  $ADMIN_TOKEN
 Ctrl-C stops the agent, the coordinator and Redis.
