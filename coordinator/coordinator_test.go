@@ -182,3 +182,24 @@ func TestShutdownRequeuesRunningTasks(t *testing.T) {
 		t.Fatalf("after shutdown the task is %v; want pending or retry", info.State)
 	}
 }
+
+// Fiber's own refusals (body over the app-wide limit, unknown route) keep
+// the shape of the surface whose prefix the path has.
+func TestFiberErrorsKeepTheSurfaceShape(t *testing.T) {
+	env := coordinatortest.Start(t, coordinatortest.Options{Configure: func(c *coordinator.Config) {
+		c.BodyLimit = 1024
+	}})
+	resp, err := http.Post(env.URL+"/v1/client/status", "application/json", strings.NewReader(strings.Repeat("x", 4096)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 413 || !strings.Contains(string(b), `"result":null`) {
+		t.Fatalf("oversized body under /v1: %d %s", resp.StatusCode, b)
+	}
+	status, _, body := get(t, env.URL+"/api/v0/no-such-route", nil)
+	if status != 404 || strings.Contains(body, `"code"`) || !strings.Contains(body, `"error"`) {
+		t.Fatalf("unknown Ethproofs route: %d %s", status, body)
+	}
+}
