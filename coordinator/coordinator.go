@@ -158,7 +158,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		log.Info("worker started", "queues", queue.CoordinatorQueues)
 	}
 	if c.cfg.Has(RoleScheduler) {
-		sched, err := queue.NewScheduler(c.Queue, queue.SchedulerConfig{Entries: c.periodic(), Now: c.cfg.Now, Logger: log})
+		sched, err := queue.NewScheduler(c.Redis, queue.SchedulerConfig{Entries: c.periodic(), Now: c.cfg.Now, Logger: log})
 		if err != nil {
 			return err
 		}

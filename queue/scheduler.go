@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 )
 
 // Periodic is one task type the scheduler enqueues every Every.
@@ -34,7 +35,7 @@ type SchedulerConfig struct {
 // ErrTaskIDConflict, which counts as done. Retention keeps the ID taken
 // until the window has passed even if the task finished at once.
 type Scheduler struct {
-	client  *asynq.Client
+	rdb     redis.UniversalClient
 	entries []Periodic
 	tick    time.Duration
 	now     func() time.Time
@@ -42,9 +43,10 @@ type Scheduler struct {
 	last    map[string]int64 // type -> last window handled by this replica
 }
 
-// NewScheduler returns a Scheduler that enqueues through client.
-func NewScheduler(client *asynq.Client, cfg SchedulerConfig) (*Scheduler, error) {
-	s := &Scheduler{client: client, tick: cfg.Tick, now: cfg.Now, logger: cfg.Logger, last: map[string]int64{}}
+// NewScheduler returns a Scheduler that enqueues through the Redis
+// connection rdb, which it shares and does not close.
+func NewScheduler(rdb redis.UniversalClient, cfg SchedulerConfig) (*Scheduler, error) {
+	s := &Scheduler{rdb: rdb, tick: cfg.Tick, now: cfg.Now, logger: cfg.Logger, last: map[string]int64{}}
 	if s.tick <= 0 {
 		s.tick = time.Second
 	}
@@ -79,6 +81,11 @@ func Window(t time.Time, every time.Duration) time.Time {
 // already enqueued by another replica do not count).
 func (s *Scheduler) Tick(ctx context.Context) (int, error) {
 	now := s.now()
+	// A fresh asynq client per tick: a client registers a queue name in
+	// Redis only on its first enqueue, so a long-lived one would never
+	// register it again after Redis lost its data, and the queue would be
+	// missing from asynqmon while its tasks still ran.
+	client := asynq.NewClientFromRedisClient(s.rdb)
 	added := 0
 	var errs []error
 	for _, e := range s.entries {
@@ -99,7 +106,7 @@ func (s *Scheduler) Tick(ctx context.Context) (int, error) {
 		// time (after an outage, a backlog of stale runs is useless); it
 		// leaves room for asynq's one-second fetch poll on short windows.
 		opts = append(opts, asynq.Retention(e.Every+time.Minute), asynq.Deadline(w.Add(2*e.Every+10*time.Second)))
-		_, err = s.client.EnqueueContext(ctx, task, opts...)
+		_, err = client.EnqueueContext(ctx, task, opts...)
 		switch {
 		case err == nil:
 			added++

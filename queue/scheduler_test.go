@@ -20,9 +20,7 @@ func TestTwoSchedulersEnqueueEachWindowOnce(t *testing.T) {
 
 	var scheds []*queue.Scheduler
 	for i := 0; i < 2; i++ {
-		c := asynq.NewClient(r.ConnOpt())
-		t.Cleanup(func() { c.Close() })
-		s, err := queue.NewScheduler(c, queue.SchedulerConfig{Entries: entries, Now: clock})
+		s, err := queue.NewScheduler(r.Client(), queue.SchedulerConfig{Entries: entries, Now: clock})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,8 +75,6 @@ func TestLateReplicaDoesNotRerunFinishedWindow(t *testing.T) {
 	r := queuetest.StartRedis(t, queuetest.Options{})
 	now := time.Unix(1_800_000_003, 0)
 	entries := []queue.Periodic{{Type: queue.TypeMetricsRetention, Every: time.Minute}}
-	c := asynq.NewClient(r.ConnOpt())
-	defer c.Close()
 	ran := make(chan string, 10)
 	srv := asynq.NewServer(r.ConnOpt(), asynq.Config{Queues: map[string]int{queue.QueueMaintenance: 1}, LogLevel: asynq.ErrorLevel})
 	mux := asynq.NewServeMux()
@@ -92,7 +88,7 @@ func TestLateReplicaDoesNotRerunFinishedWindow(t *testing.T) {
 	}
 	defer srv.Shutdown()
 
-	first, _ := queue.NewScheduler(c, queue.SchedulerConfig{Entries: entries, Now: func() time.Time { return now }})
+	first, _ := queue.NewScheduler(r.Client(), queue.SchedulerConfig{Entries: entries, Now: func() time.Time { return now }})
 	if n, err := first.Tick(context.Background()); err != nil || n != 1 {
 		t.Fatalf("first replica: n=%d err=%v", n, err)
 	}
@@ -105,7 +101,7 @@ func TestLateReplicaDoesNotRerunFinishedWindow(t *testing.T) {
 		t.Fatal("task did not run")
 	}
 	now = now.Add(30 * time.Second)
-	late, _ := queue.NewScheduler(c, queue.SchedulerConfig{Entries: entries, Now: func() time.Time { return now }})
+	late, _ := queue.NewScheduler(r.Client(), queue.SchedulerConfig{Entries: entries, Now: func() time.Time { return now }})
 	if n, err := late.Tick(context.Background()); err != nil || n != 0 {
 		t.Fatalf("late replica re-enqueued a finished window: n=%d err=%v", n, err)
 	}
@@ -131,5 +127,32 @@ func TestOptionsAndLookup(t *testing.T) {
 	_, err := queue.Decode[queue.ProofVerifyPayload](asynq.NewTask(queue.TypeProofVerify, []byte("{")))
 	if err == nil || !isSkipRetry(err) {
 		t.Fatalf("bad payload error %v does not skip retries", err)
+	}
+}
+
+// After Redis lost its data the scheduler's next run registers its queue
+// again, so asynqmon and the inspector see it.
+func TestSchedulerQueueVisibleAfterRedisDataLoss(t *testing.T) {
+	r := queuetest.StartRedis(t, queuetest.Options{})
+	now := time.Unix(1_800_000_000, 0)
+	s, err := queue.NewScheduler(r.Client(), queue.SchedulerConfig{
+		Entries: []queue.Periodic{{Type: queue.TypeHeartbeatSweep, Every: 10 * time.Second}},
+		Now:     func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Tick(context.Background())
+	r.Kill()
+	r.Start()
+	now = now.Add(10 * time.Second)
+	if n, err := s.Tick(context.Background()); err != nil || n != 1 {
+		t.Fatalf("tick after data loss: n=%d err=%v", n, err)
+	}
+	ins := asynq.NewInspector(r.ConnOpt())
+	defer ins.Close()
+	qs, err := ins.Queues()
+	if err != nil || len(qs) != 1 || qs[0] != queue.QueueMaintenance {
+		t.Fatalf("queues after data loss: %v %v; want [maintenance]", qs, err)
 	}
 }
