@@ -302,7 +302,7 @@ func apiError(status int, body []byte) error {
 	_ = json.Unmarshal(body, &eb)
 	e := &proofgrid.Error{Code: eb.Code, Message: eb.Error}
 	if e.Code == "" {
-		e.Code = statusCode(status)
+		e.Code = proofgrid.CodeOfHTTPStatus(status)
 	}
 	if e.Message == "" {
 		msg := strings.TrimSpace(string(body))
@@ -315,37 +315,6 @@ func apiError(status int, body []byte) error {
 		e.Message = fmt.Sprintf("coordinator answered %d: %s", status, msg)
 	}
 	return e
-}
-
-// statusCode maps an HTTP status to the proofgrid error code that the
-// coordinator uses for it.
-func statusCode(status int) string {
-	switch status {
-	case http.StatusBadRequest:
-		return proofgrid.EINVALID
-	case http.StatusUnauthorized:
-		return proofgrid.EUNAUTHORIZED
-	case http.StatusForbidden:
-		return proofgrid.EFORBIDDEN
-	case http.StatusNotFound:
-		return proofgrid.ENOTFOUND
-	case http.StatusConflict:
-		return proofgrid.ECONFLICT
-	case http.StatusRequestEntityTooLarge:
-		return proofgrid.ETOOLARGE
-	case http.StatusUnsupportedMediaType:
-		return proofgrid.EUNSUPPORTED
-	case http.StatusUnprocessableEntity:
-		return proofgrid.EUNPROCESSABLE
-	case http.StatusTooManyRequests:
-		return proofgrid.ERATELIMIT
-	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return proofgrid.EUNAVAILABLE
-	}
-	if status >= 500 {
-		return proofgrid.EINTERNAL
-	}
-	return proofgrid.EINVALID
 }
 
 // Temporary reports whether err is worth retrying later with the same

@@ -30,59 +30,9 @@ const (
 	StyleDetail
 )
 
-// StatusOf maps a proofgrid error code to its HTTP status. This is the one
-// place where that mapping lives.
-func StatusOf(code string) int {
-	switch code {
-	case proofgrid.EINVALID:
-		return http.StatusBadRequest
-	case proofgrid.EUNPROCESSABLE:
-		return http.StatusUnprocessableEntity
-	case proofgrid.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case proofgrid.EFORBIDDEN:
-		return http.StatusForbidden
-	case proofgrid.ENOTFOUND:
-		return http.StatusNotFound
-	case proofgrid.ECONFLICT:
-		return http.StatusConflict
-	case proofgrid.ETOOLARGE:
-		return http.StatusRequestEntityTooLarge
-	case proofgrid.EUNSUPPORTED:
-		return http.StatusUnsupportedMediaType
-	case proofgrid.ERATELIMIT:
-		return http.StatusTooManyRequests
-	case proofgrid.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
-// codeOfStatus maps a status Fiber produced itself (404 route, 405, 413
-// body limit...) back to a code.
-func codeOfStatus(status int) string {
-	switch status {
-	case http.StatusBadRequest:
-		return proofgrid.EINVALID
-	case http.StatusUnauthorized:
-		return proofgrid.EUNAUTHORIZED
-	case http.StatusForbidden:
-		return proofgrid.EFORBIDDEN
-	case http.StatusNotFound, http.StatusMethodNotAllowed:
-		return proofgrid.ENOTFOUND
-	case http.StatusRequestEntityTooLarge:
-		return proofgrid.ETOOLARGE
-	case http.StatusUnsupportedMediaType:
-		return proofgrid.EUNSUPPORTED
-	case http.StatusUnprocessableEntity:
-		return proofgrid.EUNPROCESSABLE
-	case http.StatusTooManyRequests:
-		return proofgrid.ERATELIMIT
-	case http.StatusServiceUnavailable:
-		return proofgrid.EUNAVAILABLE
-	}
-	return proofgrid.EINTERNAL
-}
+// StatusOf maps a proofgrid error code to its HTTP status
+// (proofgrid.HTTPStatus: the one table of that mapping).
+func StatusOf(code string) int { return proofgrid.HTTPStatus(code) }
 
 // Styles chooses the error style of a request by path prefix; the longest
 // matching prefix wins. Surfaces register their prefixes when mounted.
@@ -125,7 +75,7 @@ func ErrorHandler(styles *Styles, logger *slog.Logger) fiber.ErrorHandler {
 		case errors.As(err, &pe):
 			details = pe.Details
 		case errors.As(err, &fe):
-			code, msg = codeOfStatus(fe.Code), fe.Message
+			code, msg = proofgrid.CodeOfHTTPStatus(fe.Code), fe.Message
 			if fe.Code == http.StatusRequestEntityTooLarge {
 				msg = "request body is larger than this endpoint accepts"
 			}
