@@ -133,12 +133,13 @@ func decodeKey(s string) (ed25519.PublicKey, error) {
 	return ed25519.PublicKey(b), nil
 }
 
-// AgentKey returns the public key of an enrolled machine.
+// AgentKey returns the public key of an enrolled machine and its identity
+// (the returned Machine carries no sample or status).
 func (s *Service) AgentKey(ctx context.Context, machineID string) (ed25519.PublicKey, proofgrid.Machine, error) {
 	if _, err := uuid.Parse(machineID); err != nil {
 		return nil, proofgrid.Machine{}, proofgrid.Errorf(proofgrid.ENOTFOUND, "unknown machine")
 	}
-	m, err := s.db.MachineByID(ctx, machineID)
+	m, err := s.db.MachineIdentity(ctx, machineID)
 	if err != nil {
 		return nil, proofgrid.Machine{}, err
 	}

@@ -138,6 +138,22 @@ func (d *DB) MachineByID(ctx context.Context, id string) (proofgrid.Machine, err
 	return r.machine()
 }
 
+// MachineIdentity returns machine id without its latest sample and status:
+// what authenticating a signed agent request needs, without decoding the
+// sample JSON on every request. ENOTFOUND when unknown.
+func (d *DB) MachineIdentity(ctx context.Context, id string) (proofgrid.Machine, error) {
+	var r machineRow
+	err := getContext(ctx, d.ro, &r,
+		`SELECT id, team_id, name, role, cluster_id, public_key, agent_version, enrolled_at, last_seen_at
+		 FROM machines WHERE id = ?`, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return proofgrid.Machine{}, proofgrid.Errorf(proofgrid.ENOTFOUND, "machine %q not found", id)
+	} else if err != nil {
+		return proofgrid.Machine{}, fmt.Errorf("storage: machine identity: %w", err)
+	}
+	return r.machine()
+}
+
 // ListMachines returns the machines of team teamID, or of every team when
 // teamID is 0, ordered by name and then id. It is empty, not nil, when
 // there are none.

@@ -393,3 +393,31 @@ func TestConcurrentHeartbeats(t *testing.T) {
 		}
 	})
 }
+
+func TestMachineIdentitySkipsSample(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		team, err := db.EnsureTeam(ctx, "identity")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _, err := db.UpsertMachine(ctx, proofgrid.Machine{ID: "5f0c6c1e-8f0e-4b0a-9d7e-2f1b4a7c9e21", TeamID: team.ID, Name: "n", Role: proofgrid.RoleProver,
+			ClusterID: "c", PublicKey: "pk-identity", AgentVersion: "1", EnrolledAt: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.RecordHeartbeat(ctx, m.ID, time.Now(), proofgrid.Heartbeat{Sample: proofgrid.Sample{CPU: proofgrid.CPU{UsagePercent: 5}}}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.MachineIdentity(ctx, m.ID)
+		if err != nil || got.PublicKey != "pk-identity" || got.TeamID != team.ID || got.ClusterID != "c" || got.LastSeenAt == nil {
+			t.Fatalf("identity %+v err %v", got, err)
+		}
+		if got.Latest != nil || got.Status != nil {
+			t.Fatalf("identity decoded the sample: %+v", got)
+		}
+		if _, err := db.MachineIdentity(ctx, "00000000-0000-4000-8000-000000000000"); proofgrid.ErrorCode(err) != proofgrid.ENOTFOUND {
+			t.Fatalf("unknown machine: %v", err)
+		}
+	})
+}
