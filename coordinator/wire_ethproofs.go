@@ -53,7 +53,7 @@ func (c *Coordinator) wireEthproofs(ctx context.Context, w *wiring) error {
 	if err != nil {
 		return err
 	}
-	if err := svc.ImportCatalogue(ctx, proofs.DefaultCatalogue()); err != nil {
+	if err := svc.SeedCatalogue(ctx, proofs.DefaultCatalogue()); err != nil {
 		return err
 	}
 	if cfg.CatalogueFile != "" {

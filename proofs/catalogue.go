@@ -89,6 +89,24 @@ func ParseCatalogue(b []byte) (Catalogue, error) {
 // ImportCatalogue writes c's zkVMs and versions; known ids are updated,
 // so importing the same catalogue twice changes nothing.
 func (s *Service) ImportCatalogue(ctx context.Context, c Catalogue) error {
+	zs, vs := c.rows()
+	if err := s.db.ImportZKVMs(ctx, zs, vs, s.now()); err != nil {
+		return fmt.Errorf("import catalogue: %w", err)
+	}
+	return nil
+}
+
+// SeedCatalogue writes the zkVMs and versions of c that are not stored yet
+// (the built-in catalogue at start), keeping whatever an admin imported.
+func (s *Service) SeedCatalogue(ctx context.Context, c Catalogue) error {
+	zs, vs := c.rows()
+	if err := s.db.SeedZKVMs(ctx, zs, vs, s.now()); err != nil {
+		return fmt.Errorf("seed catalogue: %w", err)
+	}
+	return nil
+}
+
+func (c Catalogue) rows() ([]storage.ZKVM, []storage.ZKVMVersion) {
 	var zs []storage.ZKVM
 	var vs []storage.ZKVMVersion
 	for _, z := range c.ZKVMs {
@@ -97,10 +115,7 @@ func (s *Service) ImportCatalogue(ctx context.Context, c Catalogue) error {
 			vs = append(vs, storage.ZKVMVersion{ID: v.ID, ZKVMID: z.ID, Version: v.Version})
 		}
 	}
-	if err := s.db.ImportZKVMs(ctx, zs, vs, s.now()); err != nil {
-		return fmt.Errorf("import catalogue: %w", err)
-	}
-	return nil
+	return zs, vs
 }
 
 // ZKVMWithVersions is a zkVM and its versions.

@@ -46,6 +46,21 @@ func TestZKVMCatalogue(t *testing.T) {
 		}
 		_, _, err = db.ZKVMVersionByID(ctx, 99)
 		wantCode(t, err, proofgrid.ENOTFOUND)
+		// Seeding adds what is missing and never undoes an import.
+		err = db.SeedZKVMs(ctx, []storage.ZKVM{
+			{ID: 2, Slug: "sp1", Name: "built-in name", ISA: "risc-v"},
+			{ID: 9, Slug: "seeded", Name: "Seeded", ISA: "risc-v"},
+		}, []storage.ZKVMVersion{{ID: 20, ZKVMID: 2, Version: "v0-built-in"}, {ID: 90, ZKVMID: 9, Version: "v1"}}, base)
+		if err != nil {
+			t.Fatalf("seed: %v", err)
+		}
+		zs, err = db.ZKVMs(ctx)
+		if err != nil || len(zs) != 3 || zs[1].Name != "SP1 Hypercube" || zs[2].Slug != "seeded" {
+			t.Fatalf("after seed ZKVMs = %+v, %v", zs, err)
+		}
+		if v, _, err := db.ZKVMVersionByID(ctx, 20); err != nil || v.Version != "v5.0.0" {
+			t.Fatalf("seed replaced version 20: %+v %v", v, err)
+		}
 		err = db.ImportZKVMs(ctx, []storage.ZKVM{{ID: 3, Slug: "sp1", Name: "dup"}}, nil, base)
 		wantCode(t, err, proofgrid.ECONFLICT)
 		err = db.ImportZKVMs(ctx, nil, []storage.ZKVMVersion{{ID: 30, ZKVMID: 77, Version: "x"}}, base)

@@ -73,6 +73,23 @@ const (
 // id is ECONFLICT; a version of a zkVM that is neither imported nor stored
 // is ENOTFOUND.
 func (d *DB) ImportZKVMs(ctx context.Context, zkvms []ZKVM, versions []ZKVMVersion, createdAt time.Time) error {
+	return d.writeZKVMs(ctx, zkvms, versions, createdAt, true)
+}
+
+// SeedZKVMs inserts the zkVMs and versions whose ids are not stored yet and
+// leaves stored ones as they are, so the built-in catalogue written at
+// every start never undoes an admin's import.
+func (d *DB) SeedZKVMs(ctx context.Context, zkvms []ZKVM, versions []ZKVMVersion, createdAt time.Time) error {
+	return d.writeZKVMs(ctx, zkvms, versions, createdAt, false)
+}
+
+func (d *DB) writeZKVMs(ctx context.Context, zkvms []ZKVM, versions []ZKVMVersion, createdAt time.Time, replace bool) error {
+	onZKVM, onVersion := `DO NOTHING`, `DO NOTHING`
+	if replace {
+		onZKVM = `DO UPDATE SET slug = excluded.slug, name = excluded.name,
+				   isa = excluded.isa, team_uuid = excluded.team_uuid, repo_url = excluded.repo_url`
+		onVersion = `DO UPDATE SET zkvm_id = excluded.zkvm_id, version = excluded.version`
+	}
 	for _, z := range zkvms {
 		if z.ID <= 0 || strings.TrimSpace(z.Slug) == "" || strings.TrimSpace(z.Name) == "" {
 			return proofgrid.Errorf(proofgrid.EINVALID, "zkVM %d: id, slug and name are required", z.ID)
@@ -88,8 +105,7 @@ func (d *DB) ImportZKVMs(ctx context.Context, zkvms []ZKVM, versions []ZKVMVersi
 			_, err := execContext(ctx, tx,
 				`INSERT INTO zkvms (id, slug, name, isa, team_uuid, repo_url, created_at)
 				 VALUES (?, ?, ?, ?, ?, ?, ?)
-				 ON CONFLICT (id) DO UPDATE SET slug = excluded.slug, name = excluded.name,
-				   isa = excluded.isa, team_uuid = excluded.team_uuid, repo_url = excluded.repo_url`,
+				 ON CONFLICT (id) `+onZKVM,
 				z.ID, z.Slug, z.Name, z.ISA, z.TeamUUID, z.RepoURL, createdAt)
 			if isUniqueViolation(err) {
 				return proofgrid.Errorf(proofgrid.ECONFLICT, "zkVM slug %q is already used by another id", z.Slug)
@@ -101,7 +117,7 @@ func (d *DB) ImportZKVMs(ctx context.Context, zkvms []ZKVM, versions []ZKVMVersi
 			_, err := execContext(ctx, tx,
 				`INSERT INTO zkvm_versions (id, zkvm_id, version, created_at)
 				 VALUES (?, ?, ?, ?)
-				 ON CONFLICT (id) DO UPDATE SET zkvm_id = excluded.zkvm_id, version = excluded.version`,
+				 ON CONFLICT (id) `+onVersion,
 				v.ID, v.ZKVMID, v.Version, createdAt)
 			switch {
 			case isUniqueViolation(err):
