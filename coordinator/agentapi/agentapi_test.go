@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -51,13 +52,10 @@ func (r signedRequest) send(t testing.TB, base string) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
-var nonceCounter int
-
+// nonce returns a fresh random nonce (parallel subtests share nothing).
 func nonce() string {
-	nonceCounter++
 	b := make([]byte, 16)
-	b[0] = byte(nonceCounter)
-	b[1] = byte(nonceCounter >> 8)
+	rand.Read(b)
 	return hex.EncodeToString(b)
 }
 
