@@ -43,7 +43,7 @@ func (c *Coordinator) wirePsy(ctx context.Context, w *wiring) error {
 		api.Limiter = ratelimit.New(c.Redis, ratelimit.Config{Limit: cfg.RateLimit, Window: cfg.RateWindow, Prefix: "proofgrid:psy:ratelimit:"})
 	}
 	if c.cfg.Has(RoleAPI) {
-		api.Hub = psyapi.NewHub(log)
+		api.Hub = psyapi.NewHub(log, psyapi.HubConfig{})
 		subCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		var wg sync.WaitGroup
 		wg.Add(1)

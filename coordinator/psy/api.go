@@ -110,17 +110,20 @@ func (a *API) Mount(app fiber.Router) {
 	post("/ingest/contracts", maxIngestBody, admin, a.ingestContracts)
 
 	if a.Hub != nil {
-		get("/ws/tps", requireUpgrade, websocket.New(a.Hub.Serve, websocket.Config{
+		get("/ws/tps", a.requireUpgrade, websocket.New(a.Hub.Serve, websocket.Config{
 			ReadBufferSize: maxClientMessage, WriteBufferSize: 1024,
 		}))
 	}
 }
 
-func requireUpgrade(c *fiber.Ctx) error {
-	if websocket.IsWebSocketUpgrade(c) {
-		return c.Next()
+func (a *API) requireUpgrade(c *fiber.Ctx) error {
+	if !websocket.IsWebSocketUpgrade(c) {
+		return proofgrid.Errorf(proofgrid.EINVALID, "/ws/tps is a WebSocket: connect with an Upgrade: websocket request")
 	}
-	return proofgrid.Errorf(proofgrid.EINVALID, "/ws/tps is a WebSocket: connect with an Upgrade: websocket request")
+	if !a.Hub.Admits(c.IP()) {
+		return proofgrid.Errorf(proofgrid.ERATELIMIT, "too many /ws/tps connections from this address or in total; close one and retry")
+	}
+	return c.Next()
 }
 
 // limitBody refuses bodies above n bytes before they are decoded.

@@ -28,17 +28,61 @@ const (
 	writeTimeout = 10 * time.Second
 )
 
+// Defaults of HubConfig.
+const (
+	DefaultMaxClients   = 10_000
+	DefaultMaxPerIP     = 20
+	DefaultPingInterval = 30 * time.Second
+	DefaultIdleTimeout  = 75 * time.Second
+)
+
+// HubConfig bounds what WebSocket clients may hold. Zero values mean the
+// defaults.
+type HubConfig struct {
+	// MaxClients caps the connections of this replica, MaxPerIP those of
+	// one client address: an idle connection costs a goroutine pair and
+	// buffers, so one address must not be able to hold thousands.
+	MaxClients int
+	MaxPerIP   int
+	// PingInterval is how often the hub pings each client; a client that
+	// answers nothing (no pong, no message) for IdleTimeout is dropped, so
+	// dead peers and half-open connections do not stay for minutes.
+	PingInterval time.Duration
+	IdleTimeout  time.Duration
+}
+
+func (c *HubConfig) resolve() {
+	if c.MaxClients <= 0 {
+		c.MaxClients = DefaultMaxClients
+	}
+	if c.MaxPerIP <= 0 {
+		c.MaxPerIP = DefaultMaxPerIP
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = DefaultPingInterval
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.IdleTimeout <= c.PingInterval {
+		c.IdleTimeout = 2 * c.PingInterval
+	}
+}
+
 // Hub fans TPS messages out to the WebSocket clients of this replica.
 type Hub struct {
 	logger *slog.Logger
+	cfg    HubConfig
 
 	mu      sync.Mutex
 	clients map[*client]struct{}
+	perIP   map[string]int
 	last    []byte
 	closed  bool
 }
 
 type client struct {
+	ip   string
 	ch   chan []byte
 	done chan struct{}
 	once sync.Once
@@ -47,11 +91,22 @@ type client struct {
 func (c *client) stop() { c.once.Do(func() { close(c.done) }) }
 
 // NewHub returns an empty hub.
-func NewHub(logger *slog.Logger) *Hub {
+func NewHub(logger *slog.Logger, cfg HubConfig) *Hub {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Hub{logger: logger, clients: map[*client]struct{}{}}
+	cfg.resolve()
+	return &Hub{logger: logger, cfg: cfg, clients: map[*client]struct{}{}, perIP: map[string]int{}}
+}
+
+// Admits tells whether a new client from ip would be accepted now. The
+// upgrade handler asks before upgrading, so a refused client gets a plain
+// HTTP 429 instead of a WebSocket that closes at once; add enforces the
+// caps again, exactly, when the connection starts.
+func (h *Hub) Admits(ip string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return !h.closed && len(h.clients) < h.cfg.MaxClients && h.perIP[ip] < h.cfg.MaxPerIP
 }
 
 // Broadcast queues msg for every client without blocking: a client whose
@@ -64,8 +119,7 @@ func (h *Hub) Broadcast(msg []byte) {
 		select {
 		case c.ch <- msg:
 		default:
-			delete(h.clients, c)
-			c.stop()
+			h.forget(c)
 			h.logger.Info("tps client dropped: too slow")
 		}
 	}
@@ -78,13 +132,14 @@ func (h *Hub) Clients() int {
 	return len(h.clients)
 }
 
-func (h *Hub) add() (*client, bool) {
+func (h *Hub) add(ip string) (*client, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closed {
+	if h.closed || len(h.clients) >= h.cfg.MaxClients || h.perIP[ip] >= h.cfg.MaxPerIP {
 		return nil, false
 	}
-	c := &client{ch: make(chan []byte, clientBuffer), done: make(chan struct{})}
+	c := &client{ip: ip, ch: make(chan []byte, clientBuffer), done: make(chan struct{})}
+	h.perIP[ip]++
 	if h.last != nil {
 		c.ch <- h.last // a new client need not wait for the next broadcast
 	}
@@ -94,34 +149,57 @@ func (h *Hub) add() (*client, bool) {
 
 func (h *Hub) remove(c *client) {
 	h.mu.Lock()
-	delete(h.clients, c)
+	h.forget(c)
 	h.mu.Unlock()
+}
+
+// forget drops c from the hub; h.mu is held. It is safe to call twice.
+func (h *Hub) forget(c *client) {
+	if _, ok := h.clients[c]; ok {
+		delete(h.clients, c)
+		if h.perIP[c.ip]--; h.perIP[c.ip] <= 0 {
+			delete(h.perIP, c.ip)
+		}
+	}
 	c.stop()
 }
 
 // Serve runs one WebSocket connection until the client leaves, is
 // dropped, or the hub closes.
 func (h *Hub) Serve(conn *websocket.Conn) {
-	c, ok := h.add()
+	c, ok := h.add(conn.IP())
 	if !ok {
+		_ = conn.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "too many connections"), time.Now().Add(writeTimeout))
 		return
 	}
 	defer h.remove(c)
 	conn.SetReadLimit(maxClientMessage)
-	// The reader only notices the client leaving (or sending too much);
-	// what clients send is ignored.
+	// Any frame from the client, pongs included, proves it is alive.
+	alive := func() { _ = conn.SetReadDeadline(time.Now().Add(h.cfg.IdleTimeout)) }
+	alive()
+	conn.SetPongHandler(func(string) error { alive(); return nil })
+	// The reader only notices the client leaving, going idle or sending
+	// too much; what clients send is ignored.
 	go func() {
 		defer c.stop()
 		for {
 			if _, _, err := conn.ReadMessage(); err != nil {
 				return
 			}
+			alive()
 		}
 	}()
+	ping := time.NewTicker(h.cfg.PingInterval)
+	defer ping.Stop()
 	for {
 		select {
 		case <-c.done:
 			return
+		case <-ping.C:
+			if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
+				return
+			}
 		case msg := <-c.ch:
 			_ = conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 			if err := conn.WriteMessage(websocket.TextMessage, msg); err != nil {
@@ -166,7 +244,6 @@ func (h *Hub) Close() {
 	defer h.mu.Unlock()
 	h.closed = true
 	for c := range h.clients {
-		delete(h.clients, c)
-		c.stop()
+		h.forget(c)
 	}
 }
