@@ -50,6 +50,8 @@ type ReplayCache interface {
 // Verifier authenticates signed Pool requests. Its zero Window and Now mean
 // DefaultWindow and time.Now; Replay is required, and a Verifier without one
 // refuses every request with an internal error rather than accept replays.
+// A Window above 5 minutes needs a cache that keeps nonces longer than
+// auth.ReplayCache does.
 type Verifier struct {
 	Window time.Duration
 	Now    func() time.Time
