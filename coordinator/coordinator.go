@@ -41,6 +41,7 @@ type Coordinator struct {
 	registry      *prometheus.Registry
 	app           *fiber.App
 	mux           *asynq.ServeMux
+	failures      *queue.Failures
 	verifier      web.SignatureVerifier
 	extraPeriodic []queue.Periodic
 	background    []func(context.Context)
@@ -102,15 +103,18 @@ func New(ctx context.Context, cfg Config) (*Coordinator, error) {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		queue.NewMetricsCollector(c.Inspector),
 	)
-	c.mux = c.newMux()
+	c.failures = queue.NewFailures(cfg.Logger)
+	c.registry.MustRegister(c.failures)
 	styles := &web.Styles{}
 	c.app = c.newApp(styles)
-	w := &wiring{app: c.app, styles: styles, mux: c.mux}
+	w := &wiring{app: c.app, styles: styles, tasks: &tasks{c: c}}
 	for _, wire := range []func(context.Context, *wiring) error{c.wireIvynet, c.wireEthproofs, c.wirePsy} {
 		if err := wire(ctx, w); err != nil {
 			return nil, err
 		}
 	}
+	c.mux = asynq.NewServeMux()
+	registerTasks(c.mux, w.tasks)
 	c.extraPeriodic = w.periodic
 	c.background = w.background
 	ok = true
@@ -149,6 +153,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 			Concurrency:     c.cfg.WorkerConcurrency,
 			Queues:          queue.CoordinatorQueues,
 			ShutdownTimeout: c.cfg.ShutdownTimeout,
+			ErrorHandler:    c.failures,
 			Logger:          asynqLogger{log},
 			LogLevel:        asynq.WarnLevel,
 		})

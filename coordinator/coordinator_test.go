@@ -102,8 +102,8 @@ func TestMetricsExposeQueueSizes(t *testing.T) {
 	c := asynq.NewClient(env.Redis.ConnOpt())
 	defer c.Close()
 	for i := 0; i < 3; i++ {
-		task, _ := queue.NewTask(queue.TypeProofVerify, queue.ProofVerifyPayload{ProofID: int64(i)})
-		if _, err := c.Enqueue(task, asynq.Queue(queue.QueueVerify)); err != nil {
+		m := queue.ProofVerify(queue.ProofVerifyPayload{ProofID: int64(i)})
+		if _, err := c.Enqueue(m.Task(), asynq.Queue(m.Queue)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -161,9 +161,9 @@ func TestShutdownRequeuesRunningTasks(t *testing.T) {
 	})
 	c := asynq.NewClient(env.Redis.ConnOpt())
 	defer c.Close()
-	task, _ := queue.NewTask(taskType, queue.ProofVerifyPayload{ProofID: 7})
-	opts, _ := queue.Options(taskType, queue.ProofVerifyID(7), queue.QueueVerify)
-	if _, err := c.Enqueue(task, opts...); err != nil {
+	m := queue.Message{Type: taskType, Queue: queue.QueueVerify, TaskID: queue.ProofVerifyID(7)}
+	opts, _ := m.Options()
+	if _, err := c.Enqueue(m.Task(), opts...); err != nil {
 		t.Fatal(err)
 	}
 	select {

@@ -6,24 +6,20 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/hibiken/asynq"
-
-	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/blob"
 	"github.com/proofgrid/proofgrid/blocks"
 	"github.com/proofgrid/proofgrid/coordinator/ethproofs"
 	"github.com/proofgrid/proofgrid/coordinator/web"
 	"github.com/proofgrid/proofgrid/proofs"
 	"github.com/proofgrid/proofgrid/proving"
-	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/ratelimit"
 	"github.com/proofgrid/proofgrid/rewards"
 	"github.com/proofgrid/proofgrid/storage"
 )
 
 // wireEthproofs mounts the Ethproofs surface at /api/v0, imports the zkVM
-// catalogue, registers the proof:verify handler and, when an RPC URL is
-// configured, the block source.
+// catalogue, hands the proof service to the proof:verify handler and, when
+// an RPC URL is configured, adds the block source.
 func (c *Coordinator) wireEthproofs(ctx context.Context, w *wiring) error {
 	cfg := c.cfg.Ethproofs
 	blobs, err := blob.NewDir(filepath.Join(c.cfg.DataDir, "blobs"))
@@ -77,18 +73,7 @@ func (c *Coordinator) wireEthproofs(ctx context.Context, w *wiring) error {
 	(&ethproofs.API{Proofs: svc, Auth: c.Auth, Agents: c.verifier, Limiter: limiter, Logger: c.cfg.Logger}).Mount(w.app)
 	w.styles.Add(ethproofs.Prefix, web.StyleEthproofs)
 
-	w.mux.HandleFunc(queue.TypeProofVerify, func(ctx context.Context, t *asynq.Task) error {
-		p, err := queue.Decode[queue.ProofVerifyPayload](t)
-		if err != nil {
-			return err
-		}
-		_, err = svc.Verify(ctx, p.ProofID)
-		if proofgrid.ErrorCode(err) == proofgrid.ENOTFOUND {
-			// The proof is gone or not proved: no retry can change that.
-			return fmt.Errorf("%v: %w", err, asynq.SkipRetry)
-		}
-		return err
-	})
+	w.tasks.proofs = svc
 
 	if cfg.RPCURL != "" {
 		src, err := blocks.New(blocks.Config{

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hibiken/asynq"
-
 	"github.com/proofgrid/proofgrid/coordinator/ivynet"
 	"github.com/proofgrid/proofgrid/coordinator/web"
 	"github.com/proofgrid/proofgrid/fleet"
@@ -23,7 +21,7 @@ const (
 )
 
 // wireIvynet mounts the Ivynet fleet-monitoring surface at /v1, loads the
-// built-in AVS catalogue and registers the heartbeat sweep.
+// built-in AVS catalogue and schedules the heartbeat sweep.
 func (c *Coordinator) wireIvynet(ctx context.Context, w *wiring) error {
 	mon := fleet.NewMonitor(c.DB, fleet.MonitorConfig{
 		Rules:             c.cfg.Health,
@@ -38,16 +36,7 @@ func (c *Coordinator) wireIvynet(ctx context.Context, w *wiring) error {
 	(&ivynet.API{Monitor: mon, Auth: c.Auth}).Mount(w.app)
 	w.styles.Add(ivynet.Prefix, web.StyleIvynet)
 
-	w.mux.HandleFunc(queue.TypeHeartbeatSweep, func(ctx context.Context, t *asynq.Task) error {
-		res, err := mon.Sweep(ctx, c.cfg.Now())
-		if err != nil {
-			return fmt.Errorf("heartbeat sweep: %w", err)
-		}
-		if res.Transitions > 0 {
-			c.cfg.Logger.Info("heartbeat sweep", "machines", res.Machines, "transitions", res.Transitions)
-		}
-		return nil
-	})
+	w.tasks.monitor = mon
 	every := min(max(c.cfg.HeartbeatInterval.Truncate(time.Second), minSweepInterval), maxSweepInterval)
 	w.periodic = append(w.periodic, queue.Periodic{Type: queue.TypeHeartbeatSweep, Every: every})
 	return nil

@@ -2,15 +2,10 @@ package coordinator
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
 
-	"github.com/hibiken/asynq"
-
-	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/auth"
 	psyapi "github.com/proofgrid/proofgrid/coordinator/psy"
 	"github.com/proofgrid/proofgrid/coordinator/web"
@@ -19,10 +14,10 @@ import (
 	"github.com/proofgrid/proofgrid/ratelimit"
 )
 
-// wirePsy mounts the Psy surface at the root paths, its WebSocket and its
-// periodic tasks: event conversion, job status refresh (the rollups),
-// the reward sweep with the reward:checkpoint handler, and the TPS
-// broadcast.
+// wirePsy mounts the Psy surface at the root paths and its WebSocket, hands
+// the Psy service to its task handlers and schedules its periodic tasks:
+// event conversion, job status refresh (the rollups), the reward sweep and
+// the TPS broadcast.
 func (c *Coordinator) wirePsy(ctx context.Context, w *wiring) error {
 	cfg := c.cfg.Psy
 	if cfg.Now == nil {
@@ -60,71 +55,7 @@ func (c *Coordinator) wirePsy(ctx context.Context, w *wiring) error {
 		w.styles.Add(p, web.StylePsy)
 	}
 
-	w.mux.HandleFunc(queue.TypeEventConversion, func(ctx context.Context, t *asynq.Task) error {
-		n, err := svc.Convert(ctx)
-		if err != nil {
-			return fmt.Errorf("event conversion: %w", err)
-		}
-		if n > 0 {
-			log.Debug("worker events converted", "count", n)
-		}
-		return nil
-	})
-	w.mux.HandleFunc(queue.TypeJobStatusRefresh, func(ctx context.Context, t *asynq.Task) error {
-		// Stop in time to commit what was done before the task's 30 s
-		// timeout; the next run goes on from there.
-		caught, err := svc.Refresh(ctx, min(cfg.JobStatusRefreshEvery*2, 20*time.Second))
-		if err != nil {
-			return fmt.Errorf("job status refresh: %w", err)
-		}
-		if !caught {
-			log.Info("job status refresh is behind; it goes on next run")
-		}
-		return nil
-	})
-	w.mux.HandleFunc(queue.TypeRewardSweep, func(ctx context.Context, t *asynq.Task) error {
-		res, err := svc.Sweep(ctx)
-		if err != nil {
-			return fmt.Errorf("reward sweep: %w", err)
-		}
-		if len(res.Closed) > 0 || len(res.Pending) > 0 {
-			log.Info("reward sweep", "converted", res.Converted, "closed", res.Closed, "pending", res.Pending)
-		}
-		return nil
-	})
-	w.mux.HandleFunc(queue.TypeRewardCheckpoint, func(ctx context.Context, t *asynq.Task) error {
-		p, err := queue.Decode[queue.RewardCheckpointPayload](t)
-		if err != nil {
-			return err
-		}
-		ds, err := svc.Compute(ctx, p.CheckpointID)
-		switch proofgrid.ErrorCode(err) {
-		case "":
-		case proofgrid.ENOTFOUND, proofgrid.ECONFLICT:
-			// A checkpoint that does not exist or is open cannot become
-			// computable by retrying this task; the sweep queues it again
-			// once it is closed.
-			return fmt.Errorf("reward checkpoint %d: %w: %w", p.CheckpointID, err, asynq.SkipRetry)
-		default:
-			return fmt.Errorf("reward checkpoint %d: %w", p.CheckpointID, err)
-		}
-		log.Info("checkpoint rewards computed", "checkpoint_id", p.CheckpointID, "rows", len(ds))
-		return nil
-	})
-	w.mux.HandleFunc(queue.TypeTPSBroadcast, func(ctx context.Context, t *asynq.Task) error {
-		tps, err := svc.CurrentTPS(ctx)
-		if err != nil {
-			return fmt.Errorf("tps: %w", err)
-		}
-		msg, err := json.Marshal(tps)
-		if err != nil {
-			return err
-		}
-		if err := psyapi.Publish(ctx, c.Redis, msg); err != nil && !errors.Is(err, context.Canceled) {
-			return fmt.Errorf("publish tps: %w", err)
-		}
-		return nil
-	})
+	w.tasks.psy, w.tasks.psyLog = svc, log
 	w.periodic = append(w.periodic,
 		queue.Periodic{Type: queue.TypeEventConversion, Every: wholeSeconds(cfg.EventConversionEvery)},
 		queue.Periodic{Type: queue.TypeJobStatusRefresh, Every: wholeSeconds(cfg.JobStatusRefreshEvery)},

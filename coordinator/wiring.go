@@ -4,20 +4,20 @@ import (
 	"context"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/hibiken/asynq"
 
 	"github.com/proofgrid/proofgrid/coordinator/web"
 	"github.com/proofgrid/proofgrid/queue"
 )
 
 // wiring is what a surface's wire function adds to: routes, the error
-// style of its prefix, task handlers, periodic tasks and background loops.
-// Each surface has its own wire_<surface>.go, so the surfaces stay out of
-// each other's way.
+// style of its prefix, the service its task handlers call (tasks.go
+// registers the handlers), periodic tasks and background loops. Each
+// surface has its own wire_<surface>.go, so the surfaces stay out of each
+// other's way.
 type wiring struct {
 	app      *fiber.App
 	styles   *web.Styles
-	mux      *asynq.ServeMux
+	tasks    *tasks
 	periodic []queue.Periodic
 	// background loops run with the scheduler role until its context
 	// ends (e.g. a block source polling a node).

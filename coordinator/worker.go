@@ -18,33 +18,6 @@ func (c *Coordinator) periodic() []queue.Periodic {
 	}, c.extraPeriodic...)
 }
 
-// newMux registers the handlers of the coordinator's own task types.
-func (c *Coordinator) newMux() *asynq.ServeMux {
-	mux := asynq.NewServeMux()
-	mux.HandleFunc(queue.TypeOutboxReconcile, func(ctx context.Context, t *asynq.Task) error {
-		st, err := c.Outbox.Reconcile(ctx)
-		if err != nil {
-			return err
-		}
-		if st.Requeued > 0 || st.Failed > 0 {
-			c.cfg.Logger.Info("outbox reconciled", "checked", st.Checked, "done", st.Done, "failed", st.Failed, "requeued", st.Requeued)
-		}
-		return nil
-	})
-	mux.HandleFunc(queue.TypeMetricsRetention, func(ctx context.Context, t *asynq.Task) error {
-		n, err := c.Fleet.PruneMetrics(ctx, c.cfg.MetricsRetention)
-		if err != nil {
-			return fmt.Errorf("prune metrics: %w", err)
-		}
-		if _, err := c.DB.DeleteFinishedOutbox(ctx, c.cfg.Now().Add(-c.cfg.MetricsRetention)); err != nil {
-			return fmt.Errorf("prune outbox: %w", err)
-		}
-		c.cfg.Logger.Info("metrics retention", "deleted", n, "keep", c.cfg.MetricsRetention)
-		return nil
-	})
-	return mux
-}
-
 // asynqLogger routes asynq's logs to slog.
 type asynqLogger struct{ l *slog.Logger }
 
@@ -54,8 +27,9 @@ func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...), "compone
 func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...), "component", "asynq") }
 func (a asynqLogger) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...), "component", "asynq") }
 
-// HandleFunc registers a task handler on the coordinator's worker. Tests
-// and surfaces use it for task types whose handlers live elsewhere.
+// HandleFunc registers a task handler on the coordinator's worker, for
+// tests. Its errors go through the same retry rule as the coordinator's
+// own handlers (tasks.go).
 func (c *Coordinator) HandleFunc(taskType string, h func(context.Context, *asynq.Task) error) {
 	c.mux.HandleFunc(taskType, h)
 }

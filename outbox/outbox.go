@@ -110,12 +110,15 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 }
 
 func (r *Relay) enqueue(ctx context.Context, client *asynq.Client, m storage.OutboxMessage) error {
-	opts, err := queue.Options(m.TaskType, m.ID, m.Queue)
+	// The row holds the Message its producer built; the outbox id is the
+	// TaskID.
+	msg := queue.Message{Type: m.TaskType, Queue: m.Queue, TaskID: m.ID, Payload: m.Payload}
+	opts, err := msg.Options()
 	if err != nil {
 		// A row naming an unknown type can never be enqueued.
 		return errors.Join(err, r.db.FinishOutbox(ctx, m.ID, storage.OutboxFailed, r.cfg.Now()))
 	}
-	_, err = client.EnqueueContext(ctx, asynq.NewTask(m.TaskType, m.Payload), opts...)
+	_, err = client.EnqueueContext(ctx, msg.Task(), opts...)
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return err
 	}

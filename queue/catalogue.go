@@ -1,7 +1,3 @@
-// Package queue is the task catalogue: the asynq task type names, their
-// payloads, the queues they run on and the options each type is enqueued
-// with. It also holds the per-window periodic scheduler and the Prometheus
-// collector of queue sizes. It never touches SQL.
 package queue
 
 import (
@@ -228,6 +224,9 @@ func WindowID(taskType string, window time.Time) string {
 }
 
 // NewTask builds a task of taskType with a JSON payload.
+//
+// Deprecated: build a Message with the constructor of the kind and
+// enqueue Message.Task with Message.Options.
 func NewTask(taskType string, payload any) (*asynq.Task, error) {
 	b, err := json.Marshal(payload)
 	if err != nil {

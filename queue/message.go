@@ -3,6 +3,7 @@ package queue
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/hibiken/asynq"
 )
@@ -73,4 +74,11 @@ func MerkleEpoch(p MerkleEpochPayload) Message {
 // AVSOperation asks one AVS machine's agent to run operation op.
 func AVSOperation(op string, p AVSOperationPayload) Message {
 	return message(TypeAVSPrefix+op, AVSQueue(p.MachineID), TypeAVSPrefix+op+":"+p.RequestID, p)
+}
+
+// WindowRun asks for the run of the periodic task taskType that belongs to
+// the window starting at window. Its TaskID names the window, so every
+// replica enqueueing the same run enqueues it once.
+func WindowRun(taskType string, window time.Time) Message {
+	return message(taskType, "", WindowID(taskType, window), WindowPayload{Window: window.Unix()})
 }

@@ -93,11 +93,8 @@ func (s *Scheduler) Tick(ctx context.Context) (int, error) {
 		if s.last[e.Type] == w.Unix() {
 			continue
 		}
-		task, err := NewTask(e.Type, WindowPayload{Window: w.Unix()})
-		if err != nil {
-			return added, err
-		}
-		opts, err := Options(e.Type, WindowID(e.Type, w), "")
+		msg := WindowRun(e.Type, w)
+		opts, err := msg.Options()
 		if err != nil {
 			return added, err
 		}
@@ -106,7 +103,7 @@ func (s *Scheduler) Tick(ctx context.Context) (int, error) {
 		// time (after an outage, a backlog of stale runs is useless); it
 		// leaves room for asynq's one-second fetch poll on short windows.
 		opts = append(opts, asynq.Retention(e.Every+time.Minute), asynq.Deadline(w.Add(2*e.Every+10*time.Second)))
-		_, err = client.EnqueueContext(ctx, task, opts...)
+		_, err = client.EnqueueContext(ctx, msg.Task(), opts...)
 		switch {
 		case err == nil:
 			added++

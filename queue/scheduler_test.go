@@ -128,6 +128,11 @@ func TestOptionsAndLookup(t *testing.T) {
 	if err == nil || !isSkipRetry(err) {
 		t.Fatalf("bad payload error %v does not skip retries", err)
 	}
+	m := queue.WindowRun(queue.TypeRewardSweep, time.Unix(1_800_000_060, 0))
+	w, err := queue.Decode[queue.WindowPayload](m.Task())
+	if err != nil || w.Window != 1_800_000_060 || m.TaskID != "maintenance:reward_sweep:1800000060" || m.Queue != queue.QueueMaintenance {
+		t.Fatalf("WindowRun = %+v (payload %+v, %v)", m, w, err)
+	}
 }
 
 // After Redis lost its data the scheduler's next run registers its queue

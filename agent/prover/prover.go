@@ -109,7 +109,7 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	log := h.log.With("block_number", p.BlockNumber, "cluster_id", p.ClusterID, "cluster_version_id", p.ClusterVersionID)
 	if p.ClusterID != h.cfg.ClusterID {
-		return fmt.Errorf("prover: task for cluster %s reached an agent of cluster %s: %w", p.ClusterID, h.cfg.ClusterID, asynq.SkipRetry)
+		return classify(proofgrid.Errorf(proofgrid.EINVALID, "task for cluster %s reached an agent of cluster %s", p.ClusterID, h.cfg.ClusterID))
 	}
 	cluster, err := h.cluster(ctx)
 	if err != nil {
@@ -229,7 +229,7 @@ func (h *Handler) blockHash(ctx context.Context, p queue.ProveBlockPayload) ([32
 	}
 	raw, err := hex.DecodeString(strings.TrimPrefix(s, "0x"))
 	if err != nil || len(raw) != 32 {
-		return out, fmt.Errorf("prover: block %d has a malformed hash %q: %w", p.BlockNumber, s, asynq.SkipRetry)
+		return out, proofgrid.Errorf(proofgrid.EINVALID, "block %d has a malformed hash %q", p.BlockNumber, s)
 	}
 	copy(out[:], raw)
 	return out, nil
@@ -282,18 +282,14 @@ func (h *Handler) reportFailure(ctx context.Context, index int64, p queue.ProveB
 	}
 }
 
-// classify stops asynq from retrying what cannot pass (a cluster that is
-// not the agent's, a report the coordinator refuses as malformed) and lets
-// it retry the rest: the coordinator unreachable, overloaded or rate
-// limiting, or refusing a signature while the agent re-enrols.
+// classify applies the retry rule of every task (queue.Classify): what
+// cannot pass (a cluster that is not the agent's, a malformed block hash, a
+// report the coordinator refuses as malformed) is not retried; the rest is
+// (the coordinator unreachable, overloaded or rate limiting, or refusing a
+// signature while the agent re-enrols).
 func classify(err error) error {
-	var pe *proofgrid.Error
-	if !errors.As(err, &pe) {
-		return err
+	if err == nil {
+		return nil
 	}
-	switch pe.Code {
-	case proofgrid.EINVALID, proofgrid.ENOTFOUND, proofgrid.EFORBIDDEN, proofgrid.ETOOLARGE, proofgrid.EUNSUPPORTED, proofgrid.EUNPROCESSABLE:
-		return fmt.Errorf("prover: %w: %w", err, asynq.SkipRetry)
-	}
-	return err
+	return queue.Classify(fmt.Errorf("prover: %w", err))
 }

@@ -535,11 +535,8 @@ func testSurface(t *testing.T, dialect string) {
 	// after the job ends, and is idle again once the window has passed.
 	qc := asynq.NewClient(env.Redis.ConnOpt())
 	defer qc.Close()
-	task, err := queue.NewTask(queue.TypeProveBlock, queue.ProveBlockPayload{BlockNumber: 1, ClusterID: "c1", ClusterVersionID: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := qc.Enqueue(task, asynq.Queue(queue.ProveQueue("c1"))); err != nil {
+	m := queue.ProveBlock(queue.ProveBlockPayload{BlockNumber: 1, ClusterID: "c1", ClusterVersionID: 1})
+	if _, err := qc.Enqueue(m.Task(), asynq.Queue(m.Queue)); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 20*time.Second, func() error {

@@ -1,0 +1,173 @@
+package coordinator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	psyapi "github.com/proofgrid/proofgrid/coordinator/psy"
+	"github.com/proofgrid/proofgrid/fleet"
+	"github.com/proofgrid/proofgrid/proofs"
+	"github.com/proofgrid/proofgrid/psy"
+	"github.com/proofgrid/proofgrid/queue"
+)
+
+// tasks holds what the coordinator's task handlers call: the coordinator's
+// own components, and the service each surface's wire function builds and
+// sets here. Every handler is a method named after its task type and is
+// idempotent, because delivery is at least once.
+type tasks struct {
+	c       *Coordinator
+	monitor *fleet.Monitor  // Ivynet
+	proofs  *proofs.Service // Ethproofs
+	psy     *psy.Service    // Psy
+	psyLog  *slog.Logger
+}
+
+// registerTasks fills mux with the handler of every task type the
+// coordinator's worker runs. Handlers return plain errors: the Classified
+// middleware applies the one retry rule (queue.Permanent) to all of them,
+// those added later with Coordinator.HandleFunc included.
+func registerTasks(mux *asynq.ServeMux, t *tasks) {
+	mux.Use(queue.Classified)
+	for taskType, h := range map[string]asynq.HandlerFunc{
+		queue.TypeOutboxReconcile:  t.reconcileOutbox,
+		queue.TypeMetricsRetention: t.retainMetrics,
+		queue.TypeHeartbeatSweep:   t.sweepHeartbeats,
+		queue.TypeProofVerify:      t.verifyProof,
+		queue.TypeEventConversion:  t.convertEvents,
+		queue.TypeJobStatusRefresh: t.refreshJobStatus,
+		queue.TypeRewardSweep:      t.sweepRewards,
+		queue.TypeRewardCheckpoint: t.computeCheckpoint,
+		queue.TypeTPSBroadcast:     t.broadcastTPS,
+	} {
+		mux.Handle(taskType, h)
+	}
+}
+
+// reconcileOutbox runs maintenance:outbox_reconcile.
+func (t *tasks) reconcileOutbox(ctx context.Context, _ *asynq.Task) error {
+	st, err := t.c.Outbox.Reconcile(ctx)
+	if err != nil {
+		return err
+	}
+	if st.Requeued > 0 || st.Failed > 0 {
+		t.c.cfg.Logger.Info("outbox reconciled", "checked", st.Checked, "done", st.Done, "failed", st.Failed, "requeued", st.Requeued)
+	}
+	return nil
+}
+
+// retainMetrics runs maintenance:metrics_retention: machine metrics and
+// finished outbox rows older than the retention go.
+func (t *tasks) retainMetrics(ctx context.Context, _ *asynq.Task) error {
+	keep := t.c.cfg.MetricsRetention
+	n, err := t.c.Fleet.PruneMetrics(ctx, keep)
+	if err != nil {
+		return fmt.Errorf("prune metrics: %w", err)
+	}
+	if _, err := t.c.DB.DeleteFinishedOutbox(ctx, t.c.cfg.Now().Add(-keep)); err != nil {
+		return fmt.Errorf("prune outbox: %w", err)
+	}
+	t.c.cfg.Logger.Info("metrics retention", "deleted", n, "keep", keep)
+	return nil
+}
+
+// sweepHeartbeats runs maintenance:heartbeat_sweep (Ivynet).
+func (t *tasks) sweepHeartbeats(ctx context.Context, _ *asynq.Task) error {
+	res, err := t.monitor.Sweep(ctx, t.c.cfg.Now())
+	if err != nil {
+		return fmt.Errorf("heartbeat sweep: %w", err)
+	}
+	if res.Transitions > 0 {
+		t.c.cfg.Logger.Info("heartbeat sweep", "machines", res.Machines, "transitions", res.Transitions)
+	}
+	return nil
+}
+
+// verifyProof runs proof:verify (Ethproofs). A proof that is gone or not
+// proved is ENOTFOUND, which is not retried.
+func (t *tasks) verifyProof(ctx context.Context, task *asynq.Task) error {
+	p, err := queue.Decode[queue.ProofVerifyPayload](task)
+	if err != nil {
+		return err
+	}
+	_, err = t.proofs.Verify(ctx, p.ProofID)
+	return err
+}
+
+// convertEvents runs maintenance:event_conversion (Psy).
+func (t *tasks) convertEvents(ctx context.Context, _ *asynq.Task) error {
+	n, err := t.psy.Convert(ctx)
+	if err != nil {
+		return fmt.Errorf("event conversion: %w", err)
+	}
+	if n > 0 {
+		t.psyLog.Debug("worker events converted", "count", n)
+	}
+	return nil
+}
+
+// refreshJobStatus runs maintenance:job_status_refresh (Psy rollups).
+func (t *tasks) refreshJobStatus(ctx context.Context, _ *asynq.Task) error {
+	// Stop in time to commit what was done before the task's 30 s
+	// timeout; the next run goes on from there.
+	caught, err := t.psy.Refresh(ctx, min(t.psy.Config().JobStatusRefreshEvery*2, 20*time.Second))
+	if err != nil {
+		return fmt.Errorf("job status refresh: %w", err)
+	}
+	if !caught {
+		t.psyLog.Info("job status refresh is behind; it goes on next run")
+	}
+	return nil
+}
+
+// sweepRewards runs maintenance:reward_sweep (Psy): it closes due
+// checkpoints and enqueues their reward:checkpoint tasks.
+func (t *tasks) sweepRewards(ctx context.Context, _ *asynq.Task) error {
+	res, err := t.psy.Sweep(ctx)
+	if err != nil {
+		return fmt.Errorf("reward sweep: %w", err)
+	}
+	if len(res.Closed) > 0 || len(res.Pending) > 0 {
+		t.psyLog.Info("reward sweep", "converted", res.Converted, "closed", res.Closed, "pending", res.Pending)
+	}
+	return nil
+}
+
+// computeCheckpoint runs reward:checkpoint (Psy). A checkpoint that does
+// not exist (ENOTFOUND) or is still open (ECONFLICT) is not retried: the
+// sweep enqueues it again once it is closed.
+func (t *tasks) computeCheckpoint(ctx context.Context, task *asynq.Task) error {
+	p, err := queue.Decode[queue.RewardCheckpointPayload](task)
+	if err != nil {
+		return err
+	}
+	ds, err := t.psy.Compute(ctx, p.CheckpointID)
+	if err != nil {
+		return fmt.Errorf("reward checkpoint %d: %w", p.CheckpointID, err)
+	}
+	t.psyLog.Info("checkpoint rewards computed", "checkpoint_id", p.CheckpointID, "rows", len(ds))
+	return nil
+}
+
+// broadcastTPS runs maintenance:tps_broadcast (Psy): the current TPS goes
+// to every replica's WebSocket clients through Redis.
+func (t *tasks) broadcastTPS(ctx context.Context, _ *asynq.Task) error {
+	tps, err := t.psy.CurrentTPS(ctx)
+	if err != nil {
+		return fmt.Errorf("tps: %w", err)
+	}
+	msg, err := json.Marshal(tps)
+	if err != nil {
+		return err
+	}
+	if err := psyapi.Publish(ctx, t.c.Redis, msg); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("publish tps: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,165 @@
+package queue_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/proofgrid/proofgrid/queue"
+	"github.com/proofgrid/proofgrid/queue/queuetest"
+)
+
+// syncBuffer is a bytes.Buffer that a logger and a test can share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// lines returns the JSON log records written so far.
+func (s *syncBuffer) lines(t *testing.T) []map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(s.b.String()), "\n") {
+		if l == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// A task that fails once and then succeeds leaves one log line with its
+// type, id and attempt, and counts one failure for its type.
+func TestFailuresLogsAndCountsEachFailedAttempt(t *testing.T) {
+	r := queuetest.StartRedis(t, queuetest.Options{})
+	var logs syncBuffer
+	failures := queue.NewFailures(slog.New(slog.NewJSONHandler(&logs, nil)))
+	srv := asynq.NewServer(r.ConnOpt(), asynq.Config{
+		Queues:         map[string]int{queue.QueueMaintenance: 1},
+		ErrorHandler:   failures,
+		RetryDelayFunc: func(int, error, *asynq.Task) time.Duration { return 0 },
+		LogLevel:       asynq.FatalLevel,
+	})
+	var mu sync.Mutex
+	runs := 0
+	done := make(chan struct{})
+	mux := asynq.NewServeMux()
+	mux.HandleFunc(queue.TypeMetricsRetention, func(context.Context, *asynq.Task) error {
+		mu.Lock()
+		defer mu.Unlock()
+		runs++
+		if runs == 1 {
+			return errors.New("database is down")
+		}
+		close(done)
+		return nil
+	})
+	if err := srv.Start(mux); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+
+	msg := queue.WindowRun(queue.TypeMetricsRetention, time.Unix(1_800_000_000, 0))
+	opts, err := msg.Options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := asynq.NewClient(r.ConnOpt())
+	defer c.Close()
+	if _, err := c.Enqueue(msg.Task(), opts...); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the task did not succeed on its retry")
+	}
+
+	lines := logs.lines(t)
+	if len(lines) != 1 {
+		t.Fatalf("%d log lines, want 1: %v", len(lines), lines)
+	}
+	l := lines[0]
+	want := map[string]any{
+		"level": "WARN", "msg": "task failed; it will be retried",
+		"task_type": queue.TypeMetricsRetention, "task_id": "maintenance:metrics_retention:1800000000",
+		"queue": queue.QueueMaintenance, "attempt": 0.0, "max_retry": 3.0, "err": "database is down",
+	}
+	for k, v := range want {
+		if l[k] != v {
+			t.Errorf("log %s = %v, want %v (line %v)", k, l[k], v, l)
+		}
+	}
+	expected := `
+# HELP proofgrid_task_failures_total Failed task attempts by task type, the retried ones included.
+# TYPE proofgrid_task_failures_total counter
+proofgrid_task_failures_total{type="maintenance:metrics_retention"} 1
+`
+	if err := testutil.CollectAndCompare(failures, strings.NewReader(expected)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The attempt that ends a task (here a payload that does not decode, which
+// skips retries) logs at Error.
+func TestFailuresLogsTheLastAttemptAsError(t *testing.T) {
+	r := queuetest.StartRedis(t, queuetest.Options{})
+	var logs syncBuffer
+	failures := queue.NewFailures(slog.New(slog.NewJSONHandler(&logs, nil)))
+	srv := asynq.NewServer(r.ConnOpt(), asynq.Config{
+		Queues:       map[string]int{queue.QueueVerify: 1},
+		ErrorHandler: failures,
+		LogLevel:     asynq.FatalLevel,
+	})
+	mux := asynq.NewServeMux()
+	mux.HandleFunc(queue.TypeProofVerify, func(_ context.Context, task *asynq.Task) error {
+		_, err := queue.Decode[queue.ProofVerifyPayload](task)
+		return err
+	})
+	if err := srv.Start(mux); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	msg := queue.ProofVerify(queue.ProofVerifyPayload{ProofID: 5})
+	msg.Payload = []byte("{")
+	opts, _ := msg.Options()
+	c := asynq.NewClient(r.ConnOpt())
+	defer c.Close()
+	if _, err := c.Enqueue(msg.Task(), opts...); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(logs.lines(t)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no failure logged")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	l := logs.lines(t)[0]
+	if l["level"] != "ERROR" || l["msg"] != "task failed; archived" || l["task_id"] != "proof:verify:5" || l["max_retry"] != 10.0 {
+		t.Fatalf("log line %v", l)
+	}
+	if got := testutil.ToFloat64(failures); got != 1 {
+		t.Fatalf("failures = %v, want 1", got)
+	}
+}

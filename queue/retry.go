@@ -1,0 +1,59 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/proofgrid/proofgrid"
+)
+
+// permanentCodes are the error codes that say the input or the state is
+// wrong, which no retry of the same task changes. The package doc explains
+// the rule.
+var permanentCodes = map[string]bool{
+	proofgrid.EINVALID:       true,
+	proofgrid.EUNPROCESSABLE: true,
+	proofgrid.EFORBIDDEN:     true,
+	proofgrid.ENOTFOUND:      true,
+	proofgrid.ECONFLICT:      true,
+	proofgrid.ETOOLARGE:      true,
+	proofgrid.EUNSUPPORTED:   true,
+}
+
+// Permanent reports whether a task that failed with err would fail the
+// same way on every retry: err wraps asynq.SkipRetry, or a *proofgrid.Error
+// in its chain has a code of the input or the state (EINVALID, ENOTFOUND,
+// ECONFLICT, ...). Errors without a code are infrastructure failures and
+// are not permanent.
+func Permanent(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, asynq.SkipRetry) {
+		return true
+	}
+	var pe *proofgrid.Error
+	return errors.As(err, &pe) && permanentCodes[pe.Code]
+}
+
+// Classify returns err wrapped with asynq.SkipRetry when it is Permanent,
+// so asynq archives the task at once, and err unchanged otherwise (nil
+// included), so asynq retries it.
+func Classify(err error) error {
+	if err == nil || errors.Is(err, asynq.SkipRetry) || !Permanent(err) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+}
+
+// Classified is asynq middleware that passes the error of every handler
+// of a mux through Classify: handlers return plain errors and the retry
+// rule stays in one place.
+func Classified(h asynq.Handler) asynq.Handler {
+	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+		return Classify(h.ProcessTask(ctx, t))
+	})
+}
