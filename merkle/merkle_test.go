@@ -496,3 +496,57 @@ func randomClaims(r *rand.Rand, n int) []merkle.Claim {
 	}
 	return claims
 }
+
+// referenceTree is OpenZeppelin's MerkleTree.prepare and makeMerkleTree
+// written out plainly, to check the fast build against at sizes the
+// JavaScript vectors do not reach.
+func referenceTree(leaves [][32]byte) (nodes [][32]byte, index []int) {
+	order := make([]int, len(leaves))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return bytes.Compare(leaves[a][:], leaves[b][:]) })
+	nodes = make([][32]byte, 2*len(leaves)-1)
+	index = make([]int, len(leaves))
+	for k, i := range order {
+		nodes[len(nodes)-1-k] = leaves[i]
+		index[i] = len(nodes) - 1 - k
+	}
+	for i := len(nodes) - 1 - len(leaves); i >= 0; i-- {
+		nodes[i] = merkle.NodeHash(nodes[2*i+1], nodes[2*i+2])
+	}
+	return nodes, index
+}
+
+func TestBuildMatchesReferenceAtSize(t *testing.T) {
+	// Past the sizes where the sort buckets leaves and where levels are
+	// hashed in parallel.
+	claims := randomClaims(rand.New(rand.NewPCG(5, 6)), 40_000)
+	// Equal claims tie, and leaves sharing their first bytes meet in one
+	// bucket and are ordered by the rest.
+	claims = append(claims, claims[7], claims[39_999], claims[7])
+	leaves := make([][32]byte, len(claims))
+	for i := range claims {
+		leaves[i], _ = claims[i].Leaf()
+	}
+	leaves = append(leaves, leaves[0], leaves[0])
+	leaves[len(leaves)-1][31] ^= 1
+	leaves[len(leaves)-2][8] ^= 1
+	wantNodes, wantIndex := referenceTree(leaves)
+
+	got, err := merkle.BuildLeaves(leaves)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got.Nodes, wantNodes) || !slices.Equal(got.Index, wantIndex) {
+		t.Fatal("BuildLeaves differs from the reference")
+	}
+	built, err := merkle.Build(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refNodes, refIndex := referenceTree(leaves[:len(claims)])
+	if !slices.Equal(built.Nodes, refNodes) || !slices.Equal(built.Index, refIndex) {
+		t.Fatal("Build differs from the reference")
+	}
+}

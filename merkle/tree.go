@@ -2,6 +2,8 @@ package merkle
 
 import (
 	"bytes"
+	"cmp"
+	"encoding/binary"
 	"hash"
 	"io"
 	"runtime"
@@ -62,13 +64,7 @@ type entry struct {
 // buildSorted sorts entries by hash and builds the tree over them.
 func buildSorted(entries []entry) *Tree {
 	n := len(entries)
-	slices.SortFunc(entries, func(a, b entry) int {
-		if c := bytes.Compare(a.hash[:], b.hash[:]); c != 0 {
-			return c
-		}
-		// JavaScript's sort is stable, so equal leaves keep value order.
-		return int(a.index) - int(b.index)
-	})
+	entries = sortEntries(entries)
 	t := &Tree{Nodes: make([][32]byte, 2*n-1), Index: make([]int, n)}
 	last := len(t.Nodes) - 1
 	for k := range entries {
@@ -77,6 +73,54 @@ func buildSorted(entries []entry) *Tree {
 	}
 	hashInternal(t.Nodes, n-1)
 	return t
+}
+
+// compareEntries orders entries by hash, then, as JavaScript's stable sort
+// leaves equal leaves, by value index.
+func compareEntries(a, b entry) int {
+	// The first eight bytes nearly always decide between two hashes.
+	if x, y := binary.BigEndian.Uint64(a.hash[:8]), binary.BigEndian.Uint64(b.hash[:8]); x != y {
+		return cmp.Compare(x, y)
+	}
+	if c := bytes.Compare(a.hash[8:], b.hash[8:]); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.index, b.index)
+}
+
+// radixMin is the number of entries from which sortEntries buckets them
+// first.
+const radixMin = 1 << 12
+
+// sortEntries returns entries sorted with compareEntries, in place or in a
+// new slice. Leaf hashes are uniform, so
+// a counting sort on their top 16 bits leaves a handful per bucket, and
+// sorting those is cheap: at a million leaves this is several times faster
+// than a comparison sort of the whole slice. Hashes that crowd one bucket
+// only make that bucket's sort slower, never wrong.
+func sortEntries(entries []entry) []entry {
+	if len(entries) < radixMin {
+		slices.SortFunc(entries, compareEntries)
+		return entries
+	}
+	var start [1<<16 + 1]int
+	for i := range entries {
+		start[int(binary.BigEndian.Uint16(entries[i].hash[:2]))+1]++
+	}
+	for b := 1; b < len(start); b++ {
+		start[b] += start[b-1]
+	}
+	sorted := make([]entry, len(entries))
+	next := start
+	for i := range entries {
+		b := binary.BigEndian.Uint16(entries[i].hash[:2])
+		sorted[next[b]] = entries[i]
+		next[b]++
+	}
+	for b := range 1 << 16 {
+		slices.SortFunc(sorted[start[b]:start[b+1]], compareEntries)
+	}
+	return sorted
 }
 
 // parallelMin is the number of hashes below which a level is hashed on one
