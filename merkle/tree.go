@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"hash"
 	"io"
+	"math/bits"
 	"runtime"
 	"slices"
 	"sync"
@@ -191,16 +192,25 @@ func ProofIndices(nodeCount, treeIndex int) []int {
 	if !IsLeaf(nodeCount, treeIndex) {
 		panic("merkle: tree index is not a leaf")
 	}
-	var out []int
+	out := make([]int, 0, depth(treeIndex))
 	for i := treeIndex; i > 0; i = (i - 1) / 2 {
-		// Left children are odd, their siblings follow them.
-		if i%2 == 1 {
-			out = append(out, i+1)
-		} else {
-			out = append(out, i-1)
-		}
+		out = append(out, sibling(i))
 	}
 	return out
+}
+
+// depth returns the number of edges from node i up to the root.
+func depth(i int) int {
+	return bits.Len(uint(i)+1) - 1
+}
+
+// sibling returns the other child of node i's parent: left children are odd
+// and their siblings follow them.
+func sibling(i int) int {
+	if i%2 == 1 {
+		return i + 1
+	}
+	return i - 1
 }
 
 // ProofFromNodes returns the proof of the leaf at treeIndex (OpenZeppelin's
@@ -208,10 +218,12 @@ func ProofIndices(nodeCount, treeIndex int) []int {
 // children. A one-leaf tree has an empty proof. It panics if treeIndex is not
 // a leaf of nodes.
 func ProofFromNodes(nodes [][32]byte, treeIndex int) [][32]byte {
-	idx := ProofIndices(len(nodes), treeIndex)
-	proof := make([][32]byte, len(idx))
-	for k, i := range idx {
-		proof[k] = nodes[i]
+	if !IsLeaf(len(nodes), treeIndex) {
+		panic("merkle: tree index is not a leaf")
+	}
+	proof := make([][32]byte, 0, depth(treeIndex))
+	for i := treeIndex; i > 0; i = (i - 1) / 2 {
+		proof = append(proof, nodes[sibling(i)])
 	}
 	return proof
 }
