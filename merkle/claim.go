@@ -227,8 +227,8 @@ func Build(claims []Claim) (*Tree, error) {
 			return nil, proofgrid.Errorf(proofgrid.EINVALID, "claim %d: %s", i, proofgrid.ErrorMessage(err))
 		}
 	}
-	if uint64(len(claims)) > 1<<32-1 {
-		return nil, proofgrid.Errorf(proofgrid.EINVALID, "a merkle tree holds at most 2^32-1 claims")
+	if uint64(len(claims)) > maxLeaves {
+		return nil, proofgrid.Errorf(proofgrid.EINVALID, "a merkle tree holds at most %d claims", uint64(maxLeaves))
 	}
 	entries := make([]entry, len(claims))
 	parallel(len(claims), func(lo, hi int) {

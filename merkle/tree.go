@@ -48,12 +48,18 @@ func BuildLeaves(leaves [][32]byte) (*Tree, error) {
 	if len(leaves) == 0 {
 		return nil, proofgrid.Errorf(proofgrid.EINVALID, "a merkle tree needs at least one leaf")
 	}
+	if uint64(len(leaves)) > maxLeaves {
+		return nil, proofgrid.Errorf(proofgrid.EINVALID, "a merkle tree holds at most %d leaves", uint64(maxLeaves))
+	}
 	entries := make([]entry, len(leaves))
 	for i, l := range leaves {
 		entries[i] = entry{hash: l, index: uint32(i)}
 	}
 	return buildSorted(entries), nil
 }
+
+// maxLeaves bounds a tree so that entry.index fits.
+const maxLeaves = 1<<32 - 1
 
 // entry is a leaf hash with the index of the value it came from; sorting
 // these rather than indices keeps the comparisons in cache.
