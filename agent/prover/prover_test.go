@@ -16,8 +16,8 @@ import (
 
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/agent/prover"
-	"github.com/proofgrid/proofgrid/proving"
 	"github.com/proofgrid/proofgrid/queue"
+	"github.com/proofgrid/proofgrid/zkvm"
 )
 
 const clusterUUID = "5f0a2b8e-3c1d-4e6f-9a7b-1c2d3e4f5a6b"
@@ -128,7 +128,7 @@ func TestProvesAndReports(t *testing.T) {
 	for i := range h {
 		h[i] = 0xab
 	}
-	if v, err := proving.VerifyDemo(context.Background(), proof, 42, h, 1); err != nil || v.Outcome != proving.OutcomeValid {
+	if v, err := zkvm.VerifyDemo(context.Background(), proof, 42, h, 1); err != nil || v.Outcome != zkvm.OutcomeValid {
 		t.Fatalf("reported proof does not verify: %+v %v", v, err)
 	}
 }
@@ -219,7 +219,7 @@ func TestExecBackend(t *testing.T) {
 printf 'proof-of-%s-%s' "$1" "$PROOFGRID_VK_PATH" > "$2"
 echo '{"proofgrid_result": {"proving_time_ms": 1500, "cycles": 777}}'
 `), 0o755)
-	b := prover.Exec{Prover: proving.ExecProver{Command: []string{script, "{block_number}", "{output}"}}}
+	b := prover.Exec{Prover: zkvm.ExecProver{Command: []string{script, "{block_number}", "{output}"}}}
 	f := &fakeCoordinator{}
 	if err := newHandler(f, b).ProcessTask(context.Background(), task(t, payload())); err != nil {
 		t.Fatal(err)

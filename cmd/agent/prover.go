@@ -11,7 +11,7 @@ import (
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/agent"
 	"github.com/proofgrid/proofgrid/agent/prover"
-	"github.com/proofgrid/proofgrid/proving"
+	"github.com/proofgrid/proofgrid/zkvm"
 )
 
 // proverFlags are the "agent run" settings of the prove:block job.
@@ -57,7 +57,7 @@ func (p *proverFlags) handlers(c agent.Config, log *slog.Logger) (agent.Register
 		if err != nil {
 			return nil, err
 		}
-		ep := proving.ExecProver{Command: command, Timeout: p.timeout}
+		ep := zkvm.ExecProver{Command: command, Timeout: p.timeout}
 		if err := ep.Validate(); err != nil {
 			return nil, fmt.Errorf("--prover-command: %w", err)
 		}

@@ -17,8 +17,8 @@ import (
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/coordinator/web"
 	"github.com/proofgrid/proofgrid/proofs"
-	"github.com/proofgrid/proofgrid/proving"
 	"github.com/proofgrid/proofgrid/storage"
+	"github.com/proofgrid/proofgrid/zkvm"
 )
 
 // Listing bounds, as the Ethproofs document gives them.
@@ -175,14 +175,14 @@ func newProofResponse(v storage.ProofView) proofResponse {
 		},
 	}
 	switch {
-	case p.Status != proving.StateProved:
+	case p.Status != proofs.StateProved:
 		r.Verification.Status = "not_proved"
 	case p.Verification == nil:
 		r.Verification.Status = "pending"
 	default:
 		r.Verification = verificationResponse{
 			Status:     *p.Verification,
-			Flagged:    *p.Verification == string(proving.OutcomeInvalid),
+			Flagged:    *p.Verification == string(zkvm.OutcomeInvalid),
 			Reason:     p.VerificationReason,
 			DurationMS: p.VerificationMS,
 			VerifiedAt: timestampPtr(p.VerifiedAt),
@@ -237,7 +237,7 @@ func (a *API) listProofs(c *fiber.Ctx) error {
 
 // report handles POST /proofs/queued, /proving and /proved.
 func (a *API) report(tmpl proofs.Report) fiber.Handler {
-	proved := tmpl.Status == proving.StateProved
+	proved := tmpl.Status == proofs.StateProved
 	maxBody := maxJSONBody
 	if proved {
 		// Base64 is 4/3 of the bytes; the rest of the body is small.

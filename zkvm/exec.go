@@ -1,4 +1,4 @@
-package proving
+package zkvm
 
 import (
 	"context"
@@ -36,7 +36,7 @@ const (
 
 // ErrTimeout is wrapped by the error of an exec prover that ran past its
 // timeout.
-var ErrTimeout = errors.New("proving: command timed out")
+var ErrTimeout = errors.New("zkvm: command timed out")
 
 // ExecProver runs a real zkVM prover as a child process, once per block.
 //
@@ -123,18 +123,18 @@ func (p ExecProver) Prove(ctx context.Context, req ProveRequest) (ExecResult, er
 	if output == "" {
 		dir, err := os.MkdirTemp("", "proofgrid-prove-")
 		if err != nil {
-			return res, fmt.Errorf("proving: output directory: %w", err)
+			return res, fmt.Errorf("zkvm: output directory: %w", err)
 		}
 		defer os.RemoveAll(dir)
 		output = filepath.Join(dir, "proof.bin")
 	} else if err := os.Remove(output); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return res, fmt.Errorf("proving: removing stale proof: %w", err)
+		return res, fmt.Errorf("zkvm: removing stale proof: %w", err)
 	}
 
 	values := jobValues(req.BlockNumber, req.BlockHash, req.RPCURL, output, req.VKPath, "")
 	argv, env, err := expandCommand(p.Command, p.Env, values)
 	if err != nil {
-		return res, fmt.Errorf("proving: prover command: %w", err)
+		return res, fmt.Errorf("zkvm: prover command: %w", err)
 	}
 	timeout := orDefault(p.Timeout, DefaultProveTimeout)
 	r, err := run(ctx, argv, env, p.Dir, timeout)
@@ -145,18 +145,18 @@ func (p ExecProver) Prove(ctx context.Context, req ProveRequest) (ExecResult, er
 	}
 	switch {
 	case err != nil:
-		return res, fmt.Errorf("proving: prover of block %d: %w", req.BlockNumber, err)
+		return res, fmt.Errorf("zkvm: prover of block %d: %w", req.BlockNumber, err)
 	case r.startErr != nil:
-		return res, fmt.Errorf("proving: starting prover: %w", r.startErr)
+		return res, fmt.Errorf("zkvm: starting prover: %w", r.startErr)
 	case r.timedOut:
 		return res, fmt.Errorf("%w: prover of block %d ran past %v", ErrTimeout, req.BlockNumber, timeout)
 	case r.exitCode != 0:
-		return res, fmt.Errorf("proving: prover of block %d %s%s", req.BlockNumber, r.state, detail(r))
+		return res, fmt.Errorf("zkvm: prover of block %d %s%s", req.BlockNumber, r.state, detail(r))
 	}
 
 	proof, err := readProof(output, orDefault(p.MaxProofBytes, DefaultMaxProofBytes))
 	if err != nil {
-		return res, fmt.Errorf("proving: prover of block %d exited 0 but %w", req.BlockNumber, err)
+		return res, fmt.Errorf("zkvm: prover of block %d exited 0 but %w", req.BlockNumber, err)
 	}
 	res.Proof = proof
 	res.Stats, res.Reported = r.result.stats, r.result.found
@@ -281,12 +281,12 @@ func (v ExecVerifier) Verify(ctx context.Context, req VerifyRequest) (Verdict, e
 		}
 		dir, err := os.MkdirTemp("", "proofgrid-verify-")
 		if err != nil {
-			return Verdict{}, fmt.Errorf("proving: proof directory: %w", err)
+			return Verdict{}, fmt.Errorf("zkvm: proof directory: %w", err)
 		}
 		defer os.RemoveAll(dir)
 		proofPath = filepath.Join(dir, "proof.bin")
 		if err := os.WriteFile(proofPath, req.Proof, 0o600); err != nil {
-			return Verdict{}, fmt.Errorf("proving: writing proof file: %w", err)
+			return Verdict{}, fmt.Errorf("zkvm: writing proof file: %w", err)
 		}
 	}
 
@@ -301,7 +301,7 @@ func (v ExecVerifier) Verify(ctx context.Context, req VerifyRequest) (Verdict, e
 	timeout := orDefault(v.Timeout, DefaultVerifyTimeout)
 	r, err := run(ctx, argv, env, v.Dir, timeout)
 	if err != nil {
-		return Verdict{}, fmt.Errorf("proving: verifying proof of block %d: %w", req.BlockNumber, err)
+		return Verdict{}, fmt.Errorf("zkvm: verifying proof of block %d: %w", req.BlockNumber, err)
 	}
 	verdict := verifierVerdict(r, timeout)
 	verdict.Duration = time.Since(start)
@@ -346,7 +346,7 @@ func detail(r *runResult) string {
 // validateCommand checks a command template and its extra environment.
 func validateCommand(what string, command, env []string) error {
 	if len(command) == 0 || command[0] == "" {
-		return fmt.Errorf("proving: %s command: no program named", what)
+		return fmt.Errorf("zkvm: %s command: no program named", what)
 	}
 	// Expanding with every placeholder set catches unknown ones without
 	// knowing which the job will provide.
@@ -355,7 +355,7 @@ func validateCommand(what string, command, env []string) error {
 		all[name] = "x"
 	}
 	if _, _, err := expandCommand(command, env, all); err != nil {
-		return fmt.Errorf("proving: %s command: %w", what, err)
+		return fmt.Errorf("zkvm: %s command: %w", what, err)
 	}
 	return nil
 }
