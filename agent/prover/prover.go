@@ -31,6 +31,7 @@ import (
 	"github.com/proofgrid/proofgrid/agent"
 	"github.com/proofgrid/proofgrid/client"
 	"github.com/proofgrid/proofgrid/queue"
+	"github.com/proofgrid/proofgrid/zkvm"
 )
 
 // Reporter sends requests signed as the agent; *agent.Agent is one.
@@ -133,6 +134,11 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		// is known.
 		return err
 	} else if err != nil {
+		if ee, ok := errors.AsType[*zkvm.ExitError](err); ok {
+			// The prover's own words stay on this machine: the error that
+			// leaves it says only how the prover ended.
+			log.Warn("prover failed", "err", err, "output", ee.Output)
+		}
 		h.reportFailure(ctx, index, p, start, err)
 		return fmt.Errorf("prover: block %d: %w", p.BlockNumber, err)
 	}
@@ -233,7 +239,9 @@ func (h *Handler) post(ctx context.Context, path string, body any) error {
 
 // reportFailure records a failed or cancelled job with the coordinator,
 // on a context of its own: when the agent is stopping, ctx is already
-// cancelled, and the report is still worth a try.
+// cancelled, and the report is still worth a try. The coordinator
+// publishes the report as a worker event, so its error says how the job
+// ended and nothing an exec prover printed (see zkvm.ExitError).
 func (h *Handler) reportFailure(ctx context.Context, index int64, p queue.ProveBlockPayload, start time.Time, cause error) {
 	status := client.JobFailed
 	if ctx.Err() != nil {

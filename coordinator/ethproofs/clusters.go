@@ -9,6 +9,7 @@ import (
 	"github.com/proofgrid/proofgrid/client"
 	"github.com/proofgrid/proofgrid/proofs"
 	"github.com/proofgrid/proofgrid/storage"
+	"github.com/proofgrid/proofgrid/zkvm"
 )
 
 func (a *API) listClusters(c *fiber.Ctx) error {
@@ -115,6 +116,10 @@ func (a *API) updateCluster(c *fiber.Ctx) error {
 	if v, ok, err := f.str("vk_path", false, proofs.MaxVKPath); err != nil {
 		return err
 	} else if ok {
+		// The agents hand vk_path to their prover commands.
+		if err := zkvm.CheckVKPath(v); err != nil {
+			return err
+		}
 		upd.VKPath = &v
 	}
 	if _, err := a.Proofs.UpdateCluster(c.UserContext(), callerOf(c).teamID, index, upd); err != nil {
