@@ -11,10 +11,10 @@ import (
 	"github.com/proofgrid/proofgrid/coordinator/ethproofs"
 	"github.com/proofgrid/proofgrid/coordinator/web"
 	"github.com/proofgrid/proofgrid/proofs"
-	"github.com/proofgrid/proofgrid/proving"
 	"github.com/proofgrid/proofgrid/ratelimit"
 	"github.com/proofgrid/proofgrid/rewards"
 	"github.com/proofgrid/proofgrid/storage"
+	"github.com/proofgrid/proofgrid/zkvm"
 )
 
 // wireEthproofs mounts the Ethproofs surface at /api/v0, imports the zkVM
@@ -26,9 +26,9 @@ func (c *Coordinator) wireEthproofs(ctx context.Context, w *wiring) error {
 	if err != nil {
 		return err
 	}
-	verifiers := make(map[string]proving.ExecVerifier, len(cfg.Verifiers))
+	verifiers := make(map[string]zkvm.ExecVerifier, len(cfg.Verifiers))
 	for slug, command := range cfg.Verifiers {
-		verifiers[slug] = proving.ExecVerifier{Command: command, Timeout: cfg.VerifyTimeout}
+		verifiers[slug] = zkvm.ExecVerifier{Command: command, Timeout: cfg.VerifyTimeout}
 	}
 	// Worker events carry the reward checkpoint of the Psy rule.
 	checkpoints, err := rewards.NewWindow(c.cfg.Psy.CheckpointLength, c.cfg.Psy.CheckpointOrigin)

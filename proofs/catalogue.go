@@ -14,7 +14,7 @@ import (
 )
 
 // DemoZKVM is the slug of the built-in demo zkVM, which the coordinator
-// verifies itself (package proving, the Keccak-256 hash chain).
+// verifies itself (package zkvm, the Keccak-256 hash chain).
 const DemoZKVM = "proofgrid-demo"
 
 //go:embed catalogue.json

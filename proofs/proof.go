@@ -14,7 +14,6 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/proofgrid/proofgrid"
-	"github.com/proofgrid/proofgrid/proving"
 	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/storage"
 )
@@ -93,7 +92,7 @@ func (s *Service) target(ctx context.Context, who Reporter, index int64) (report
 // cluster's active version, creating the block row on first mention.
 //
 // Before the proof is proved any state may follow any other; after, every
-// report is ECONFLICT (proving.NextState). A proved report stores the
+// report is ECONFLICT (NextState). A proved report stores the
 // proof bytes in the blob store and, in the same transaction as the row,
 // writes the proof:verify task and the job's Completed worker event. A
 // cluster of another team is ENOTFOUND, like an unknown one; an inactive
@@ -102,10 +101,10 @@ func (s *Service) Report(ctx context.Context, who Reporter, r Report) (storage.P
 	if r.BlockNumber < 0 {
 		return storage.Proof{}, proofgrid.Errorf(proofgrid.EINVALID, "block_number must not be negative")
 	}
-	if err := proving.NextState(uint64(r.BlockNumber), "", r.Status); err != nil {
+	if err := NextState(uint64(r.BlockNumber), "", r.Status); err != nil {
 		return storage.Proof{}, err
 	}
-	proved := r.Status == proving.StateProved
+	proved := r.Status == StateProved
 	if proved {
 		switch {
 		case r.ProvingTimeMS <= 0:
@@ -139,7 +138,7 @@ func (s *Service) Report(ctx context.Context, who Reporter, r Report) (storage.P
 		// A proved proof is final: looking first spares writing bytes
 		// that the upsert would refuse. The upsert still decides.
 		if cur, err := s.db.ProofAt(ctx, r.BlockNumber, t.version.ID); err == nil {
-			if err := proving.NextState(uint64(r.BlockNumber), cur.Status, r.Status); err != nil {
+			if err := NextState(uint64(r.BlockNumber), cur.Status, r.Status); err != nil {
 				return storage.Proof{}, err
 			}
 		} else if proofgrid.ErrorCode(err) != proofgrid.ENOTFOUND {
@@ -184,7 +183,7 @@ func (s *Service) Report(ctx context.Context, who Reporter, r Report) (storage.P
 			CircuitType:     circuitType(t.zkvm, t.zv),
 			JobID:           jobID,
 			Status:          storage.WorkerEventCompleted,
-			Result:          proving.StateProved,
+			Result:          StateProved,
 			StartTime:       now.Add(-time.Duration(r.ProvingTimeMS) * time.Millisecond),
 			EndTime:         now,
 			DurationMS:      r.ProvingTimeMS,
@@ -236,7 +235,7 @@ func (s *Service) ProvedProof(ctx context.Context, id int64) (storage.ProofView,
 	if err != nil {
 		return storage.ProofView{}, err
 	}
-	if v.Proof.Status != proving.StateProved || v.Proof.BlobKey == nil {
+	if v.Proof.Status != StateProved || v.Proof.BlobKey == nil {
 		return storage.ProofView{}, proofgrid.Errorf(proofgrid.ENOTFOUND, "No proof found")
 	}
 	return v, nil

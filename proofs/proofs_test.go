@@ -13,10 +13,10 @@ import (
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/blob"
 	"github.com/proofgrid/proofgrid/proofs"
-	"github.com/proofgrid/proofgrid/proving"
 	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/storage"
 	"github.com/proofgrid/proofgrid/storage/storagetest"
+	"github.com/proofgrid/proofgrid/zkvm"
 )
 
 type counter struct{ n atomic.Int64 }
@@ -31,7 +31,7 @@ type fixture struct {
 	teamID int64
 }
 
-func newFixture(t *testing.T, db *storage.DB, verifiers map[string]proving.ExecVerifier) *fixture {
+func newFixture(t *testing.T, db *storage.DB, verifiers map[string]zkvm.ExecVerifier) *fixture {
 	t.Helper()
 	blobs, err := blob.NewDir(t.TempDir())
 	if err != nil {
@@ -72,7 +72,7 @@ func demoProof(t *testing.T, n int64, hash string) []byte {
 	var h [32]byte
 	b, _ := hex.DecodeString(hash[2:])
 	copy(h[:], b)
-	proof, _, err := proving.ProveDemo(context.Background(), proving.DemoInput{BlockNumber: uint64(n), BlockHash: h, Steps: 1000})
+	proof, _, err := zkvm.ProveDemo(context.Background(), zkvm.DemoInput{BlockNumber: uint64(n), BlockHash: h, Steps: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,12 +178,12 @@ func TestReportsAndVerification(t *testing.T) {
 		}
 
 		verdict, err := f.svc.Verify(ctx, p.ID)
-		if err != nil || verdict.Outcome != proving.OutcomeValid {
+		if err != nil || verdict.Outcome != zkvm.OutcomeValid {
 			t.Fatalf("Verify = %+v %v", verdict, err)
 		}
 		// Verified once: a second delivery returns the stored verdict.
 		again2, err := f.svc.Verify(ctx, p.ID)
-		if err != nil || again2.Outcome != proving.OutcomeValid {
+		if err != nil || again2.Outcome != zkvm.OutcomeValid {
 			t.Fatalf("second Verify = %+v %v", again2, err)
 		}
 		evs, _ = f.svc.WorkerEvents(ctx, storage.WorkerEventFilter{Topic: queue.TypeProofVerify})
@@ -200,7 +200,7 @@ func TestReportsAndVerification(t *testing.T) {
 			t.Fatal(err)
 		}
 		verdict, err = f.svc.Verify(ctx, bad.ID)
-		if err != nil || verdict.Outcome != proving.OutcomeInvalid || verdict.Reason == "" {
+		if err != nil || verdict.Outcome != zkvm.OutcomeInvalid || verdict.Reason == "" {
 			t.Fatalf("Verify(bad) = %+v %v", verdict, err)
 		}
 		if v, err := f.svc.ProvedProof(ctx, bad.ID); err != nil || *v.Proof.Verification != "invalid" {
@@ -211,7 +211,7 @@ func TestReportsAndVerification(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if verdict, err := f.svc.Verify(ctx, nohash.ID); err != nil || verdict.Outcome != proving.OutcomeCannotVerify {
+		if verdict, err := f.svc.Verify(ctx, nohash.ID); err != nil || verdict.Outcome != zkvm.OutcomeCannotVerify {
 			t.Fatalf("Verify(no hash) = %+v %v", verdict, err)
 		}
 
@@ -282,7 +282,7 @@ func TestExecVerifierAndKeys(t *testing.T) {
 	if err := os.WriteFile(script, []byte("#!/bin/sh\ncmp -s \"$1\" \"$2\" && exit 0\necho mismatch >&2\nexit 1\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	f := newFixture(t, db, map[string]proving.ExecVerifier{"sp1": {Command: []string{script, "{proof}", "{vk_path}"}}})
+	f := newFixture(t, db, map[string]zkvm.ExecVerifier{"sp1": {Command: []string{script, "{proof}", "{vk_path}"}}})
 	c, _, err := f.svc.CreateCluster(ctx, f.teamID, proofs.NewCluster{Name: "sp1", ZKVMVersionID: 3})
 	if err != nil {
 		t.Fatal(err)
@@ -293,7 +293,7 @@ func TestExecVerifierAndKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, err := f.svc.Verify(ctx, p1.ID); err != nil || v.Outcome != proving.OutcomeCannotVerify {
+	if v, err := f.svc.Verify(ctx, p1.ID); err != nil || v.Outcome != zkvm.OutcomeCannotVerify {
 		t.Fatalf("Verify without key = %+v %v", v, err)
 	}
 	name, err := f.svc.PutVerificationKey(ctx, "alpha_sp1", []byte("KEY"))
@@ -308,14 +308,14 @@ func TestExecVerifierAndKeys(t *testing.T) {
 	if err != nil || p2.ID == p1.ID {
 		t.Fatalf("proof for the new version = %+v %v (first %d)", p2, err, p1.ID)
 	}
-	if v, err := f.svc.Verify(ctx, p2.ID); err != nil || v.Outcome != proving.OutcomeValid {
+	if v, err := f.svc.Verify(ctx, p2.ID); err != nil || v.Outcome != zkvm.OutcomeValid {
 		t.Fatalf("Verify with key = %+v %v", v, err)
 	}
 	p3, err := f.svc.Report(ctx, who, proofs.Report{Status: "proved", BlockNumber: 2, ClusterIndex: c.Index, ProvingTimeMS: 1, Proof: []byte("FORGED")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, err := f.svc.Verify(ctx, p3.ID); err != nil || v.Outcome != proving.OutcomeInvalid {
+	if v, err := f.svc.Verify(ctx, p3.ID); err != nil || v.Outcome != zkvm.OutcomeInvalid {
 		t.Fatalf("Verify forged = %+v %v", v, err)
 	}
 	keys, err := f.svc.ActiveVerificationKeys(ctx)
@@ -336,7 +336,7 @@ func TestExecVerifierAndKeys(t *testing.T) {
 		t.Fatalf("a local key file is served: %+v", keys)
 	}
 	p4, _ := f.svc.Report(ctx, who, proofs.Report{Status: "proved", BlockNumber: 3, ClusterIndex: c.Index, ProvingTimeMS: 1, Proof: []byte("LOCAL")})
-	if v, err := f.svc.Verify(ctx, p4.ID); err != nil || v.Outcome != proving.OutcomeCannotVerify {
+	if v, err := f.svc.Verify(ctx, p4.ID); err != nil || v.Outcome != zkvm.OutcomeCannotVerify {
 		t.Fatalf("Verify with a local key path = %+v %v", v, err)
 	}
 

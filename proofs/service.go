@@ -22,9 +22,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/proofgrid/proofgrid/blob"
-	"github.com/proofgrid/proofgrid/proving"
 	"github.com/proofgrid/proofgrid/rewards"
 	"github.com/proofgrid/proofgrid/storage"
+	"github.com/proofgrid/proofgrid/zkvm"
 )
 
 // Defaults of Config.
@@ -59,7 +59,7 @@ type Config struct {
 	// Verifiers maps a zkVM slug to the verifier command of that zkVM.
 	// The demo zkVM (DemoZKVM) is always verified by the built-in
 	// verifier; a zkVM with neither gets cannot_verify.
-	Verifiers map[string]proving.ExecVerifier
+	Verifiers map[string]zkvm.ExecVerifier
 	// DemoVerifyWorkers is the parallelism of demo verification (default
 	// GOMAXPROCS).
 	DemoVerifyWorkers int

@@ -13,9 +13,9 @@ import (
 
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/blob"
-	"github.com/proofgrid/proofgrid/proving"
 	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/storage"
+	"github.com/proofgrid/proofgrid/zkvm"
 )
 
 // Verify runs the verifier of proof id's zkVM and records its outcome
@@ -29,13 +29,13 @@ import (
 // running anything. The error is non-nil only for failures worth a retry
 // (storage, the blob store, ctx ending mid-verification); an unknown or
 // unproved proof is ENOTFOUND.
-func (s *Service) Verify(ctx context.Context, id int64) (proving.Verdict, error) {
+func (s *Service) Verify(ctx context.Context, id int64) (zkvm.Verdict, error) {
 	v, err := s.db.ProofView(ctx, id)
 	if err != nil {
-		return proving.Verdict{}, err
+		return zkvm.Verdict{}, err
 	}
-	if v.Proof.Status != proving.StateProved {
-		return proving.Verdict{}, proofgrid.Errorf(proofgrid.ENOTFOUND, "proof %d is not proved", id)
+	if v.Proof.Status != StateProved {
+		return zkvm.Verdict{}, proofgrid.Errorf(proofgrid.ENOTFOUND, "proof %d is not proved", id)
 	}
 	if v.Proof.Verification != nil {
 		return storedVerdict(v.Proof), nil
@@ -43,7 +43,7 @@ func (s *Service) Verify(ctx context.Context, id int64) (proving.Verdict, error)
 	start := s.now()
 	verdict, err := s.runVerifier(ctx, v)
 	if err != nil {
-		return proving.Verdict{}, err
+		return zkvm.Verdict{}, err
 	}
 	end := s.now()
 	ms := float64(verdict.Duration) / float64(time.Millisecond)
@@ -72,30 +72,30 @@ func (s *Service) Verify(ctx context.Context, id int64) (proving.Verdict, error)
 		return err
 	})
 	if err != nil {
-		return proving.Verdict{}, fmt.Errorf("record verification of proof %d: %w", id, err)
+		return zkvm.Verdict{}, fmt.Errorf("record verification of proof %d: %w", id, err)
 	}
-	if verdict.Outcome == proving.OutcomeInvalid {
+	if verdict.Outcome == zkvm.OutcomeInvalid {
 		s.cfg.Logger.Warn("proof failed verification", "proof_id", id, "block_number", v.Proof.BlockNumber,
 			"cluster_id", v.Cluster.ID, "reason", verdict.Reason)
 	}
 	return verdict, nil
 }
 
-func storedVerdict(p storage.Proof) proving.Verdict {
+func storedVerdict(p storage.Proof) zkvm.Verdict {
 	var d time.Duration
 	if p.VerificationMS != nil {
 		d = time.Duration(*p.VerificationMS * float64(time.Millisecond))
 	}
-	return proving.Verdict{Outcome: proving.Outcome(*p.Verification), Reason: p.VerificationReason, Duration: d}
+	return zkvm.Verdict{Outcome: zkvm.Outcome(*p.Verification), Reason: p.VerificationReason, Duration: d}
 }
 
-func cannotVerify(format string, args ...any) proving.Verdict {
-	return proving.Verdict{Outcome: proving.OutcomeCannotVerify, Reason: fmt.Sprintf(format, args...)}
+func cannotVerify(format string, args ...any) zkvm.Verdict {
+	return zkvm.Verdict{Outcome: zkvm.OutcomeCannotVerify, Reason: fmt.Sprintf(format, args...)}
 }
 
 // runVerifier picks the verifier of the proof's zkVM: the built-in one for
 // the demo zkVM, the configured command for others, none otherwise.
-func (s *Service) runVerifier(ctx context.Context, v storage.ProofView) (proving.Verdict, error) {
+func (s *Service) runVerifier(ctx context.Context, v storage.ProofView) (zkvm.Verdict, error) {
 	exec, hasExec := s.cfg.Verifiers[v.ZKVM.Slug]
 	if v.ZKVM.Slug != DemoZKVM && !hasExec {
 		return cannotVerify("no verifier is configured for zkVM %s", v.ZKVM.Slug), nil
@@ -104,7 +104,7 @@ func (s *Service) runVerifier(ctx context.Context, v storage.ProofView) (proving
 	if proofgrid.ErrorCode(err) == proofgrid.ENOTFOUND {
 		return cannotVerify("the proof's bytes are missing from the blob store"), nil
 	} else if err != nil {
-		return proving.Verdict{}, err
+		return zkvm.Verdict{}, err
 	}
 	var hash [32]byte
 	known := v.Block.Hash != nil
@@ -119,14 +119,14 @@ func (s *Service) runVerifier(ctx context.Context, v storage.ProofView) (proving
 		if !known {
 			return cannotVerify("the hash of block %d is not known yet", v.Proof.BlockNumber), nil
 		}
-		return proving.VerifyDemo(ctx, proof, uint64(v.Proof.BlockNumber), hash, s.cfg.DemoVerifyWorkers)
+		return zkvm.VerifyDemo(ctx, proof, uint64(v.Proof.BlockNumber), hash, s.cfg.DemoVerifyWorkers)
 	}
 	vkPath, cleanup, verdict := s.verificationKeyFile(ctx, v.ClusterVersion.VKPath)
 	defer cleanup()
 	if verdict != nil {
 		return *verdict, nil
 	}
-	return exec.Verify(ctx, proving.VerifyRequest{
+	return exec.Verify(ctx, zkvm.VerifyRequest{
 		BlockNumber: uint64(v.Proof.BlockNumber),
 		BlockHash:   hash,
 		VKPath:      vkPath,
@@ -140,7 +140,7 @@ func (s *Service) runVerifier(ctx context.Context, v storage.ProofView) (proving
 // disk are not followed: a team sets vk_path, and a verifier quoting a
 // file it was pointed at would show the file in the proof's reason. No
 // path means no key (the verifier decides whether it needs one).
-func (s *Service) verificationKeyFile(ctx context.Context, vkPath *string) (string, func(), *proving.Verdict) {
+func (s *Service) verificationKeyFile(ctx context.Context, vkPath *string) (string, func(), *zkvm.Verdict) {
 	noop := func() {}
 	if vkPath == nil || *vkPath == "" {
 		return "", noop, nil

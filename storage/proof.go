@@ -13,7 +13,7 @@ import (
 	"github.com/proofgrid/proofgrid"
 )
 
-// Proof states as stored; the rules between them live in package proving.
+// Proof states as stored; the rules between them live in package proofs.
 const (
 	ProofQueued  = "queued"
 	ProofProving = "proving"

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/proofgrid/proofgrid/proving"
+	"github.com/proofgrid/proofgrid/zkvm"
 )
 
 // Job is one block to prove.
@@ -40,9 +40,9 @@ type Backend interface {
 // coordinator does not know it yet; the job is retried later.
 var ErrUnknownHash = errors.New("prover: the block's hash is not known yet")
 
-// Demo is the built-in backend: the Keccak-256 hash chain of package
-// proving, which the coordinator verifies itself. Steps sets the work per
-// block (proving.DefaultDemoSteps when zero; 1 is the minimum).
+// Demo is the built-in backend: the Keccak-256 hash chain of package zkvm,
+// which the coordinator verifies itself. Steps sets the work per
+// block (zkvm.DefaultDemoSteps when zero; 1 is the minimum).
 type Demo struct {
 	Steps           uint64
 	CheckpointEvery uint64
@@ -53,7 +53,7 @@ func (d Demo) Prove(ctx context.Context, job Job) (Result, error) {
 	if job.BlockHash == ([32]byte{}) {
 		return Result{}, ErrUnknownHash
 	}
-	proof, st, err := proving.ProveDemo(ctx, proving.DemoInput{
+	proof, st, err := zkvm.ProveDemo(ctx, zkvm.DemoInput{
 		BlockNumber: job.BlockNumber, BlockHash: job.BlockHash, Steps: d.Steps, CheckpointEvery: d.CheckpointEvery,
 	})
 	if err != nil {
@@ -62,15 +62,15 @@ func (d Demo) Prove(ctx context.Context, job Job) (Result, error) {
 	return Result{Proof: proof, ProvingTime: st.Duration, Cycles: st.Cycles}, nil
 }
 
-// Exec runs a real zkVM prover command per block (see proving.ExecProver
+// Exec runs a real zkVM prover command per block (see zkvm.ExecProver
 // for the placeholders, the environment and the result line).
 type Exec struct {
-	Prover proving.ExecProver
+	Prover zkvm.ExecProver
 }
 
 // Prove runs the command and reads back its proof.
 func (e Exec) Prove(ctx context.Context, job Job) (Result, error) {
-	res, err := e.Prover.Prove(ctx, proving.ProveRequest{
+	res, err := e.Prover.Prove(ctx, zkvm.ProveRequest{
 		BlockNumber: job.BlockNumber, BlockHash: job.BlockHash, RPCURL: job.RPCURL, VKPath: job.VKPath,
 	})
 	if err != nil {

@@ -15,7 +15,6 @@ package prover
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -32,6 +31,7 @@ import (
 	"github.com/proofgrid/proofgrid/agent"
 	"github.com/proofgrid/proofgrid/client"
 	"github.com/proofgrid/proofgrid/queue"
+	"github.com/proofgrid/proofgrid/zkvm"
 )
 
 // Reporter sends requests signed as the agent; *agent.Agent is one.
@@ -89,18 +89,6 @@ func NewHandler(cfg Config, rep Reporter) *Handler {
 	return &Handler{cfg: cfg, rep: rep, log: cfg.Logger.With("component", "prover")}
 }
 
-// clusterInfo is what the agent learns about its cluster from
-// GET /api/v0/clusters.
-type clusterInfo struct {
-	Index          int64  `json:"id"`
-	UUID           string `json:"uuid"`
-	IsActive       bool   `json:"is_active"`
-	ClusterVersion *struct {
-		ID     int64   `json:"id"`
-		VKPath *string `json:"vk_path"`
-	} `json:"cluster_version"`
-}
-
 // ProcessTask proves one block for the agent's cluster.
 func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	p, err := queue.Decode[queue.ProveBlockPayload](t)
@@ -121,6 +109,7 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		log.Info("block already proved for this cluster; nothing to do")
 		return nil
 	}
+	index := cluster.ID
 	job := Job{BlockNumber: p.BlockNumber, RPCURL: h.cfg.RPCURL}
 	if cluster.ClusterVersion != nil && cluster.ClusterVersion.VKPath != nil {
 		job.VKPath = *cluster.ClusterVersion.VKPath
@@ -128,9 +117,9 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if job.BlockHash, err = h.blockHash(ctx, p); err != nil {
 		return classify(err)
 	}
-	report := map[string]any{"block_number": p.BlockNumber, "cluster_id": cluster.Index}
-	for _, status := range []string{"queued", "proving"} {
-		if err := h.post(ctx, "/api/v0/proofs/"+status, report); proofgrid.ErrorCode(err) == proofgrid.ECONFLICT {
+	report := client.ProofReport{BlockNumber: p.BlockNumber, ClusterID: index}
+	for _, path := range []string{client.PathProofsQueued, client.PathProofsProving} {
+		if err := h.post(ctx, path, report); proofgrid.ErrorCode(err) == proofgrid.ECONFLICT {
 			log.Info("block proved meanwhile by another agent")
 			return nil
 		} else if err != nil {
@@ -145,25 +134,26 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		// is known.
 		return err
 	} else if err != nil {
-		h.reportFailure(ctx, cluster.Index, p, start, err)
+		if ee, ok := errors.AsType[*zkvm.ExitError](err); ok {
+			// The prover's own words stay on this machine: the error that
+			// leaves it says only how the prover ended.
+			log.Warn("prover failed", "err", err, "output", ee.Output)
+		}
+		h.reportFailure(ctx, index, p, start, err)
 		return fmt.Errorf("prover: block %d: %w", p.BlockNumber, err)
 	}
 	ms := float64(res.ProvingTime) / float64(time.Millisecond)
-	proved := map[string]any{
-		"block_number": p.BlockNumber,
-		"cluster_id":   cluster.Index,
+	proved := client.ProvedReport{
+		BlockNumber: p.BlockNumber,
+		ClusterID:   index,
 		// Ethproofs wants a positive time; sub-microsecond demo proofs
 		// still took some.
-		"proving_time": max(ms, 0.001),
-		"proof":        base64.StdEncoding.EncodeToString(res.Proof),
+		ProvingTime:   max(ms, 0.001),
+		ProvingCycles: res.Cycles,
+		Proof:         res.Proof,
+		VerifierID:    h.cfg.VerifierID,
 	}
-	if res.Cycles > 0 {
-		proved["proving_cycles"] = res.Cycles
-	}
-	if h.cfg.VerifierID != "" {
-		proved["verifier_id"] = h.cfg.VerifierID
-	}
-	if err := h.post(ctx, "/api/v0/proofs/proved", proved); proofgrid.ErrorCode(err) == proofgrid.ECONFLICT {
+	if err := h.post(ctx, client.PathProofsProved, proved); proofgrid.ErrorCode(err) == proofgrid.ECONFLICT {
 		log.Info("block proved first by another agent; this proof is dropped")
 		return nil
 	} else if err != nil {
@@ -174,32 +164,25 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 }
 
 // cluster finds the agent's cluster among its team's.
-func (h *Handler) cluster(ctx context.Context) (clusterInfo, error) {
-	var list []clusterInfo
-	if err := h.rep.DoSigned(ctx, http.MethodGet, "/api/v0/clusters", nil, &list); err != nil {
-		return clusterInfo{}, err
+func (h *Handler) cluster(ctx context.Context) (client.Cluster, error) {
+	var list []client.Cluster
+	if err := h.rep.DoSigned(ctx, http.MethodGet, client.PathClusters, nil, &list); err != nil {
+		return client.Cluster{}, err
 	}
 	for _, c := range list {
 		if c.UUID == h.cfg.ClusterID {
 			return c, nil
 		}
 	}
-	return clusterInfo{}, proofgrid.Errorf(proofgrid.ENOTFOUND, "cluster %s is not one of this agent's team's clusters", h.cfg.ClusterID)
+	return client.Cluster{}, proofgrid.Errorf(proofgrid.ENOTFOUND, "cluster %s is not one of this agent's team's clusters", h.cfg.ClusterID)
 }
 
 // alreadyProved reports whether the block has a proved proof for the
 // payload's cluster version or a newer one, where a report now would land.
 func (h *Handler) alreadyProved(ctx context.Context, p queue.ProveBlockPayload) (bool, error) {
-	var resp struct {
-		Proofs []struct {
-			ProofStatus    string `json:"proof_status"`
-			ClusterVersion struct {
-				ID int64 `json:"id"`
-			} `json:"cluster_version"`
-		} `json:"proofs"`
-	}
+	var resp client.ProofList
 	q := url.Values{"block": {strconv.FormatUint(p.BlockNumber, 10)}, "clusters": {h.cfg.ClusterID}}
-	if err := h.rep.DoSigned(ctx, http.MethodGet, "/api/v0/proofs?"+q.Encode(), nil, &resp); err != nil {
+	if err := h.rep.DoSigned(ctx, http.MethodGet, client.PathProofs+"?"+q.Encode(), nil, &resp); err != nil {
 		return false, err
 	}
 	for _, pr := range resp.Proofs {
@@ -215,10 +198,8 @@ func (h *Handler) alreadyProved(ctx context.Context, p queue.ProveBlockPayload) 
 func (h *Handler) blockHash(ctx context.Context, p queue.ProveBlockPayload) ([32]byte, error) {
 	s := p.BlockHash
 	if s == "" {
-		var b struct {
-			Hash string `json:"hash"`
-		}
-		if err := h.rep.DoSigned(ctx, http.MethodGet, "/api/v0/blocks/"+strconv.FormatUint(p.BlockNumber, 10), nil, &b); err != nil {
+		var b client.Block
+		if err := h.rep.DoSigned(ctx, http.MethodGet, client.PathBlocks+strconv.FormatUint(p.BlockNumber, 10), nil, &b); err != nil {
 			return [32]byte{}, err
 		}
 		s = b.Hash
@@ -242,9 +223,7 @@ func (h *Handler) post(ctx context.Context, path string, body any) error {
 	wait := h.cfg.ReportBackoff
 	var err error
 	for attempt := 1; ; attempt++ {
-		var out struct {
-			ProofID int64 `json:"proof_id"`
-		}
+		var out client.ReportResponse
 		err = h.rep.DoSigned(ctx, http.MethodPost, path, body, &out)
 		if err == nil || !client.Temporary(err) || attempt >= h.cfg.ReportAttempts {
 			return err
@@ -260,27 +239,33 @@ func (h *Handler) post(ctx context.Context, path string, body any) error {
 
 // reportFailure records a failed or cancelled job with the coordinator,
 // on a context of its own: when the agent is stopping, ctx is already
-// cancelled, and the report is still worth a try.
+// cancelled, and the report is still worth a try. The coordinator
+// publishes the report as a worker event, so its error says how the job
+// ended and nothing an exec prover printed (see zkvm.ExitError).
 func (h *Handler) reportFailure(ctx context.Context, index int64, p queue.ProveBlockPayload, start time.Time, cause error) {
-	status := "Failed"
+	status := client.JobFailed
 	if ctx.Err() != nil {
-		status = "Cancelled"
+		status = client.JobCancelled
 	}
 	attempt, _ := asynq.GetRetryCount(ctx)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	msg := cause.Error()
-	if len(msg) > 1000 {
-		msg = msg[:1000]
+	if len(msg) > maxReportedError {
+		msg = msg[:maxReportedError]
 	}
-	body := map[string]any{
-		"block_number": p.BlockNumber, "cluster_id": index, "status": status, "attempt": attempt,
-		"started_at": start.UTC().Format(time.RFC3339Nano), "ended_at": time.Now().UTC().Format(time.RFC3339Nano), "error": msg,
+	body := client.FailureReport{
+		BlockNumber: p.BlockNumber, ClusterID: index, Status: status, Attempt: attempt,
+		StartedAt: start.UTC(), EndedAt: time.Now().UTC(), Error: msg,
 	}
-	if err := h.rep.DoSigned(rctx, http.MethodPost, "/api/v0/worker-events", body, nil); err != nil {
+	var out client.FailureResponse
+	if err := h.rep.DoSigned(rctx, http.MethodPost, client.PathWorkerEvents, body, &out); err != nil {
 		h.log.Warn("could not report the failed job", "block_number", p.BlockNumber, "err", err)
 	}
 }
+
+// maxReportedError caps the error text of a failure report.
+const maxReportedError = 1000
 
 // classify applies the retry rule of every task (queue.Classify): what
 // cannot pass (a cluster that is not the agent's, a malformed block hash, a

@@ -1,11 +1,13 @@
 package prover_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,8 +18,8 @@ import (
 
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/agent/prover"
-	"github.com/proofgrid/proofgrid/proving"
 	"github.com/proofgrid/proofgrid/queue"
+	"github.com/proofgrid/proofgrid/zkvm"
 )
 
 const clusterUUID = "5f0a2b8e-3c1d-4e6f-9a7b-1c2d3e4f5a6b"
@@ -128,7 +130,7 @@ func TestProvesAndReports(t *testing.T) {
 	for i := range h {
 		h[i] = 0xab
 	}
-	if v, err := proving.VerifyDemo(context.Background(), proof, 42, h, 1); err != nil || v.Outcome != proving.OutcomeValid {
+	if v, err := zkvm.VerifyDemo(context.Background(), proof, 42, h, 1); err != nil || v.Outcome != zkvm.OutcomeValid {
 		t.Fatalf("reported proof does not verify: %+v %v", v, err)
 	}
 }
@@ -219,7 +221,7 @@ func TestExecBackend(t *testing.T) {
 printf 'proof-of-%s-%s' "$1" "$PROOFGRID_VK_PATH" > "$2"
 echo '{"proofgrid_result": {"proving_time_ms": 1500, "cycles": 777}}'
 `), 0o755)
-	b := prover.Exec{Prover: proving.ExecProver{Command: []string{script, "{block_number}", "{output}"}}}
+	b := prover.Exec{Prover: zkvm.ExecProver{Command: []string{script, "{block_number}", "{output}"}}}
 	f := &fakeCoordinator{}
 	if err := newHandler(f, b).ProcessTask(context.Background(), task(t, payload())); err != nil {
 		t.Fatal(err)
@@ -228,6 +230,32 @@ echo '{"proofgrid_result": {"proving_time_ms": 1500, "cycles": 777}}'
 	proof, _ := base64.StdEncoding.DecodeString(body["proof"].(string))
 	if string(proof) != "proof-of-42-vk.bin" || body["proving_time"].(float64) != 1500 || body["proving_cycles"].(float64) != 777 {
 		t.Fatalf("proved body = %v (proof %q)", body, proof)
+	}
+}
+
+// TestExecFailureOutputStaysLocal checks that what a failing exec prover
+// printed reaches the agent's log only: neither the failure report, which
+// the coordinator publishes, nor the task's error carries it.
+func TestExecFailureOutputStaysLocal(t *testing.T) {
+	const marker = "SECRET-MARKER-31c4"
+	script := filepath.Join(t.TempDir(), "prove.sh")
+	os.WriteFile(script, []byte("#!/bin/sh\necho 'token "+marker+"' >&2\nexit 3\n"), 0o755)
+	var logs bytes.Buffer
+	f := &fakeCoordinator{}
+	h := prover.NewHandler(prover.Config{
+		ClusterID: clusterUUID, Backend: prover.Exec{Prover: zkvm.ExecProver{Command: []string{script}}},
+		ReportBackoff: 1, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	}, f)
+	err := h.ProcessTask(context.Background(), task(t, payload()))
+	if err == nil || strings.Contains(err.Error(), marker) || !strings.Contains(err.Error(), "exited with status 3") {
+		t.Fatalf("err = %v", err)
+	}
+	body := f.bodies["/api/v0/worker-events"]
+	if msg, _ := body["error"].(string); msg != "zkvm: prover of block 42 exited with status 3" {
+		t.Fatalf("failure report = %v", body)
+	}
+	if !strings.Contains(logs.String(), marker) {
+		t.Errorf("the agent's log lacks the prover's output:\n%s", logs.String())
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/agent"
 	"github.com/proofgrid/proofgrid/agent/prover"
-	"github.com/proofgrid/proofgrid/proving"
+	"github.com/proofgrid/proofgrid/zkvm"
 )
 
 // proverFlags are the "agent run" settings of the prove:block job.
@@ -22,6 +22,7 @@ type proverFlags struct {
 	demoSteps  uint64
 	rpcURL     string
 	verifierID string
+	passEnv    string
 }
 
 // bind registers the prover flags on fs and their environment variables
@@ -36,6 +37,8 @@ func (p *proverFlags) bind(fs *flag.FlagSet, envOf map[string]string) {
 		`exec backend command template, a JSON array or space-separated words, e.g. "cargo-prove --block {block_number} --rpc {rpc_url} --out {output}"`)
 	str(&p.rpcURL, "rpc-url", "PROOFGRID_AGENT_RPC_URL", "execution node the prover fetches blocks from ({rpc_url})")
 	str(&p.verifierID, "verifier-id", "PROOFGRID_AGENT_VERIFIER_ID", "verifier_id reported with each proof (vkey or image id)")
+	str(&p.passEnv, "prover-pass-env", "PROOFGRID_AGENT_PROVER_PASS_ENV",
+		`comma-separated variables of the agent's environment the exec prover receives besides PATH, HOME, locale, TMPDIR, CUDA_* and the like; "SP1_*" names a prefix`)
 	fs.DurationVar(&p.timeout, "prover-timeout", 0, "bound of one exec prover run; default 1h (PROOFGRID_AGENT_PROVER_TIMEOUT)")
 	envOf["prover-timeout"] = "PROOFGRID_AGENT_PROVER_TIMEOUT"
 	fs.Uint64Var(&p.demoSteps, "demo-steps", 0, "hash-chain steps per block of the demo backend; default 1048576, 1 is the least work (PROOFGRID_AGENT_DEMO_STEPS)")
@@ -57,7 +60,7 @@ func (p *proverFlags) handlers(c agent.Config, log *slog.Logger) (agent.Register
 		if err != nil {
 			return nil, err
 		}
-		ep := proving.ExecProver{Command: command, Timeout: p.timeout}
+		ep := zkvm.ExecProver{Command: command, Timeout: p.timeout, PassEnv: splitList(p.passEnv)}
 		if err := ep.Validate(); err != nil {
 			return nil, fmt.Errorf("--prover-command: %w", err)
 		}
@@ -68,6 +71,17 @@ func (p *proverFlags) handlers(c agent.Config, log *slog.Logger) (agent.Register
 	return prover.Register(prover.Config{
 		ClusterID: c.ClusterID, Backend: backend, RPCURL: p.rpcURL, VerifierID: p.verifierID, Logger: log,
 	}), nil
+}
+
+// splitList splits a comma-separated list, dropping empty entries.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // splitCommand reads a command template: a JSON array of arguments, for

@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/auth"
+	"github.com/proofgrid/proofgrid/client"
 	"github.com/proofgrid/proofgrid/coordinator/web"
 	"github.com/proofgrid/proofgrid/fleet"
 )
@@ -77,12 +78,6 @@ func (a *API) enroll(c *fiber.Ctx) error {
 	return c.JSON(resp)
 }
 
-// HeartbeatResponse answers a heartbeat.
-type HeartbeatResponse struct {
-	ReceivedAt        time.Time `json:"received_at"`
-	HeartbeatInterval int       `json:"heartbeat_interval_seconds"`
-}
-
 func (a *API) heartbeat(c *fiber.Ctx) error {
 	m, _ := web.MachineOf(c)
 	var hb proofgrid.Heartbeat
@@ -93,7 +88,7 @@ func (a *API) heartbeat(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(HeartbeatResponse{ReceivedAt: at, HeartbeatInterval: int(a.Fleet.HeartbeatInterval() / time.Second)})
+	return c.JSON(client.HeartbeatResponse{ReceivedAt: at, HeartbeatInterval: int(a.Fleet.HeartbeatInterval() / time.Second)})
 }
 
 func (a *API) machines(c *fiber.Ctx) error {

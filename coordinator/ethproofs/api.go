@@ -61,7 +61,7 @@ type Config struct {
 	// head (default 0).
 	Confirmations int64
 	// Verifiers maps a zkVM slug to the argument vector of its verifier,
-	// with the placeholders of proving.ExecVerifier ({proof}, {vk_path},
+	// with the placeholders of zkvm.ExecVerifier ({proof}, {vk_path},
 	// {block_number}, {block_hash}).
 	Verifiers map[string][]string
 	// VerifyTimeout bounds one exec verifier run (default 10 min).

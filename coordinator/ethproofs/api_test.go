@@ -15,8 +15,8 @@ import (
 	"github.com/proofgrid/proofgrid/coordinator"
 	"github.com/proofgrid/proofgrid/coordinator/coordinatortest"
 	"github.com/proofgrid/proofgrid/coordinator/ethproofs"
-	"github.com/proofgrid/proofgrid/proving"
 	"github.com/proofgrid/proofgrid/storage"
+	"github.com/proofgrid/proofgrid/zkvm"
 )
 
 func blockHash(n int) string {
@@ -30,7 +30,7 @@ func demoProof(t *testing.T, n int, hash string) []byte {
 	var h [32]byte
 	b, _ := hex.DecodeString(hash[2:])
 	copy(h[:], b)
-	p, _, err := proving.ProveDemo(context.Background(), proving.DemoInput{BlockNumber: uint64(n), BlockHash: h, Steps: 2000})
+	p, _, err := zkvm.ProveDemo(context.Background(), zkvm.DemoInput{BlockNumber: uint64(n), BlockHash: h, Steps: 2000})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,25 +4,13 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/proofgrid/proofgrid"
+	"github.com/proofgrid/proofgrid/client"
 	"github.com/proofgrid/proofgrid/proofs"
 	"github.com/proofgrid/proofgrid/storage"
 )
 
-// blockResponse is a block as Ethproofs shows it. Metadata not known yet
-// reads as an empty string or zero: the document makes every field a
-// required, non-null one.
-type blockResponse struct {
-	BlockNumber      int64  `json:"block_number"`
-	Hash             string `json:"hash"`
-	Timestamp        string `json:"timestamp"`
-	GasUsed          int64  `json:"gas_used"`
-	TransactionCount int64  `json:"transaction_count"`
-	CreatedAt        string `json:"created_at"`
-	UpdatedAt        string `json:"updated_at"`
-}
-
-func newBlockResponse(b storage.Block) blockResponse {
-	r := blockResponse{BlockNumber: b.Number, CreatedAt: timestamp(b.CreatedAt), UpdatedAt: timestamp(b.UpdatedAt)}
+func newBlockResponse(b storage.Block) client.Block {
+	r := client.Block{BlockNumber: b.Number, CreatedAt: timestamp(b.CreatedAt), UpdatedAt: timestamp(b.UpdatedAt)}
 	if b.Hash != nil {
 		r.Hash = *b.Hash
 	}

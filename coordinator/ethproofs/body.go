@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,10 +17,42 @@ import (
 
 // fields is a decoded JSON object body. Ethproofs validates bodies with
 // schemas that ignore unknown members, so unknown members are ignored
-// here too: a client written for Ethproofs keeps working. Every member
+// here too: a client written for Ethproofs keeps working. proofgrid's own
+// agents are held to their types instead (fields.only). Every member
 // that is read is checked for its type and range, and problems are
 // EINVALID errors that name the member.
 type fields map[string]json.RawMessage
+
+// members returns the JSON member names of the struct v, read from its
+// field tags.
+func members(v any) map[string]bool {
+	t := reflect.TypeOf(v)
+	out := make(map[string]bool, t.NumField())
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			out[name] = true
+		}
+	}
+	return out
+}
+
+// only refuses a body with a member outside known, naming the first in
+// sorted order so the message does not change from one request to the
+// next.
+func (f fields) only(known map[string]bool) error {
+	var unknown []string
+	for name := range f {
+		if !known[name] {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	slices.Sort(unknown)
+	return proofgrid.Errorf(proofgrid.EINVALID, "Invalid payload: unknown member %q", unknown[0])
+}
 
 // decodeObject reads the request body as one JSON object, refusing bodies
 // above max bytes (ETOOLARGE).

@@ -6,33 +6,11 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/proofgrid/proofgrid"
+	"github.com/proofgrid/proofgrid/client"
 	"github.com/proofgrid/proofgrid/proofs"
 	"github.com/proofgrid/proofgrid/storage"
+	"github.com/proofgrid/proofgrid/zkvm"
 )
-
-// clusterListItem is one entry of GET /clusters: Ethproofs' id (the team
-// index), name and hardware description, then proofgrid's additions, of
-// which uuid is what agents and the clusters filter of GET /proofs use.
-type clusterListItem struct {
-	ID                  int64                   `json:"id"`
-	Name                string                  `json:"name"`
-	HardwareDescription *string                 `json:"hardware_description"`
-	UUID                string                  `json:"uuid"`
-	NumGPUs             int64                   `json:"num_gpus"`
-	DeploymentType      string                  `json:"deployment_type"`
-	IsActive            bool                    `json:"is_active"`
-	CreatedAt           string                  `json:"created_at"`
-	ClusterVersion      *clusterVersionListItem `json:"cluster_version"`
-}
-
-// clusterVersionListItem is the active version of a listed cluster.
-type clusterVersionListItem struct {
-	ID            int64   `json:"id"`
-	Index         int64   `json:"index"`
-	ZKVMVersionID int64   `json:"zkvm_version_id"`
-	VKPath        *string `json:"vk_path"`
-	CreatedAt     string  `json:"created_at"`
-}
 
 func (a *API) listClusters(c *fiber.Ctx) error {
 	cl := callerOf(c)
@@ -40,9 +18,9 @@ func (a *API) listClusters(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := make([]clusterListItem, 0, len(list))
+	out := make([]client.Cluster, 0, len(list))
 	for _, cv := range list {
-		item := clusterListItem{
+		item := client.Cluster{
 			ID:                  cv.Cluster.Index,
 			Name:                cv.Cluster.Name,
 			HardwareDescription: cv.Cluster.HardwareDescription,
@@ -53,7 +31,7 @@ func (a *API) listClusters(c *fiber.Ctx) error {
 			CreatedAt:           timestamp(cv.Cluster.CreatedAt),
 		}
 		if v := cv.Version; v.ID != 0 {
-			item.ClusterVersion = &clusterVersionListItem{ID: v.ID, Index: v.Index, ZKVMVersionID: v.ZKVMVersionID, VKPath: v.VKPath, CreatedAt: timestamp(v.CreatedAt)}
+			item.ClusterVersion = &client.ActiveClusterVersion{ID: v.ID, Index: v.Index, ZKVMVersionID: v.ZKVMVersionID, VKPath: v.VKPath, CreatedAt: timestamp(v.CreatedAt)}
 		}
 		out = append(out, item)
 	}
@@ -138,6 +116,10 @@ func (a *API) updateCluster(c *fiber.Ctx) error {
 	if v, ok, err := f.str("vk_path", false, proofs.MaxVKPath); err != nil {
 		return err
 	} else if ok {
+		// The agents hand vk_path to their prover commands.
+		if err := zkvm.CheckVKPath(v); err != nil {
+			return err
+		}
 		upd.VKPath = &v
 	}
 	if _, err := a.Proofs.UpdateCluster(c.UserContext(), callerOf(c).teamID, index, upd); err != nil {

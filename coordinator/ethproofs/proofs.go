@@ -15,10 +15,11 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/proofgrid/proofgrid"
+	"github.com/proofgrid/proofgrid/client"
 	"github.com/proofgrid/proofgrid/coordinator/web"
 	"github.com/proofgrid/proofgrid/proofs"
-	"github.com/proofgrid/proofgrid/proving"
 	"github.com/proofgrid/proofgrid/storage"
+	"github.com/proofgrid/proofgrid/zkvm"
 )
 
 // Listing bounds, as the Ethproofs document gives them.
@@ -31,95 +32,9 @@ const (
 	maxZipLimit     = 100
 )
 
-// proofResponse is one proof of GET /proofs. Members the document types
-// as non-null are left out while unknown (a proof not yet proved has no
-// size). proofgrid_verification is proofgrid's addition.
-type proofResponse struct {
-	BlockNumber      int64                  `json:"block_number"`
-	ClusterID        int64                  `json:"cluster_id"`
-	ProofID          int64                  `json:"proof_id"`
-	ProofStatus      string                 `json:"proof_status"`
-	ProvingCycles    *int64                 `json:"proving_cycles,omitempty"`
-	TeamID           string                 `json:"team_id"`
-	CreatedAt        string                 `json:"created_at"`
-	ProvedTimestamp  *string                `json:"proved_timestamp,omitempty"`
-	ProvingTimestamp *string                `json:"proving_timestamp,omitempty"`
-	QueuedTimestamp  *string                `json:"queued_timestamp,omitempty"`
-	ProvingTime      *int64                 `json:"proving_time,omitempty"`
-	ProgramID        *int64                 `json:"program_id,omitempty"`
-	SizeBytes        *int64                 `json:"size_bytes,omitempty"`
-	VerifierID       *string                `json:"verifier_id,omitempty"`
-	Team             teamResponse           `json:"team"`
-	Block            blockResponse          `json:"block"`
-	ClusterVersion   clusterVersionResponse `json:"cluster_version"`
-	Verification     verificationResponse   `json:"proofgrid_verification"`
-}
-
-type teamResponse struct {
-	ID        string `json:"id"`
-	Name      string `json:"name"`
-	Slug      string `json:"slug"`
-	CreatedAt string `json:"created_at"`
-}
-
-type clusterVersionResponse struct {
-	ID            int64               `json:"id"`
-	ClusterID     string              `json:"cluster_id"`
-	Index         int64               `json:"index"`
-	ZKVMVersionID int64               `json:"zkvm_version_id"`
-	VKPath        *string             `json:"vk_path"`
-	IsActive      bool                `json:"is_active"`
-	CreatedAt     string              `json:"created_at"`
-	Cluster       clusterResponse     `json:"cluster"`
-	ZKVMVersion   zkvmVersionResponse `json:"zkvm_version"`
-}
-
-type clusterResponse struct {
-	ID                  string  `json:"id"`
-	Index               int64   `json:"index"`
-	Name                string  `json:"name"`
-	TeamID              string  `json:"team_id"`
-	HardwareDescription *string `json:"hardware_description"`
-	IsOpenSource        bool    `json:"is_open_source"`
-	NumGPUs             int64   `json:"num_gpus"`
-	IsActive            bool    `json:"is_active"`
-	SoftwareLink        *string `json:"software_link"`
-	DeploymentType      string  `json:"deployment_type"`
-	CreatedAt           string  `json:"created_at"`
-}
-
-type zkvmVersionResponse struct {
-	ID        int64        `json:"id"`
-	Version   string       `json:"version"`
-	ZKVMID    int64        `json:"zkvm_id"`
-	CreatedAt string       `json:"created_at"`
-	ZKVM      zkvmResponse `json:"zkvm"`
-}
-
-type zkvmResponse struct {
-	ID        int64  `json:"id"`
-	Name      string `json:"name"`
-	Slug      string `json:"slug"`
-	ISA       string `json:"isa"`
-	TeamID    string `json:"team_id"`
-	CreatedAt string `json:"created_at"`
-}
-
-// verificationResponse tells what the verifier said about a proof.
-// Status is pending until a verifier ran on a proved proof, then valid,
-// invalid or cannot_verify; proofs not proved yet read not_proved.
-// Flagged marks proofs a verifier rejected; they are kept, not deleted.
-type verificationResponse struct {
-	Status     string   `json:"status"`
-	Flagged    bool     `json:"flagged"`
-	Reason     string   `json:"reason,omitempty"`
-	DurationMS *float64 `json:"duration_ms,omitempty"`
-	VerifiedAt *string  `json:"verified_at,omitempty"`
-}
-
-func newProofResponse(v storage.ProofView) proofResponse {
+func newProofResponse(v storage.ProofView) client.Proof {
 	p := v.Proof
-	r := proofResponse{
+	r := client.Proof{
 		BlockNumber:      p.BlockNumber,
 		ClusterID:        v.Cluster.Index,
 		ProofID:          p.ID,
@@ -134,14 +49,14 @@ func newProofResponse(v storage.ProofView) proofResponse {
 		ProgramID:        p.ProgramID,
 		SizeBytes:        p.SizeBytes,
 		VerifierID:       p.VerifierID,
-		Team: teamResponse{
+		Team: client.Team{
 			ID:        proofs.TeamUUID(v.Team.ID),
 			Name:      v.Team.Name,
 			Slug:      proofs.TeamSlug(v.Team.ID, v.Team.Name),
 			CreatedAt: timestamp(v.Team.CreatedAt),
 		},
 		Block: newBlockResponse(v.Block),
-		ClusterVersion: clusterVersionResponse{
+		ClusterVersion: client.ProofClusterVersion{
 			ID:            v.ClusterVersion.ID,
 			ClusterID:     v.Cluster.ID,
 			Index:         v.ClusterVersion.Index,
@@ -149,7 +64,7 @@ func newProofResponse(v storage.ProofView) proofResponse {
 			VKPath:        v.ClusterVersion.VKPath,
 			IsActive:      v.ClusterVersion.IsActive,
 			CreatedAt:     timestamp(v.ClusterVersion.CreatedAt),
-			Cluster: clusterResponse{
+			Cluster: client.ProofCluster{
 				ID:                  v.Cluster.ID,
 				Index:               v.Cluster.Index,
 				Name:                v.Cluster.Name,
@@ -162,12 +77,12 @@ func newProofResponse(v storage.ProofView) proofResponse {
 				DeploymentType:      v.Cluster.DeploymentType,
 				CreatedAt:           timestamp(v.Cluster.CreatedAt),
 			},
-			ZKVMVersion: zkvmVersionResponse{
+			ZKVMVersion: client.ZKVMVersion{
 				ID:        v.ZKVMVersion.ID,
 				Version:   v.ZKVMVersion.Version,
 				ZKVMID:    v.ZKVMVersion.ZKVMID,
 				CreatedAt: timestamp(v.ZKVMVersion.CreatedAt),
-				ZKVM: zkvmResponse{
+				ZKVM: client.ZKVM{
 					ID: v.ZKVM.ID, Name: v.ZKVM.Name, Slug: v.ZKVM.Slug, ISA: v.ZKVM.ISA,
 					TeamID: v.ZKVM.TeamUUID, CreatedAt: timestamp(v.ZKVM.CreatedAt),
 				},
@@ -175,14 +90,14 @@ func newProofResponse(v storage.ProofView) proofResponse {
 		},
 	}
 	switch {
-	case p.Status != proving.StateProved:
+	case p.Status != proofs.StateProved:
 		r.Verification.Status = "not_proved"
 	case p.Verification == nil:
 		r.Verification.Status = "pending"
 	default:
-		r.Verification = verificationResponse{
+		r.Verification = client.Verification{
 			Status:     *p.Verification,
-			Flagged:    *p.Verification == string(proving.OutcomeInvalid),
+			Flagged:    *p.Verification == string(zkvm.OutcomeInvalid),
 			Reason:     p.VerificationReason,
 			DurationMS: p.VerificationMS,
 			VerifiedAt: timestampPtr(p.VerifiedAt),
@@ -228,16 +143,19 @@ func (a *API) listProofs(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := make([]proofResponse, 0, len(views))
+	out := make([]client.Proof, 0, len(views))
 	for _, v := range views {
 		out = append(out, newProofResponse(v))
 	}
-	return c.JSON(fiber.Map{"proofs": out, "total_count": total, "limit": f.Limit, "offset": f.Offset})
+	return c.JSON(client.ProofList{Proofs: out, TotalCount: total, Limit: f.Limit, Offset: f.Offset})
 }
 
-// report handles POST /proofs/queued, /proving and /proved.
+// report handles POST /proofs/queued, /proving and /proved. Bodies are
+// client.ProofReport and client.ProvedReport, the types the prover agent
+// sends; for agents, which speak exactly those types, a member outside
+// them is refused rather than ignored.
 func (a *API) report(tmpl proofs.Report) fiber.Handler {
-	proved := tmpl.Status == proving.StateProved
+	proved := tmpl.Status == proofs.StateProved
 	maxBody := maxJSONBody
 	if proved {
 		// Base64 is 4/3 of the bytes; the rest of the body is small.
@@ -248,27 +166,81 @@ func (a *API) report(tmpl proofs.Report) fiber.Handler {
 		if err != nil {
 			return err
 		}
+		cl := callerOf(c)
 		r := tmpl
-		if r.BlockNumber, _, err = f.integer("block_number", true, 0, storage.MaxBlockNumber); err != nil {
-			return err
-		}
-		if r.ClusterIndex, _, err = f.integer("cluster_id", true, math.MinInt64, math.MaxInt64); err != nil {
-			return err
-		}
 		if proved {
-			if r, err = a.provedFields(f, r); err != nil {
+			rep, err := decodeProvedReport(f, cl.machine != nil, a.Proofs.MaxProofBytes())
+			if err != nil {
 				return err
 			}
+			r.BlockNumber, r.ClusterIndex = int64(rep.BlockNumber), rep.ClusterID
+			// Stored in whole milliseconds; a positive time never rounds to zero.
+			r.ProvingTimeMS = max(1, int64(math.Round(rep.ProvingTime)))
+			if rep.ProvingCycles > 0 {
+				cycles := int64(rep.ProvingCycles)
+				r.ProvingCycles = &cycles
+			}
+			r.Proof = rep.Proof
+			if rep.VerifierID != "" {
+				r.VerifierID = &rep.VerifierID
+			}
+		} else {
+			rep, err := decodeProofReport(f, cl.machine != nil)
+			if err != nil {
+				return err
+			}
+			r.BlockNumber, r.ClusterIndex = int64(rep.BlockNumber), rep.ClusterID
 		}
-		p, err := a.Proofs.Report(c.UserContext(), callerOf(c).reporter(), r)
+		p, err := a.Proofs.Report(c.UserContext(), cl.reporter(), r)
 		if err != nil {
 			return err
 		}
-		return c.JSON(fiber.Map{"proof_id": p.ID})
+		return c.JSON(client.ReportResponse{ProofID: p.ID})
 	}
 }
 
-func (a *API) provedFields(f fields, r proofs.Report) (proofs.Report, error) {
+// Members of the agents' report bodies, for refusing the others.
+var (
+	proofReportMembers   = members(client.ProofReport{})
+	provedReportMembers  = members(client.ProvedReport{})
+	failureReportMembers = members(client.FailureReport{})
+)
+
+// decodeProofReport reads a queued or proving report; strict refuses
+// members that client.ProofReport does not have.
+func decodeProofReport(f fields, strict bool) (client.ProofReport, error) {
+	var r client.ProofReport
+	if strict {
+		if err := f.only(proofReportMembers); err != nil {
+			return r, err
+		}
+	}
+	n, _, err := f.integer("block_number", true, 0, storage.MaxBlockNumber)
+	if err != nil {
+		return r, err
+	}
+	r.BlockNumber = uint64(n)
+	if r.ClusterID, _, err = f.integer("cluster_id", true, math.MinInt64, math.MaxInt64); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// decodeProvedReport reads a proved report whose proof is at most
+// maxProof bytes; strict refuses members that client.ProvedReport does
+// not have.
+func decodeProvedReport(f fields, strict bool, maxProof int64) (client.ProvedReport, error) {
+	var r client.ProvedReport
+	if strict {
+		if err := f.only(provedReportMembers); err != nil {
+			return r, err
+		}
+	}
+	head, err := decodeProofReport(f, false)
+	if err != nil {
+		return r, err
+	}
+	r.BlockNumber, r.ClusterID = head.BlockNumber, head.ClusterID
 	ms, _, _, err := f.number("proving_time", true)
 	if err != nil {
 		return r, err
@@ -276,19 +248,18 @@ func (a *API) provedFields(f fields, r proofs.Report) (proofs.Report, error) {
 	if ms <= 0 || ms > math.MaxInt64/2 {
 		return r, invalid("proving_time", "must be a number of milliseconds greater than 0, got %v", ms)
 	}
-	// Stored in whole milliseconds; a positive time never rounds to zero.
-	r.ProvingTimeMS = max(1, int64(math.Round(ms)))
+	r.ProvingTime = ms
 	if cycles, ok, err := f.integer("proving_cycles", false, 1, math.MaxInt64); err != nil {
 		return r, err
 	} else if ok {
-		r.ProvingCycles = &cycles
+		r.ProvingCycles = uint64(cycles)
 	}
 	enc, _, err := f.str("proof", true, 0)
 	if err != nil {
 		return r, err
 	}
-	if int64(base64.StdEncoding.DecodedLen(len(enc))) > a.Proofs.MaxProofBytes()+2 {
-		return r, proofgrid.Errorf(proofgrid.ETOOLARGE, "proof is larger than the limit of %d bytes", a.Proofs.MaxProofBytes())
+	if int64(base64.StdEncoding.DecodedLen(len(enc))) > maxProof+2 {
+		return r, proofgrid.Errorf(proofgrid.ETOOLARGE, "proof is larger than the limit of %d bytes", maxProof)
 	}
 	if r.Proof, err = decodeBase64(enc); err != nil {
 		return r, invalid("proof", "must be base64 (standard alphabet): %v", err)
@@ -296,10 +267,8 @@ func (a *API) provedFields(f fields, r proofs.Report) (proofs.Report, error) {
 	if len(r.Proof) == 0 {
 		return r, invalid("proof", "must not be empty")
 	}
-	if id, ok, err := f.str("verifier_id", false, 256); err != nil {
+	if r.VerifierID, _, err = f.str("verifier_id", false, 256); err != nil {
 		return r, err
-	} else if ok {
-		r.VerifierID = &id
 	}
 	return r, nil
 }
@@ -314,41 +283,55 @@ func decodeBase64(s string) ([]byte, error) {
 
 // reportFailure is proofgrid's endpoint for prover agents to report a
 // prove:block job that failed or was cancelled, which becomes a worker
-// event.
+// event. Only agents use it, so its body, client.FailureReport, is
+// always strict.
 func (a *API) reportFailure(c *fiber.Ctx) error {
 	f, err := decodeObject(c, maxJSONBody)
 	if err != nil {
 		return err
 	}
-	var fl proofs.Failure
-	if fl.BlockNumber, _, err = f.integer("block_number", true, 0, storage.MaxBlockNumber); err != nil {
+	rep, err := decodeFailureReport(f)
+	if err != nil {
 		return err
 	}
-	if fl.ClusterIndex, _, err = f.integer("cluster_id", true, math.MinInt64, math.MaxInt64); err != nil {
+	recorded, err := a.Proofs.ReportFailure(c.UserContext(), callerOf(c).reporter(), proofs.Failure{
+		BlockNumber: int64(rep.BlockNumber), ClusterIndex: rep.ClusterID, Status: rep.Status, Attempt: rep.Attempt,
+		StartedAt: rep.StartedAt, EndedAt: rep.EndedAt, Error: rep.Error,
+	})
+	if err != nil {
 		return err
 	}
-	if fl.Status, _, err = f.str("status", true, 16); err != nil {
-		return err
+	return c.JSON(client.FailureResponse{Recorded: recorded})
+}
+
+func decodeFailureReport(f fields) (client.FailureReport, error) {
+	var r client.FailureReport
+	if err := f.only(failureReportMembers); err != nil {
+		return r, err
+	}
+	head, err := decodeProofReport(f, false)
+	if err != nil {
+		return r, err
+	}
+	r.BlockNumber, r.ClusterID = head.BlockNumber, head.ClusterID
+	if r.Status, _, err = f.str("status", true, 16); err != nil {
+		return r, err
 	}
 	attempt, _, err := f.integer("attempt", false, 0, math.MaxInt32)
 	if err != nil {
-		return err
+		return r, err
 	}
-	fl.Attempt = int(attempt)
-	if fl.StartedAt, _, err = f.timestamp("started_at", false); err != nil {
-		return err
+	r.Attempt = int(attempt)
+	if r.StartedAt, _, err = f.timestamp("started_at", false); err != nil {
+		return r, err
 	}
-	if fl.EndedAt, _, err = f.timestamp("ended_at", false); err != nil {
-		return err
+	if r.EndedAt, _, err = f.timestamp("ended_at", false); err != nil {
+		return r, err
 	}
-	if fl.Error, _, err = f.str("error", false, 64<<10); err != nil {
-		return err
+	if r.Error, _, err = f.str("error", false, 64<<10); err != nil {
+		return r, err
 	}
-	recorded, err := a.Proofs.ReportFailure(c.UserContext(), callerOf(c).reporter(), fl)
-	if err != nil {
-		return err
-	}
-	return c.JSON(fiber.Map{"recorded": recorded})
+	return r, nil
 }
 
 func (a *API) downloadProof(c *fiber.Ctx) error {

@@ -1,6 +1,6 @@
 //go:build unix
 
-package proving
+package zkvm
 
 import (
 	"bytes"
@@ -131,7 +131,7 @@ func TestExecProverFailures(t *testing.T) {
 		timeout bool
 	}{
 		{name: "exit status", p: ExecProver{Command: []string{"sh", "-c", "echo working; echo 'cannot open witness' >&2; exit 3"}},
-			want: "exit status 3: cannot open witness", exit: 3},
+			want: "prover of block 0 exited with status 3", exit: 3},
 		{name: "no proof written", p: ExecProver{Command: []string{"true"}}, want: "wrote no proof"},
 		{name: "stale proof not read back", p: ExecProver{Command: []string{"true"}}, req: ProveRequest{Output: stale},
 			setup: func() { os.WriteFile(stale, []byte("old proof"), 0o600) }, want: "wrote no proof"},
@@ -154,6 +154,9 @@ func TestExecProverFailures(t *testing.T) {
 			}
 			if errors.Is(err, ErrTimeout) != tt.timeout {
 				t.Errorf("errors.Is(err, ErrTimeout) = %v", !tt.timeout)
+			}
+			if strings.Contains(err.Error(), "witness") {
+				t.Errorf("err = %v quotes the prover's output", err)
 			}
 			if res.ExitCode != tt.exit || res.Proof != nil {
 				t.Errorf("exit code %d, proof %q; want exit %d and no proof", res.ExitCode, res.Proof, tt.exit)

@@ -1,6 +1,6 @@
 //go:build unix
 
-package proving
+package zkvm
 
 import (
 	"errors"

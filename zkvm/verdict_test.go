@@ -1,4 +1,4 @@
-package proving
+package zkvm
 
 import (
 	"errors"
@@ -41,5 +41,16 @@ func TestVerifierVerdict(t *testing.T) {
 		if v.Outcome != tt.want || !strings.Contains(v.Reason, tt.reason) || (tt.reason == "") != (v.Reason == "") {
 			t.Errorf("%s: %+v, want %s with %q", tt.name, v, tt.want, tt.reason)
 		}
+	}
+}
+
+func TestOutcomeValid(t *testing.T) {
+	for _, o := range []Outcome{OutcomeValid, OutcomeInvalid, OutcomeCannotVerify} {
+		if !o.Valid() {
+			t.Errorf("%q.Valid() = false", o)
+		}
+	}
+	if Outcome("maybe").Valid() || Outcome("").Valid() {
+		t.Error("unknown outcome reported valid")
 	}
 }

@@ -1,4 +1,4 @@
-package proving
+package zkvm
 
 import (
 	"bytes"
@@ -155,11 +155,11 @@ func checkDemoParams(steps, every uint64) error {
 // the bounds of the encoding or its checkpoint count does not match S and E.
 func (p *DemoProof) MarshalBinary() ([]byte, error) {
 	if err := checkDemoParams(p.Steps, p.CheckpointEvery); err != nil {
-		return nil, fmt.Errorf("proving: demo proof: %w", err)
+		return nil, fmt.Errorf("zkvm: demo proof: %w", err)
 	}
 	k := demoCheckpointCount(p.Steps, p.CheckpointEvery)
 	if uint64(len(p.Checkpoints)) != k {
-		return nil, fmt.Errorf("proving: demo proof: %d checkpoints, want %d", len(p.Checkpoints), k)
+		return nil, fmt.Errorf("zkvm: demo proof: %d checkpoints, want %d", len(p.Checkpoints), k)
 	}
 	b := make([]byte, demoMinLen+32*int(k))
 	putDemoHeader(b, p.BlockNumber, p.BlockHash, p.Steps, p.CheckpointEvery)
@@ -263,7 +263,7 @@ func ProveDemo(ctx context.Context, in DemoInput) ([]byte, Stats, error) {
 			done += chunk
 			if done%ctxCheckEvery == 0 {
 				if err := ctx.Err(); err != nil {
-					return nil, Stats{}, fmt.Errorf("proving: demo proof of block %d stopped at step %d: %w", in.BlockNumber, done, err)
+					return nil, Stats{}, fmt.Errorf("zkvm: demo proof of block %d stopped at step %d: %w", in.BlockNumber, done, err)
 				}
 				if in.Progress != nil && done%progressEvery == 0 && done != steps {
 					in.Progress(done, steps)
@@ -342,7 +342,7 @@ func VerifyDemo(ctx context.Context, proof []byte, blockNumber uint64, blockHash
 	// Workers stop early once ctx ends, so a failure found by then may not
 	// be the lowest one: the verdict is incomplete and not given.
 	if err := ctx.Err(); err != nil {
-		return Verdict{}, fmt.Errorf("proving: verifying demo proof of block %d: %w", blockNumber, err)
+		return Verdict{}, fmt.Errorf("zkvm: verifying demo proof of block %d: %w", blockNumber, err)
 	}
 	if j := failed.Load(); j < segments {
 		from := j * p.CheckpointEvery

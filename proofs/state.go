@@ -1,4 +1,4 @@
-package proving
+package proofs
 
 import (
 	"fmt"
@@ -57,6 +57,6 @@ func NextState(blockNumber uint64, current, requested string) error {
 	case StateProved:
 		return proofgrid.Errorf(proofgrid.ECONFLICT, "proof for block %d of this cluster version is already proved", blockNumber)
 	default:
-		return fmt.Errorf("proving: stored proof of block %d has unknown status %q", blockNumber, current)
+		return fmt.Errorf("proofs: stored proof of block %d has unknown status %q", blockNumber, current)
 	}
 }

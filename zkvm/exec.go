@@ -1,4 +1,4 @@
-package proving
+package zkvm
 
 import (
 	"context"
@@ -36,7 +36,7 @@ const (
 
 // ErrTimeout is wrapped by the error of an exec prover that ran past its
 // timeout.
-var ErrTimeout = errors.New("proving: command timed out")
+var ErrTimeout = errors.New("zkvm: command timed out")
 
 // ExecProver runs a real zkVM prover as a child process, once per block.
 //
@@ -45,8 +45,11 @@ var ErrTimeout = errors.New("proving: command timed out")
 // {block_number}, {block_hash}, {rpc_url}, {output} and {vk_path}; the same
 // values are also in the environment as PROOFGRID_BLOCK_NUMBER,
 // PROOFGRID_BLOCK_HASH, PROOFGRID_RPC_URL, PROOFGRID_OUTPUT and
-// PROOFGRID_VK_PATH. The command inherits the agent's environment (a GPU
-// prover needs its PATH and CUDA settings), then those variables, then Env.
+// PROOFGRID_VK_PATH. The command's environment is built, not inherited:
+// the agent's variables that DefaultPassEnv or PassEnv name (a GPU prover
+// needs its PATH and CUDA settings), then those variables, then Env. The
+// rest of the agent's environment, its credentials included, stays out.
+// A VKPath that CheckVKPath refuses is not handed to the command.
 //
 // The prover must write its proof to the {output} path and exit 0. It may
 // print a result line on stdout to report its proving time and cycle count
@@ -62,6 +65,10 @@ type ExecProver struct {
 	// Env lists extra KEY=VALUE entries; placeholders are expanded in
 	// their values too.
 	Env []string
+	// PassEnv names further variables of the agent's environment that
+	// the command receives, besides DefaultPassEnv; a name ending in "*"
+	// is a prefix. proofgrid's own PROOFGRID_* variables cannot be named.
+	PassEnv []string
 	// Dir is the working directory; empty means the agent's.
 	Dir string
 	// MaxProofBytes caps the proof file; zero means DefaultMaxProofBytes.
@@ -103,9 +110,10 @@ type ExecResult struct {
 }
 
 // Validate checks the configuration without running anything: a program is
-// named, every placeholder is known and every Env entry is KEY=VALUE.
+// named, every placeholder is known, every Env entry is KEY=VALUE and
+// every PassEnv entry a variable name or prefix.
 func (p ExecProver) Validate() error {
-	return validateCommand("prover", p.Command, p.Env)
+	return validateCommand("prover", p.Command, p.Env, p.PassEnv)
 }
 
 // Prove runs the prover for one block and reads back its proof.
@@ -119,25 +127,28 @@ func (p ExecProver) Prove(ctx context.Context, req ProveRequest) (ExecResult, er
 	if err := p.Validate(); err != nil {
 		return res, err
 	}
+	if err := CheckVKPath(req.VKPath); err != nil {
+		return res, fmt.Errorf("zkvm: prover of block %d: %w", req.BlockNumber, err)
+	}
 	output := req.Output
 	if output == "" {
 		dir, err := os.MkdirTemp("", "proofgrid-prove-")
 		if err != nil {
-			return res, fmt.Errorf("proving: output directory: %w", err)
+			return res, fmt.Errorf("zkvm: output directory: %w", err)
 		}
 		defer os.RemoveAll(dir)
 		output = filepath.Join(dir, "proof.bin")
 	} else if err := os.Remove(output); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return res, fmt.Errorf("proving: removing stale proof: %w", err)
+		return res, fmt.Errorf("zkvm: removing stale proof: %w", err)
 	}
 
 	values := jobValues(req.BlockNumber, req.BlockHash, req.RPCURL, output, req.VKPath, "")
 	argv, env, err := expandCommand(p.Command, p.Env, values)
 	if err != nil {
-		return res, fmt.Errorf("proving: prover command: %w", err)
+		return res, fmt.Errorf("zkvm: prover command: %w", err)
 	}
 	timeout := orDefault(p.Timeout, DefaultProveTimeout)
-	r, err := run(ctx, argv, env, p.Dir, timeout)
+	r, err := run(ctx, argv, childEnv(os.Environ(), p.PassEnv, env), p.Dir, timeout)
 	if r != nil {
 		res.Wall, res.ExitCode = r.wall, r.exitCode
 		res.Stdout, res.Stderr = r.stdout.Bytes(), r.stderr.Bytes()
@@ -145,18 +156,18 @@ func (p ExecProver) Prove(ctx context.Context, req ProveRequest) (ExecResult, er
 	}
 	switch {
 	case err != nil:
-		return res, fmt.Errorf("proving: prover of block %d: %w", req.BlockNumber, err)
+		return res, fmt.Errorf("zkvm: prover of block %d: %w", req.BlockNumber, err)
 	case r.startErr != nil:
-		return res, fmt.Errorf("proving: starting prover: %w", r.startErr)
+		return res, fmt.Errorf("zkvm: starting prover: %w", r.startErr)
 	case r.timedOut:
 		return res, fmt.Errorf("%w: prover of block %d ran past %v", ErrTimeout, req.BlockNumber, timeout)
 	case r.exitCode != 0:
-		return res, fmt.Errorf("proving: prover of block %d %s%s", req.BlockNumber, r.state, detail(r))
+		return res, &ExitError{BlockNumber: req.BlockNumber, ExitCode: r.exitCode, State: r.state, Output: strings.TrimPrefix(detail(r), ": ")}
 	}
 
 	proof, err := readProof(output, orDefault(p.MaxProofBytes, DefaultMaxProofBytes))
 	if err != nil {
-		return res, fmt.Errorf("proving: prover of block %d exited 0 but %w", req.BlockNumber, err)
+		return res, fmt.Errorf("zkvm: prover of block %d exited 0 but %w", req.BlockNumber, err)
 	}
 	res.Proof = proof
 	res.Stats, res.Reported = r.result.stats, r.result.found
@@ -164,6 +175,31 @@ func (p ExecProver) Prove(ctx context.Context, req ProveRequest) (ExecResult, er
 		res.Stats.Duration = r.wall
 	}
 	return res, nil
+}
+
+// ExitError is the error of an exec prover that ran and failed: it exited
+// non-zero or a signal ended it. Its message says how the command ended
+// and nothing the command printed, because the message travels where
+// others read it (the public worker events, the task queue) and a
+// prover's output may hold secrets. Output keeps the last line for the
+// owner's own log; ExecResult has the whole tails.
+type ExitError struct {
+	BlockNumber uint64
+	// ExitCode is the exit status, or -1 when a signal ended the command.
+	ExitCode int
+	// State says how the command ended, e.g. "signal: killed".
+	State string
+	// Output is the last line of stderr, or of stdout when stderr was
+	// silent.
+	Output string
+}
+
+// Error implements the error interface.
+func (e *ExitError) Error() string {
+	if e.ExitCode >= 0 {
+		return fmt.Sprintf("zkvm: prover of block %d exited with status %d", e.BlockNumber, e.ExitCode)
+	}
+	return fmt.Sprintf("zkvm: prover of block %d ended: %s", e.BlockNumber, e.State)
 }
 
 // readProof reads the proof file, refusing one above max bytes before
@@ -194,7 +230,9 @@ func readProof(path string, max int64) ([]byte, error) {
 // Command is expanded like ExecProver's; the placeholders available are
 // {proof} (the path of a file holding the proof), {vk_path},
 // {block_number}, {block_hash} and {rpc_url}, also in the environment as
-// PROOFGRID_PROOF, PROOFGRID_VK_PATH, and so on.
+// PROOFGRID_PROOF, PROOFGRID_VK_PATH, and so on. Like ExecProver's, its
+// environment holds only the variables DefaultPassEnv and PassEnv name,
+// then those, then Env: the coordinator's secrets stay out.
 //
 // The verifier's exit status is its answer, read by OutcomeForExitCode: 0
 // valid, 1 invalid, 2 cannot verify (for example a proof for a program or
@@ -211,6 +249,9 @@ type ExecVerifier struct {
 	// Env lists extra KEY=VALUE entries; placeholders are expanded in
 	// their values too.
 	Env []string
+	// PassEnv names further variables of the process's environment that
+	// the command receives, as ExecProver.PassEnv.
+	PassEnv []string
 	// Dir is the working directory; empty means the process's.
 	Dir string
 }
@@ -236,7 +277,7 @@ func (v ExecVerifier) Validate() error {
 	if len(v.Command) == 0 {
 		return nil
 	}
-	return validateCommand("verifier", v.Command, v.Env)
+	return validateCommand("verifier", v.Command, v.Env, v.PassEnv)
 }
 
 // OutcomeForExitCode maps a verifier's exit status to an outcome: 0 valid,
@@ -281,12 +322,12 @@ func (v ExecVerifier) Verify(ctx context.Context, req VerifyRequest) (Verdict, e
 		}
 		dir, err := os.MkdirTemp("", "proofgrid-verify-")
 		if err != nil {
-			return Verdict{}, fmt.Errorf("proving: proof directory: %w", err)
+			return Verdict{}, fmt.Errorf("zkvm: proof directory: %w", err)
 		}
 		defer os.RemoveAll(dir)
 		proofPath = filepath.Join(dir, "proof.bin")
 		if err := os.WriteFile(proofPath, req.Proof, 0o600); err != nil {
-			return Verdict{}, fmt.Errorf("proving: writing proof file: %w", err)
+			return Verdict{}, fmt.Errorf("zkvm: writing proof file: %w", err)
 		}
 	}
 
@@ -299,9 +340,9 @@ func (v ExecVerifier) Verify(ctx context.Context, req VerifyRequest) (Verdict, e
 		return cannot("verifier command: %v", err)
 	}
 	timeout := orDefault(v.Timeout, DefaultVerifyTimeout)
-	r, err := run(ctx, argv, env, v.Dir, timeout)
+	r, err := run(ctx, argv, childEnv(os.Environ(), v.PassEnv, env), v.Dir, timeout)
 	if err != nil {
-		return Verdict{}, fmt.Errorf("proving: verifying proof of block %d: %w", req.BlockNumber, err)
+		return Verdict{}, fmt.Errorf("zkvm: verifying proof of block %d: %w", req.BlockNumber, err)
 	}
 	verdict := verifierVerdict(r, timeout)
 	verdict.Duration = time.Since(start)
@@ -344,9 +385,12 @@ func detail(r *runResult) string {
 }
 
 // validateCommand checks a command template and its extra environment.
-func validateCommand(what string, command, env []string) error {
+func validateCommand(what string, command, env, pass []string) error {
 	if len(command) == 0 || command[0] == "" {
-		return fmt.Errorf("proving: %s command: no program named", what)
+		return fmt.Errorf("zkvm: %s command: no program named", what)
+	}
+	if err := checkPassEnv(pass); err != nil {
+		return fmt.Errorf("zkvm: %s command: %w", what, err)
 	}
 	// Expanding with every placeholder set catches unknown ones without
 	// knowing which the job will provide.
@@ -355,7 +399,7 @@ func validateCommand(what string, command, env []string) error {
 		all[name] = "x"
 	}
 	if _, _, err := expandCommand(command, env, all); err != nil {
-		return fmt.Errorf("proving: %s command: %w", what, err)
+		return fmt.Errorf("zkvm: %s command: %w", what, err)
 	}
 	return nil
 }

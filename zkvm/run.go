@@ -1,10 +1,9 @@
-package proving
+package zkvm
 
 import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"time"
 )
@@ -26,7 +25,7 @@ type runResult struct {
 	result   resultScanner
 }
 
-// run starts argv with the inherited environment plus env, and waits for it
+// run starts argv with exactly the environment env (see childEnv), and waits for it
 // or for the timeout. Stdin is /dev/null. The error is non-nil only when ctx
 // ends first; every other outcome is described by the runResult.
 func run(ctx context.Context, argv, env []string, dir string, timeout time.Duration) (*runResult, error) {
@@ -38,7 +37,7 @@ func run(ctx context.Context, argv, env []string, dir string, timeout time.Durat
 	defer cancel()
 
 	cmd := exec.CommandContext(runCtx, argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = env
 	cmd.Dir = dir
 	cmd.Stdout = multiWriter{r.stdout, &r.result}
 	cmd.Stderr = r.stderr

@@ -1,4 +1,4 @@
-package proving
+package proofs
 
 import (
 	"testing"
@@ -60,16 +60,5 @@ func TestValidState(t *testing.T) {
 		if ValidState(s) {
 			t.Errorf("ValidState(%q) = true", s)
 		}
-	}
-}
-
-func TestOutcomeValid(t *testing.T) {
-	for _, o := range []Outcome{OutcomeValid, OutcomeInvalid, OutcomeCannotVerify} {
-		if !o.Valid() {
-			t.Errorf("%q.Valid() = false", o)
-		}
-	}
-	if Outcome("maybe").Valid() || Outcome("").Valid() {
-		t.Error("unknown outcome reported valid")
 	}
 }

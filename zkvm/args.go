@@ -1,4 +1,4 @@
-package proving
+package zkvm
 
 import (
 	"encoding/hex"
@@ -52,7 +52,7 @@ type MissingValueError struct {
 
 // Error implements the error interface.
 func (e *MissingValueError) Error() string {
-	return fmt.Sprintf("proving: placeholder {%s} is used but has no value", e.Placeholder)
+	return fmt.Sprintf("zkvm: placeholder {%s} is used but has no value", e.Placeholder)
 }
 
 // ExpandArgs substitutes placeholders in each element of template and
@@ -105,7 +105,7 @@ func expand(s string, values map[string]string) (string, error) {
 			continue
 		}
 		if !KnownPlaceholder(name) {
-			return "", fmt.Errorf("proving: unknown placeholder {%s}", name)
+			return "", fmt.Errorf("zkvm: unknown placeholder {%s}", name)
 		}
 		v := values[name]
 		if v == "" {
@@ -145,10 +145,10 @@ func ParseBlockHash(s string) ([32]byte, error) {
 	var h [32]byte
 	t := strings.TrimPrefix(strings.TrimPrefix(s, "0x"), "0X")
 	if len(t) != 64 {
-		return h, fmt.Errorf("proving: block hash %q: want 64 hex digits", s)
+		return h, fmt.Errorf("zkvm: block hash %q: want 64 hex digits", s)
 	}
 	if _, err := hex.Decode(h[:], []byte(t)); err != nil {
-		return h, fmt.Errorf("proving: block hash %q: %w", s, err)
+		return h, fmt.Errorf("zkvm: block hash %q: %w", s, err)
 	}
 	return h, nil
 }
