@@ -223,18 +223,6 @@ func WindowID(taskType string, window time.Time) string {
 	return taskType + ":" + strconv.FormatInt(window.Unix(), 10)
 }
 
-// NewTask builds a task of taskType with a JSON payload.
-//
-// Deprecated: build a Message with the constructor of the kind and
-// enqueue Message.Task with Message.Options.
-func NewTask(taskType string, payload any) (*asynq.Task, error) {
-	b, err := json.Marshal(payload)
-	if err != nil {
-		return nil, fmt.Errorf("queue: encode %s payload: %w", taskType, err)
-	}
-	return asynq.NewTask(taskType, b), nil
-}
-
 // Decode reads a task's JSON payload. A payload that does not decode will
 // never decode, so the error wraps asynq.SkipRetry.
 func Decode[T any](t *asynq.Task) (T, error) {

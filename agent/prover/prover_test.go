@@ -95,11 +95,7 @@ func (f *fakeCoordinator) posted() []string {
 
 func task(t *testing.T, p queue.ProveBlockPayload) *asynq.Task {
 	t.Helper()
-	task, err := queue.NewTask(queue.TypeProveBlock, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return task
+	return queue.ProveBlock(p).Task()
 }
 
 var hash = "0x" + strings.Repeat("ab", 32)
