@@ -209,7 +209,7 @@ func heartbeatWriter(machineID string, receivedAt time.Time, hb proofgrid.Heartb
 	if collectedAt.IsZero() {
 		collectedAt = receivedAt
 	}
-	sum := summarize(hb.Sample)
+	_, diskMax := hb.Sample.FullestDisk()
 
 	return func(ctx context.Context, tx *Tx) error {
 		res, err := execContext(ctx, tx.w,
@@ -237,7 +237,8 @@ func heartbeatWriter(machineID string, receivedAt time.Time, hb proofgrid.Heartb
 			`INSERT INTO machine_metrics
 			 (machine_id, collected_at, received_at, cpu_percent, memory_percent, disk_max_percent, gpu_count, sample)
 			 VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			machineID, collectedAt, receivedAt, sum.cpu, sum.memory, sum.diskMax, sum.gpus, string(sample))
+			machineID, collectedAt, receivedAt, hb.Sample.CPU.UsagePercent, hb.Sample.Memory.Percent(), diskMax,
+			len(hb.Sample.GPUs), string(sample))
 		if err != nil {
 			return fmt.Errorf("storage: record metrics: %w", err)
 		}
@@ -331,27 +332,4 @@ func (c *conn) DeleteMetricsBefore(ctx context.Context, before time.Time) (int64
 			return total, err
 		}
 	}
-}
-
-type sampleSummary struct {
-	cpu, memory, diskMax float64
-	gpus                 int
-}
-
-// summarize derives the figures stored beside each sample. Percentages an
-// agent left at zero are computed from the byte counts when it sent those.
-// NaN and infinities never get here: encoding the sample rejects them.
-func summarize(s proofgrid.Sample) sampleSummary {
-	sum := sampleSummary{cpu: s.CPU.UsagePercent, memory: s.Memory.UsedPercent, gpus: len(s.GPUs)}
-	if sum.memory == 0 && s.Memory.TotalBytes > 0 {
-		sum.memory = 100 * float64(s.Memory.UsedBytes) / float64(s.Memory.TotalBytes)
-	}
-	for _, disk := range s.Disks {
-		p := disk.UsedPercent
-		if p == 0 && disk.TotalBytes > 0 {
-			p = 100 * float64(disk.UsedBytes) / float64(disk.TotalBytes)
-		}
-		sum.diskMax = max(sum.diskMax, p)
-	}
-	return sum
 }
