@@ -386,9 +386,10 @@ func (d *DB) Migrate(ctx context.Context) error {
 
 // InTx runs fn in a transaction, committing when fn returns nil and rolling
 // back when it returns an error or panics. tx has every repository method
-// of d; inside fn use only tx. On SQLite the transaction holds the only
-// write connection, so a method of d that writes would wait for it until
-// ctx ends; with only tx in scope that mistake has no name to call.
+// of d, run in the transaction (methods that open a transaction of their
+// own on d join this one), so fn needs nothing but tx. Use only tx: on
+// SQLite the transaction holds the only write connection, so a method of d
+// that writes would wait for it until ctx ends.
 func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	stx, err := d.wdb.BeginTxx(ctx, nil)
 	if err != nil {
