@@ -114,3 +114,34 @@ type CollectorError struct {
 	Collector string `json:"collector"`
 	Error     string `json:"error"`
 }
+
+// Percent returns the RAM in use, 0..100: UsedPercent, or the share the
+// byte counts give when the agent left UsedPercent at zero.
+func (m Memory) Percent() float64 {
+	if m.UsedPercent == 0 && m.TotalBytes > 0 {
+		return 100 * float64(m.UsedBytes) / float64(m.TotalBytes)
+	}
+	return m.UsedPercent
+}
+
+// Percent returns the filesystem's usage, 0..100: UsedPercent, or the
+// share the byte counts give when the agent left UsedPercent at zero.
+func (d Disk) Percent() float64 {
+	if d.UsedPercent == 0 && d.TotalBytes > 0 {
+		return 100 * float64(d.UsedBytes) / float64(d.TotalBytes)
+	}
+	return d.UsedPercent
+}
+
+// FullestDisk returns the mount point and usage (Disk.Percent) of the
+// fullest filesystem, the first of equals; "" and 0 without disks. Health
+// rules ask whether any disk is above a threshold, which is whether the
+// fullest is, and the metric history keeps the same figure.
+func (s Sample) FullestDisk() (mount string, percent float64) {
+	for i, d := range s.Disks {
+		if p := d.Percent(); i == 0 || p > percent {
+			mount, percent = d.Mountpoint, p
+		}
+	}
+	return mount, percent
+}

@@ -19,11 +19,11 @@ func Observe(machineID string, receivedAt time.Time, hb proofgrid.Heartbeat) (st
 		MachineID:     machineID,
 		SeenAt:        receivedAt,
 		CPUPercent:    sm.CPU.UsagePercent,
-		MemoryPercent: memoryPercent(sm.Memory),
+		MemoryPercent: sm.Memory.Percent(),
 		GPUCount:      len(sm.GPUs),
 		RunningJobs:   st.RunningJobs,
 	}
-	o.DiskMaxMount, o.DiskMaxPercent = fullestDisk(sm.Disks)
+	o.DiskMaxMount, o.DiskMaxPercent = sm.FullestDisk()
 	for _, g := range sm.GPUs {
 		o.GPUXIDErrors += g.XIDErrors
 	}
@@ -67,28 +67,3 @@ func Observe(machineID string, receivedAt time.Time, hb proofgrid.Heartbeat) (st
 }
 
 func normalizeName(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
-
-// memoryPercent is the RAM in use, computed from the byte counts when the
-// agent left the percentage at zero.
-func memoryPercent(m proofgrid.Memory) float64 {
-	if m.UsedPercent == 0 && m.TotalBytes > 0 {
-		return 100 * float64(m.UsedBytes) / float64(m.TotalBytes)
-	}
-	return m.UsedPercent
-}
-
-// fullestDisk returns the mount point and usage of the fullest
-// filesystem: "any disk above the threshold" is the fullest one above it.
-func fullestDisk(disks []proofgrid.Disk) (string, float64) {
-	mount, pct := "", 0.0
-	for _, d := range disks {
-		p := d.UsedPercent
-		if p == 0 && d.TotalBytes > 0 {
-			p = 100 * float64(d.UsedBytes) / float64(d.TotalBytes)
-		}
-		if p > pct || mount == "" {
-			mount, pct = d.Mountpoint, p
-		}
-	}
-	return mount, pct
-}

@@ -1,7 +1,7 @@
 // Package outbox moves work from SQL to Redis without losing it.
 //
 // A row that needs a task is written in the same transaction as an outbox
-// row (storage.InsertOutbox). The Relay enqueues pending rows with
+// row (storage.Tx.Enqueue). The Relay enqueues pending rows with
 // TaskID = outbox id, so enqueueing twice (two replicas, a crash between
 // enqueue and marking) is a no-op: asynq answers ErrTaskIDConflict, which
 // counts as success. The reconciler then follows each enqueued row until

@@ -2,13 +2,11 @@ package outbox_test
 
 import (
 	"context"
-	"encoding/json"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/jmoiron/sqlx"
 	"github.com/proofgrid/proofgrid/outbox"
 	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/queue/queuetest"
@@ -19,12 +17,9 @@ import (
 // writeRows commits n outbox rows for proof:verify tasks, ids 1..n.
 func writeRows(t *testing.T, db *storage.DB, n int) {
 	t.Helper()
-	err := db.InTx(context.Background(), func(tx *sqlx.Tx) error {
+	err := db.InTx(context.Background(), func(tx *storage.Tx) error {
 		for i := 1; i <= n; i++ {
-			payload, _ := json.Marshal(queue.ProofVerifyPayload{ProofID: int64(i)})
-			if err := storage.InsertOutbox(context.Background(), tx, storage.OutboxMessage{
-				ID: queue.ProofVerifyID(int64(i)), TaskType: queue.TypeProofVerify, Queue: queue.QueueVerify, Payload: payload,
-			}); err != nil {
+			if err := tx.Enqueue(context.Background(), queue.ProofVerify(queue.ProofVerifyPayload{ProofID: int64(i)})); err != nil {
 				return err
 			}
 		}

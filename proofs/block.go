@@ -2,13 +2,10 @@ package proofs
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
-
-	"github.com/jmoiron/sqlx"
 
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/queue"
@@ -53,37 +50,28 @@ func (s *Service) RecordBlock(ctx context.Context, info storage.BlockInfo) (Reco
 	}
 	var res RecordResult
 	now := s.now()
-	err := s.db.InTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
 		var err error
-		if res.Block, res.Created, err = storage.RecordBlock(ctx, tx, info, now); err != nil {
+		if res.Block, res.Created, err = tx.RecordBlock(ctx, info, now); err != nil {
 			return err
 		}
-		first, err := storage.MarkBlockScheduled(ctx, tx, info.Number, now)
+		first, err := tx.MarkBlockScheduled(ctx, info.Number, now)
 		if err != nil || !first {
 			return err
 		}
 		res.Block.ScheduledAt = &now
-		provers, err := storage.ActiveProvers(ctx, tx)
+		provers, err := tx.ActiveProvers(ctx)
 		if err != nil {
 			return err
 		}
 		for _, p := range provers {
-			payload, err := json.Marshal(queue.ProveBlockPayload{
+			err := tx.Enqueue(ctx, queue.ProveBlock(queue.ProveBlockPayload{
 				BlockNumber:      uint64(info.Number),
 				BlockHash:        deref(res.Block.Hash),
 				ClusterID:        p.ClusterID,
 				ClusterVersionID: p.ClusterVersionID,
-			})
+			}))
 			if err != nil {
-				return err
-			}
-			if err := storage.InsertOutbox(ctx, tx, storage.OutboxMessage{
-				ID:        queue.ProveBlockID(uint64(info.Number), p.ClusterVersionID),
-				TaskType:  queue.TypeProveBlock,
-				Queue:     queue.ProveQueue(p.ClusterID),
-				Payload:   payload,
-				CreatedAt: now,
-			}); err != nil {
 				return fmt.Errorf("schedule block %d for cluster %s: %w", info.Number, p.ClusterID, err)
 			}
 			res.Scheduled++

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/storage"
@@ -79,8 +77,8 @@ func (s *Service) ReportFailure(ctx context.Context, who Reporter, f Failure) (b
 		CreatedAt:       now,
 	}
 	var inserted bool
-	err = s.db.InTx(ctx, func(tx *sqlx.Tx) error {
-		inserted, err = storage.InsertWorkerEvent(ctx, tx, ev)
+	err = s.db.InTx(ctx, func(tx *storage.Tx) error {
+		inserted, err = tx.InsertWorkerEvent(ctx, ev)
 		return err
 	})
 	return inserted, err

@@ -5,13 +5,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"time"
-
-	"github.com/jmoiron/sqlx"
 
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/queue"
@@ -158,23 +155,17 @@ func (s *Service) Report(ctx context.Context, who Reporter, r Report) (storage.P
 	}
 	now := s.now()
 	var p storage.Proof
-	err = s.db.InTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.db.InTx(ctx, func(tx *storage.Tx) error {
 		var err error
-		if p, err = storage.UpsertProof(ctx, tx, rep, now); err != nil || !proved {
+		if p, err = tx.UpsertProof(ctx, rep, now); err != nil || !proved {
 			return err
 		}
-		payload, err := json.Marshal(queue.ProofVerifyPayload{ProofID: p.ID})
-		if err != nil {
-			return err
-		}
-		if err := storage.InsertOutbox(ctx, tx, storage.OutboxMessage{
-			ID: queue.ProofVerifyID(p.ID), TaskType: queue.TypeProofVerify, Queue: queue.QueueVerify, Payload: payload, CreatedAt: now,
-		}); err != nil {
+		if err := tx.Enqueue(ctx, queue.ProofVerify(queue.ProofVerifyPayload{ProofID: p.ID})); err != nil {
 			return err
 		}
 		jobID := queue.ProveBlockID(uint64(r.BlockNumber), t.version.ID)
 		team := who.TeamID
-		_, err = storage.InsertWorkerEvent(ctx, tx, storage.WorkerEvent{
+		_, err = tx.InsertWorkerEvent(ctx, storage.WorkerEvent{
 			Key:             jobID + ":completed",
 			WorkerPublicKey: who.WorkerKey(),
 			MachineID:       who.machineID(),

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/blob"
 	"github.com/proofgrid/proofgrid/queue"
@@ -49,11 +47,11 @@ func (s *Service) Verify(ctx context.Context, id int64) (zkvm.Verdict, error) {
 	ms := float64(verdict.Duration) / float64(time.Millisecond)
 	jobID := queue.ProofVerifyID(id)
 	team := v.Proof.TeamID
-	err = s.db.InTx(ctx, func(tx *sqlx.Tx) error {
-		if err := storage.SetProofVerification(ctx, tx, id, string(verdict.Outcome), verdict.Reason, ms, end); err != nil {
+	err = s.db.InTx(ctx, func(tx *storage.Tx) error {
+		if err := tx.SetProofVerification(ctx, id, string(verdict.Outcome), verdict.Reason, ms, end); err != nil {
 			return err
 		}
-		_, err := storage.InsertWorkerEvent(ctx, tx, storage.WorkerEvent{
+		_, err := tx.InsertWorkerEvent(ctx, storage.WorkerEvent{
 			Key:             jobID,
 			WorkerPublicKey: CoordinatorWorker,
 			TeamID:          &team,

@@ -176,10 +176,10 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 	now := s.now()
 	st := Stats{Status: "ok", Timestamp: now}
 	var err error
-	if st.WorkerEvents24h, err = s.db.PsyCountSince(ctx, "worker_events", now.Add(-day)); err != nil {
+	if st.WorkerEvents24h, err = s.db.PsyWorkerEventsSince(ctx, now.Add(-day)); err != nil {
 		return st, err
 	}
-	if st.UserEvents24h, err = s.db.PsyCountSince(ctx, "psy_user_events", now.Add(-day)); err != nil {
+	if st.UserEvents24h, err = s.db.PsyUserEventsSince(ctx, now.Add(-day)); err != nil {
 		return st, err
 	}
 	st.BlockHeight, err = s.db.LatestClosedPsyCheckpoint(ctx)
@@ -686,7 +686,7 @@ func (s *Service) checkpointStats(ctx context.Context, cp storage.PsyCheckpoint)
 		out.ProcessingTime, out.ProcessingTimeSeconds = &secs, &secs
 	}
 	if cp.Status != storage.PsyCheckpointProcessed {
-		cells, err := s.db.PsyCheckpointCellsOf(ctx, cp.ID)
+		cells, err := s.db.PsyCheckpointCells(ctx, cp.ID)
 		if err != nil {
 			return out, err
 		}
@@ -847,12 +847,12 @@ const tpsWindow = time.Minute
 func (s *Service) CurrentTPS(ctx context.Context) (TPS, error) {
 	now := s.now()
 	out := TPS{Timestamp: now}
-	n, err := s.db.PsyCountSince(ctx, "psy_user_events", now.Add(-tpsWindow))
+	n, err := s.db.PsyUserEventsSince(ctx, now.Add(-tpsWindow))
 	if err != nil {
 		return out, err
 	}
 	out.TPS = round(float64(n) / tpsWindow.Seconds())
-	if out.TotalTransactions24h, err = s.db.PsyCountSince(ctx, "psy_user_events", now.Add(-day)); err != nil {
+	if out.TotalTransactions24h, err = s.db.PsyUserEventsSince(ctx, now.Add(-day)); err != nil {
 		return out, err
 	}
 	out.BlockHeight, err = s.db.LatestClosedPsyCheckpoint(ctx)

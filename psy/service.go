@@ -17,8 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/rewards"
@@ -341,10 +339,10 @@ func (s *Service) IngestWorkerEvents(ctx context.Context, worker storage.PsyUser
 		})
 	}
 	var res IngestResult
-	err := s.db.InTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
 		res = IngestResult{}
 		for _, r := range rows {
-			added, err := storage.InsertWorkerEvent(ctx, tx, r)
+			added, err := tx.InsertWorkerEvent(ctx, r)
 			if err != nil {
 				return err
 			}
@@ -383,10 +381,10 @@ func (s *Service) IngestUserEvents(ctx context.Context, evs []UserEventInput) (I
 		}
 	}
 	var res IngestResult
-	err := s.db.InTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
 		res = IngestResult{}
 		for _, e := range evs {
-			added, err := storage.InsertPsyUserEvent(ctx, tx, storage.PsyUserEvent{
+			added, err := tx.InsertPsyUserEvent(ctx, storage.PsyUserEvent{
 				Key: "ingest:" + e.EventKey, UserID: e.UserID, PublicKey: e.PublicKey, TxType: e.TxType,
 				CheckpointID: s.rule.Of(e.Timestamp), Timestamp: e.Timestamp, CreatedAt: now,
 			})
@@ -427,11 +425,11 @@ func (s *Service) RecordContracts(ctx context.Context, cs []storage.PsyContract)
 		}
 	}
 	var res IngestResult
-	err := s.db.InTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
 		res = IngestResult{}
 		for _, c := range cs {
 			c.CreatedAt = now
-			created, err := storage.UpsertPsyContract(ctx, tx, c)
+			created, err := tx.UpsertPsyContract(ctx, c)
 			if err != nil {
 				return err
 			}
@@ -440,7 +438,7 @@ func (s *Service) RecordContracts(ctx context.Context, cs []storage.PsyContract)
 				continue
 			}
 			res.Accepted++
-			if _, err := storage.InsertPsyUserEvent(ctx, tx, storage.PsyUserEvent{
+			if _, err := tx.InsertPsyUserEvent(ctx, storage.PsyUserEvent{
 				Key: "contract:" + c.UUID, UserID: c.Deployer, PublicKey: c.Deployer, TxType: storage.PsyTxDeployContract,
 				CheckpointID: s.rule.Of(c.DeployedAt), Timestamp: c.DeployedAt, CreatedAt: now,
 			}); err != nil {
@@ -477,13 +475,13 @@ func (s *Service) convertBatch(ctx context.Context) (int, bool, error) {
 	now := s.now()
 	var n int
 	var more bool
-	err := s.db.InTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
 		n, more = 0, false
-		st, err := storage.LockPsyState(ctx, tx, storage.PsyStateEvents)
+		st, err := tx.LockPsyState(ctx, storage.PsyStateEvents)
 		if err != nil {
 			return err
 		}
-		evs, err := storage.UnconvertedWorkerEvents(ctx, tx, max(st.IntValue-conversionLookback, 0), s.cfg.Batch)
+		evs, err := tx.UnconvertedWorkerEvents(ctx, max(st.IntValue-conversionLookback, 0), s.cfg.Batch)
 		if err != nil || len(evs) == 0 {
 			return err
 		}
@@ -500,19 +498,19 @@ func (s *Service) convertBatch(ctx context.Context) (int, bool, error) {
 				DurationMS: e.DurationMS, StartTime: e.StartTime, EndTime: e.EndTime,
 			})
 		}
-		if _, err := storage.InsertPsyJobEvents(ctx, tx, jobs); err != nil {
+		if _, err := tx.InsertPsyJobEvents(ctx, jobs); err != nil {
 			return err
 		}
 		st.IntValue = max(st.IntValue, evs[len(evs)-1].ID)
 		n, more = len(evs), len(evs) == s.cfg.Batch
-		return storage.SetPsyState(ctx, tx, st)
+		return tx.SetPsyState(ctx, st)
 	})
 	return n, more, err
 }
 
 // assign returns the open checkpoint an event that ended at end goes to.
 // status caches the checkpoints this transaction touched.
-func (s *Service) assign(ctx context.Context, tx *sqlx.Tx, end, now time.Time, status map[int64]string) (int64, error) {
+func (s *Service) assign(ctx context.Context, tx *storage.Tx, end, now time.Time, status map[int64]string) (int64, error) {
 	id := s.rule.Of(end)
 	if _, cpEnd := s.rule.Bounds(id); !cpEnd.Add(s.cfg.CheckpointGrace).After(now) {
 		id = max(id, s.rule.Of(now))
@@ -523,7 +521,7 @@ func (s *Service) assign(ctx context.Context, tx *sqlx.Tx, end, now time.Time, s
 		if !ok {
 			start, cpEnd := s.rule.Bounds(id)
 			var err error
-			if st, err = storage.TouchPsyCheckpoint(ctx, tx, id, start, cpEnd, now); err != nil {
+			if st, err = tx.TouchPsyCheckpoint(ctx, id, start, cpEnd, now); err != nil {
 				return 0, err
 			}
 			status[id] = st
@@ -553,20 +551,20 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 		return res, fmt.Errorf("convert: %w", err)
 	}
 	now := s.now()
-	err = s.db.InTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := storage.LockPsyState(ctx, tx, storage.PsyStateEvents); err != nil {
+	err = s.db.InTx(ctx, func(tx *storage.Tx) error {
+		if _, err := tx.LockPsyState(ctx, storage.PsyStateEvents); err != nil {
 			return err
 		}
-		closed, err := storage.ClosePsyCheckpoints(ctx, tx, now.Add(-s.cfg.CheckpointGrace), s.cfg.RewardPool, s.weights, now)
+		closed, err := tx.ClosePsyCheckpoints(ctx, now.Add(-s.cfg.CheckpointGrace), s.cfg.RewardPool, s.weights, now)
 		if err != nil {
 			return err
 		}
-		pending, err := storage.PsyCheckpointIDs(ctx, tx, storage.PsyCheckpointClosed)
+		pending, err := tx.PsyCheckpointIDs(ctx, storage.PsyCheckpointClosed)
 		if err != nil {
 			return err
 		}
 		for _, id := range pending {
-			if err := enqueueReward(ctx, tx, id, now); err != nil {
+			if err := tx.Enqueue(ctx, queue.RewardCheckpoint(queue.RewardCheckpointPayload{CheckpointID: id})); err != nil {
 				return err
 			}
 		}
@@ -579,17 +577,6 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 	return res, err
 }
 
-func enqueueReward(ctx context.Context, tx *sqlx.Tx, id int64, now time.Time) error {
-	payload, err := json.Marshal(queue.RewardCheckpointPayload{CheckpointID: id})
-	if err != nil {
-		return err
-	}
-	return storage.InsertOutbox(ctx, tx, storage.OutboxMessage{
-		ID: queue.RewardCheckpointID(id), TaskType: queue.TypeRewardCheckpoint, Queue: queue.QueueReward,
-		Payload: payload, CreatedAt: now,
-	})
-}
-
 // Compute computes (or recomputes) the reward distribution of a closed
 // checkpoint and returns it. The distribution depends only on the
 // checkpoint's job events and the pool and weights fixed when it closed,
@@ -598,13 +585,13 @@ func enqueueReward(ctx context.Context, tx *sqlx.Tx, id int64, now time.Time) er
 // replaces the rows in one transaction.
 func (s *Service) Compute(ctx context.Context, id int64) ([]storage.PsyDistribution, error) {
 	var out []storage.PsyDistribution
-	err := s.db.InTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
 		started := time.Now()
-		cp, err := storage.BeginPsyCheckpointComputation(ctx, tx, id)
+		cp, err := tx.BeginPsyCheckpointComputation(ctx, id)
 		if err != nil {
 			return err
 		}
-		cells, err := storage.PsyCheckpointCells(ctx, tx, id)
+		cells, err := tx.PsyCheckpointCells(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -625,16 +612,16 @@ func (s *Service) Compute(ctx context.Context, id int64) ([]storage.PsyDistribut
 			rows = append(rows, storage.PsyDistribution{CheckpointID: id, WorkerPublicKey: sh.Worker,
 				CircuitType: sh.CircuitType, JobCount: sh.Jobs, TotalRewards: sh.Reward})
 		}
-		if err := storage.ReplacePsyDistributions(ctx, tx, cp, rows, now); err != nil {
+		if err := tx.ReplacePsyDistributions(ctx, cp, rows, now); err != nil {
 			return err
 		}
 		ms := float64(time.Since(started).Microseconds()) / 1000
 		cp.TotalJobs, cp.CompletedJobs, cp.FailedJobs, cp.UniqueWorkers = stats.total, stats.completed, stats.failed, stats.workers
 		cp.ProcessingMS, cp.ProcessedAt = &ms, &now
-		if err := storage.FinishPsyCheckpoint(ctx, tx, cp); err != nil {
+		if err := tx.FinishPsyCheckpoint(ctx, cp); err != nil {
 			return err
 		}
-		out, err = storage.PsyDistributionsTx(ctx, tx, id)
+		out, err = tx.PsyDistributions(ctx, id)
 		return err
 	})
 	return out, err
@@ -675,11 +662,11 @@ func (s *Service) CalculateNow(ctx context.Context, id int64) ([]storage.PsyDist
 	if _, err := s.Convert(ctx); err != nil {
 		return nil, fmt.Errorf("convert: %w", err)
 	}
-	err := s.db.InTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := storage.LockPsyState(ctx, tx, storage.PsyStateEvents); err != nil {
+	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
+		if _, err := tx.LockPsyState(ctx, storage.PsyStateEvents); err != nil {
 			return err
 		}
-		return storage.ClosePsyCheckpoint(ctx, tx, id, start, end, s.cfg.RewardPool, s.weights, now)
+		return tx.ClosePsyCheckpoint(ctx, id, start, end, s.cfg.RewardPool, s.weights, now)
 	})
 	if err != nil {
 		return nil, err
@@ -751,12 +738,12 @@ type bucketKey struct {
 
 func (s *Service) rollupJobs(ctx context.Context) (bool, error) {
 	caught := false
-	err := s.db.InTx(ctx, func(tx *sqlx.Tx) error {
-		st, err := storage.LockPsyState(ctx, tx, storage.PsyStateRollup)
+	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
+		st, err := tx.LockPsyState(ctx, storage.PsyStateRollup)
 		if err != nil {
 			return err
 		}
-		evs, err := storage.UnrolledPsyJobEvents(ctx, tx, s.cfg.Batch)
+		evs, err := tx.UnrolledPsyJobEvents(ctx, s.cfg.Batch)
 		if err != nil {
 			return err
 		}
@@ -800,7 +787,7 @@ func (s *Service) rollupJobs(ctx context.Context) (bool, error) {
 			j.DurationMSSum += e.DurationMS
 		}
 		if len(evs) > 0 {
-			if err := storage.AddPsyEventRollups(ctx, tx, sortedDeltas(deltas), sortedWorkers(workers)); err != nil {
+			if err := tx.AddPsyEventRollups(ctx, sortedDeltas(deltas), sortedWorkers(workers)); err != nil {
 				return err
 			}
 			js := make([]storage.PsyJobRollup, 0, len(jobs))
@@ -821,17 +808,17 @@ func (s *Service) rollupJobs(ctx context.Context) (bool, error) {
 				}
 				return x.CircuitType < y.CircuitType
 			})
-			if err := storage.AddPsyJobRollups(ctx, tx, js); err != nil {
+			if err := tx.AddPsyJobRollups(ctx, js); err != nil {
 				return err
 			}
-			if err := storage.MarkPsyRolledUp(ctx, tx, "psy_job_events", ids); err != nil {
+			if err := tx.MarkPsyJobEventsRolledUp(ctx, ids); err != nil {
 				return err
 			}
 		}
 		caught = len(evs) < s.cfg.Batch
 		now := s.now()
 		st.TimeValue, st.Flag = &now, caught
-		return storage.SetPsyState(ctx, tx, st)
+		return tx.SetPsyState(ctx, st)
 	})
 	return caught, err
 }
@@ -870,12 +857,12 @@ func sortedWorkers(m map[storage.PsyBucketWorker]bool) []storage.PsyBucketWorker
 
 func (s *Service) rollupUserEvents(ctx context.Context) (bool, error) {
 	caught := false
-	err := s.db.InTx(ctx, func(tx *sqlx.Tx) error {
-		st, err := storage.LockPsyState(ctx, tx, storage.PsyStateUserRollup)
+	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
+		st, err := tx.LockPsyState(ctx, storage.PsyStateUserRollup)
 		if err != nil {
 			return err
 		}
-		evs, err := storage.UnrolledPsyUserEvents(ctx, tx, s.cfg.Batch)
+		evs, err := tx.UnrolledPsyUserEvents(ctx, s.cfg.Batch)
 		if err != nil {
 			return err
 		}
@@ -913,17 +900,17 @@ func (s *Service) rollupUserEvents(ctx context.Context) (bool, error) {
 				}
 				return out[a].BucketStart.Before(out[b].BucketStart)
 			})
-			if err := storage.AddPsyUserEventRollups(ctx, tx, out); err != nil {
+			if err := tx.AddPsyUserEventRollups(ctx, out); err != nil {
 				return err
 			}
-			if err := storage.MarkPsyRolledUp(ctx, tx, "psy_user_events", ids); err != nil {
+			if err := tx.MarkPsyUserEventsRolledUp(ctx, ids); err != nil {
 				return err
 			}
 		}
 		caught = len(evs) < s.cfg.Batch
 		now := s.now()
 		st.TimeValue, st.Flag = &now, caught
-		return storage.SetPsyState(ctx, tx, st)
+		return tx.SetPsyState(ctx, st)
 	})
 	return caught, err
 }

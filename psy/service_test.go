@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/psy"
 	"github.com/proofgrid/proofgrid/queue"
@@ -59,10 +57,10 @@ type ev struct {
 
 func (f *fixture) add(t *testing.T, evs ...ev) {
 	t.Helper()
-	err := f.db.InTx(context.Background(), func(tx *sqlx.Tx) error {
+	err := f.db.InTx(context.Background(), func(tx *storage.Tx) error {
 		for _, e := range evs {
 			f.seq++
-			if _, err := storage.InsertWorkerEvent(context.Background(), tx, storage.WorkerEvent{
+			if _, err := tx.InsertWorkerEvent(context.Background(), storage.WorkerEvent{
 				Key: fmt.Sprintf("test:%d", f.seq), RealmID: e.realm, WorkerPublicKey: e.worker, Topic: "prove:block",
 				CircuitType: e.circuit, JobID: fmt.Sprintf("job-%d", f.seq), Status: e.status,
 				StartTime: e.end.Add(-1500 * time.Millisecond), EndTime: e.end, DurationMS: 1500,

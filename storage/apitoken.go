@@ -75,7 +75,7 @@ const apiTokenColumns = `id, team_id, mode, label, prefix, hash, created_at, las
 // raw token from being stored by mistake, and lower case, so that
 // lookups by hash match. An unknown team is ENOTFOUND, a
 // hash already stored ECONFLICT.
-func (d *DB) CreateAPIToken(ctx context.Context, t APIToken) (APIToken, error) {
+func (c *conn) CreateAPIToken(ctx context.Context, t APIToken) (APIToken, error) {
 	if !ValidTokenMode(t.Mode) {
 		return APIToken{}, proofgrid.Errorf(proofgrid.EINVALID, "token mode %q is not admin, read or write", t.Mode)
 	}
@@ -83,10 +83,10 @@ func (d *DB) CreateAPIToken(ctx context.Context, t APIToken) (APIToken, error) {
 		return APIToken{}, proofgrid.Errorf(proofgrid.EINVALID, "token hash is not a lower-case hex SHA-256")
 	}
 	var r apiTokenRow
-	err := getContext(ctx, d.db, &r,
+	err := getContext(ctx, c.w, &r,
 		`INSERT INTO api_tokens (team_id, mode, label, prefix, hash, created_at)
 		 VALUES (?, ?, ?, ?, ?, ?) RETURNING `+apiTokenColumns,
-		t.TeamID, t.Mode, t.Label, t.Prefix, t.Hash, d.now())
+		t.TeamID, t.Mode, t.Label, t.Prefix, t.Hash, c.now())
 	switch {
 	case isUniqueViolation(err):
 		return APIToken{}, proofgrid.Errorf(proofgrid.ECONFLICT, "token already exists")
@@ -101,9 +101,9 @@ func (d *DB) CreateAPIToken(ctx context.Context, t APIToken) (APIToken, error) {
 // APITokenByHash returns the live token whose SHA-256 is hash. A revoked
 // token is ENOTFOUND, like an unknown one, so that callers cannot
 // authenticate with it by forgetting to check.
-func (d *DB) APITokenByHash(ctx context.Context, hash string) (APIToken, error) {
+func (c *conn) APITokenByHash(ctx context.Context, hash string) (APIToken, error) {
 	var r apiTokenRow
-	err := getContext(ctx, d.ro, &r,
+	err := getContext(ctx, c.r, &r,
 		`SELECT `+apiTokenColumns+` FROM api_tokens WHERE hash = ? AND revoked_at IS NULL`, hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return APIToken{}, proofgrid.Errorf(proofgrid.ENOTFOUND, "token not found")
@@ -116,37 +116,37 @@ func (d *DB) APITokenByHash(ctx context.Context, hash string) (APIToken, error) 
 // TouchAPIToken records that token id was used at at. It never moves
 // last_used_at backwards, so concurrent requests may touch in any order.
 // An unknown id is ENOTFOUND.
-func (d *DB) TouchAPIToken(ctx context.Context, id int64, at time.Time) error {
-	res, err := execContext(ctx, d.db,
+func (c *conn) TouchAPIToken(ctx context.Context, id int64, at time.Time) error {
+	res, err := execContext(ctx, c.w,
 		`UPDATE api_tokens SET last_used_at = ?
 		 WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`,
 		at, id, at)
 	if err != nil {
 		return fmt.Errorf("storage: touch api token: %w", err)
 	}
-	return d.expectToken(ctx, res, id)
+	return c.expectToken(ctx, res, id)
 }
 
 // RevokeAPIToken revokes token id now. Revoking a revoked token changes
 // nothing (the first revocation time stays); an unknown id is ENOTFOUND.
-func (d *DB) RevokeAPIToken(ctx context.Context, id int64) error {
-	res, err := execContext(ctx, d.db,
+func (c *conn) RevokeAPIToken(ctx context.Context, id int64) error {
+	res, err := execContext(ctx, c.w,
 		`UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`,
-		d.now(), id)
+		c.now(), id)
 	if err != nil {
 		return fmt.Errorf("storage: revoke api token: %w", err)
 	}
-	return d.expectToken(ctx, res, id)
+	return c.expectToken(ctx, res, id)
 }
 
 // expectToken turns an update that matched no row into ENOTFOUND when the
 // token does not exist, and into success when the update was a no-op.
-func (d *DB) expectToken(ctx context.Context, res sql.Result, id int64) error {
+func (c *conn) expectToken(ctx context.Context, res sql.Result, id int64) error {
 	n, err := rowsAffected(res)
 	if err != nil || n > 0 {
 		return err
 	}
-	ok, err := exists(ctx, d.ro, `SELECT 1 FROM api_tokens WHERE id = ?`, id)
+	ok, err := exists(ctx, c.r, `SELECT 1 FROM api_tokens WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("storage: api token: %w", err)
 	} else if !ok {

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/proofgrid/proofgrid"
 )
 
@@ -30,25 +28,25 @@ type AVSRegistration struct {
 
 // PutAVSRegistration stores r, replacing the record of the same AVS, chain
 // and operator; created reports that there was none.
-func (d *DB) PutAVSRegistration(ctx context.Context, r AVSRegistration) (created bool, _ error) {
+func (c *conn) PutAVSRegistration(ctx context.Context, r AVSRegistration) (created bool, _ error) {
 	if r.AVSID == "" || r.Chain == "" || r.OperatorAddress == "" || r.Source == "" {
 		return false, proofgrid.Errorf(proofgrid.EINVALID, "registration needs an AVS, a chain, an operator and a source")
 	}
-	err := d.InTx(ctx, func(tx *sqlx.Tx) error {
-		found, err := exists(ctx, tx,
+	err := c.inTx(ctx, func(tx *Tx) error {
+		found, err := exists(ctx, tx.w,
 			`SELECT 1 FROM avs_registrations WHERE avs_id = ? AND chain = ? AND operator_address = ?`,
 			r.AVSID, r.Chain, r.OperatorAddress)
 		if err != nil {
 			return fmt.Errorf("storage: put registration: %w", err)
 		}
 		created = !found
-		_, err = execContext(ctx, tx,
+		_, err = execContext(ctx, tx.w,
 			`INSERT INTO avs_registrations (avs_id, chain, operator_address, registered, source, as_of, updated_at)
 			 VALUES (?, ?, ?, ?, ?, ?, ?)
 			 ON CONFLICT (avs_id, chain, operator_address) DO UPDATE SET
 			     registered = excluded.registered, source = excluded.source,
 			     as_of = excluded.as_of, updated_at = excluded.updated_at`,
-			r.AVSID, r.Chain, r.OperatorAddress, r.Registered, r.Source, r.AsOf, d.now())
+			r.AVSID, r.Chain, r.OperatorAddress, r.Registered, r.Source, r.AsOf, c.now())
 		if err != nil {
 			return fmt.Errorf("storage: put registration: %w", err)
 		}
@@ -59,7 +57,7 @@ func (d *DB) PutAVSRegistration(ctx context.Context, r AVSRegistration) (created
 
 // AVSRegistrations returns the recorded registrations with AVS avsID (""
 // for every AVS), ordered by AVS, chain and operator.
-func (d *DB) AVSRegistrations(ctx context.Context, avsID string) ([]AVSRegistration, error) {
+func (c *conn) AVSRegistrations(ctx context.Context, avsID string) ([]AVSRegistration, error) {
 	query := `SELECT avs_id, chain, operator_address, registered, source, as_of, updated_at FROM avs_registrations`
 	var args []any
 	if avsID != "" {
@@ -76,7 +74,7 @@ func (d *DB) AVSRegistrations(ctx context.Context, avsID string) ([]AVSRegistrat
 		AsOf            dbTime `db:"as_of"`
 		UpdatedAt       dbTime `db:"updated_at"`
 	}
-	if err := selectContext(ctx, d.ro, &rows, query, args...); err != nil {
+	if err := selectContext(ctx, c.r, &rows, query, args...); err != nil {
 		return nil, fmt.Errorf("storage: registrations: %w", err)
 	}
 	out := make([]AVSRegistration, 0, len(rows))
@@ -110,7 +108,7 @@ type OperatorStake struct {
 
 // PutOperatorStake stores s, replacing the operator's previous record;
 // created reports that there was none.
-func (d *DB) PutOperatorStake(ctx context.Context, s OperatorStake) (created bool, _ error) {
+func (c *conn) PutOperatorStake(ctx context.Context, s OperatorStake) (created bool, _ error) {
 	if s.OperatorAddress == "" || s.Source == "" {
 		return false, proofgrid.Errorf(proofgrid.EINVALID, "stake needs an operator and a source")
 	}
@@ -121,19 +119,19 @@ func (d *DB) PutOperatorStake(ctx context.Context, s OperatorStake) (created boo
 	if err != nil {
 		return false, proofgrid.Errorf(proofgrid.EINVALID, "strategies cannot be stored: %v", err)
 	}
-	err = d.InTx(ctx, func(tx *sqlx.Tx) error {
-		found, err := exists(ctx, tx, `SELECT 1 FROM operator_stakes WHERE operator_address = ?`, s.OperatorAddress)
+	err = c.inTx(ctx, func(tx *Tx) error {
+		found, err := exists(ctx, tx.w, `SELECT 1 FROM operator_stakes WHERE operator_address = ?`, s.OperatorAddress)
 		if err != nil {
 			return fmt.Errorf("storage: put stake: %w", err)
 		}
 		created = !found
-		_, err = execContext(ctx, tx,
+		_, err = execContext(ctx, tx.w,
 			`INSERT INTO operator_stakes (operator_address, eigen, strategies, source, as_of, updated_at)
 			 VALUES (?, ?, ?, ?, ?, ?)
 			 ON CONFLICT (operator_address) DO UPDATE SET
 			     eigen = excluded.eigen, strategies = excluded.strategies, source = excluded.source,
 			     as_of = excluded.as_of, updated_at = excluded.updated_at`,
-			s.OperatorAddress, s.Eigen, string(doc), s.Source, s.AsOf, d.now())
+			s.OperatorAddress, s.Eigen, string(doc), s.Source, s.AsOf, c.now())
 		if err != nil {
 			return fmt.Errorf("storage: put stake: %w", err)
 		}
@@ -143,7 +141,7 @@ func (d *DB) PutOperatorStake(ctx context.Context, s OperatorStake) (created boo
 }
 
 // OperatorStake returns the stake recorded for an operator, or ENOTFOUND.
-func (d *DB) OperatorStake(ctx context.Context, operator string) (OperatorStake, error) {
+func (c *conn) OperatorStake(ctx context.Context, operator string) (OperatorStake, error) {
 	var r struct {
 		OperatorAddress string  `db:"operator_address"`
 		Eigen           float64 `db:"eigen"`
@@ -152,7 +150,7 @@ func (d *DB) OperatorStake(ctx context.Context, operator string) (OperatorStake,
 		AsOf            dbTime  `db:"as_of"`
 		UpdatedAt       dbTime  `db:"updated_at"`
 	}
-	err := getContext(ctx, d.ro, &r,
+	err := getContext(ctx, c.r, &r,
 		`SELECT operator_address, eigen, strategies, source, as_of, updated_at FROM operator_stakes WHERE operator_address = ?`,
 		operator)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -198,21 +196,21 @@ type CatalogueSetting struct {
 // replaced by one with a later AsOf, which lets every coordinator load its
 // built-in catalogue at start without undoing a newer import; with replace
 // true, the given rows win whatever their date.
-func (d *DB) UpsertCatalogue(ctx context.Context, entries []CatalogueEntry, settings []CatalogueSetting, replace bool) (int, error) {
+func (c *conn) UpsertCatalogue(ctx context.Context, entries []CatalogueEntry, settings []CatalogueSetting, replace bool) (int, error) {
 	cond := ` WHERE avs_catalogue.as_of < excluded.as_of`
 	setCond := ` WHERE catalogue_settings.as_of < excluded.as_of`
 	if replace {
 		cond, setCond = "", ""
 	}
 	written := 0
-	err := d.InTx(ctx, func(tx *sqlx.Tx) error {
+	err := c.inTx(ctx, func(tx *Tx) error {
 		written = 0
-		now := d.now()
+		now := c.now()
 		for _, e := range entries {
 			if strings.TrimSpace(e.AVSID) == "" || !json.Valid(e.Document) {
 				return proofgrid.Errorf(proofgrid.EINVALID, "catalogue entry %q needs an id and a JSON document", e.AVSID)
 			}
-			res, err := execContext(ctx, tx,
+			res, err := execContext(ctx, tx.w,
 				`INSERT INTO avs_catalogue (avs_id, avs_name, position, document, source, as_of, updated_at)
 				 VALUES (?, ?, ?, ?, ?, ?, ?)
 				 ON CONFLICT (avs_id) DO UPDATE SET
@@ -229,7 +227,7 @@ func (d *DB) UpsertCatalogue(ctx context.Context, entries []CatalogueEntry, sett
 			written += int(n)
 		}
 		for _, s := range settings {
-			res, err := execContext(ctx, tx,
+			res, err := execContext(ctx, tx.w,
 				`INSERT INTO catalogue_settings (name, value, source, as_of, updated_at)
 				 VALUES (?, ?, ?, ?, ?)
 				 ON CONFLICT (name) DO UPDATE SET
@@ -251,7 +249,7 @@ func (d *DB) UpsertCatalogue(ctx context.Context, entries []CatalogueEntry, sett
 }
 
 // CatalogueEntries returns the AVS catalogue in file order.
-func (d *DB) CatalogueEntries(ctx context.Context) ([]CatalogueEntry, error) {
+func (c *conn) CatalogueEntries(ctx context.Context) ([]CatalogueEntry, error) {
 	var rows []struct {
 		AVSID     string `db:"avs_id"`
 		Name      string `db:"avs_name"`
@@ -261,7 +259,7 @@ func (d *DB) CatalogueEntries(ctx context.Context) ([]CatalogueEntry, error) {
 		AsOf      dbTime `db:"as_of"`
 		UpdatedAt dbTime `db:"updated_at"`
 	}
-	if err := selectContext(ctx, d.ro, &rows,
+	if err := selectContext(ctx, c.r, &rows,
 		`SELECT avs_id, avs_name, position, document, source, as_of, updated_at
 		 FROM avs_catalogue ORDER BY position, avs_id`); err != nil {
 		return nil, fmt.Errorf("storage: catalogue: %w", err)
@@ -277,7 +275,7 @@ func (d *DB) CatalogueEntries(ctx context.Context) ([]CatalogueEntry, error) {
 }
 
 // CatalogueSettings returns the catalogue's settings by name.
-func (d *DB) CatalogueSettings(ctx context.Context) (map[string]CatalogueSetting, error) {
+func (c *conn) CatalogueSettings(ctx context.Context) (map[string]CatalogueSetting, error) {
 	var rows []struct {
 		Name      string `db:"name"`
 		Value     string `db:"value"`
@@ -285,7 +283,7 @@ func (d *DB) CatalogueSettings(ctx context.Context) (map[string]CatalogueSetting
 		AsOf      dbTime `db:"as_of"`
 		UpdatedAt dbTime `db:"updated_at"`
 	}
-	if err := selectContext(ctx, d.ro, &rows,
+	if err := selectContext(ctx, c.r, &rows,
 		`SELECT name, value, source, as_of, updated_at FROM catalogue_settings`); err != nil {
 		return nil, fmt.Errorf("storage: catalogue settings: %w", err)
 	}

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/proofgrid/proofgrid"
 )
 
@@ -79,10 +77,10 @@ const blockColumns = `block_number, hash, timestamp, gas_used, transaction_count
 const MaxBlockNumber = math.MaxInt64
 
 // RecordBlock inserts block info.Number or fills in the metadata info
-// knows, through q (normally a transaction, see DB.InTx). Hashes are
+// knows (normally on the Tx that schedules its proving). Hashes are
 // stored in lower case. created tells whether the row is new. A hash that
 // another block already has is ECONFLICT.
-func RecordBlock(ctx context.Context, q sqlx.ExtContext, info BlockInfo, at time.Time) (_ Block, created bool, _ error) {
+func (c *conn) RecordBlock(ctx context.Context, info BlockInfo, at time.Time) (_ Block, created bool, _ error) {
 	if info.Number < 0 {
 		return Block{}, false, proofgrid.Errorf(proofgrid.EINVALID, "block number must not be negative")
 	}
@@ -92,7 +90,7 @@ func RecordBlock(ctx context.Context, q sqlx.ExtContext, info BlockInfo, at time
 		hash = &h
 	}
 	var r blockRow
-	err := getContext(ctx, q, &r,
+	err := getContext(ctx, c.w, &r,
 		`INSERT INTO blocks (block_number, hash, timestamp, gas_used, transaction_count, created_at, updated_at)
 		 VALUES (?, ?, ?, ?, ?, ?, ?)
 		 ON CONFLICT (block_number) DO NOTHING RETURNING `+blockColumns,
@@ -106,10 +104,12 @@ func RecordBlock(ctx context.Context, q sqlx.ExtContext, info BlockInfo, at time
 		return Block{}, false, fmt.Errorf("storage: insert block: %w", err)
 	}
 	if hash == nil && info.Timestamp == nil && info.GasUsed == nil && info.TransactionCount == nil {
-		b, err := blockByNumber(ctx, q, info.Number)
+		// On a DB, the reader sees the row: it was committed before
+		// the insert above found it.
+		b, err := c.BlockByNumber(ctx, info.Number)
 		return b, false, err
 	}
-	err = getContext(ctx, q, &r,
+	err = getContext(ctx, c.w, &r,
 		`UPDATE blocks SET hash = COALESCE(?, hash), timestamp = COALESCE(?, timestamp),
 		   gas_used = COALESCE(?, gas_used), transaction_count = COALESCE(?, transaction_count), updated_at = ?
 		 WHERE block_number = ? RETURNING `+blockColumns,
@@ -122,11 +122,11 @@ func RecordBlock(ctx context.Context, q sqlx.ExtContext, info BlockInfo, at time
 	return r.block(), false, nil
 }
 
-// MarkBlockScheduled records through q that proving tasks are being
+// MarkBlockScheduled records that proving tasks are being
 // written for block number, and reports whether this call is the first to
 // do so; only the first should write them.
-func MarkBlockScheduled(ctx context.Context, q sqlx.ExtContext, number int64, at time.Time) (bool, error) {
-	res, err := execContext(ctx, q,
+func (c *conn) MarkBlockScheduled(ctx context.Context, number int64, at time.Time) (bool, error) {
+	res, err := execContext(ctx, c.w,
 		`UPDATE blocks SET scheduled_at = ? WHERE block_number = ? AND scheduled_at IS NULL`, at, number)
 	if err != nil {
 		return false, fmt.Errorf("storage: schedule block: %w", err)
@@ -136,13 +136,9 @@ func MarkBlockScheduled(ctx context.Context, q sqlx.ExtContext, number int64, at
 }
 
 // BlockByNumber returns block number, or ENOTFOUND.
-func (d *DB) BlockByNumber(ctx context.Context, number int64) (Block, error) {
-	return blockByNumber(ctx, d.ro, number)
-}
-
-func blockByNumber(ctx context.Context, q sqlx.ExtContext, number int64) (Block, error) {
+func (c *conn) BlockByNumber(ctx context.Context, number int64) (Block, error) {
 	var r blockRow
-	err := getContext(ctx, q, &r, `SELECT `+blockColumns+` FROM blocks WHERE block_number = ?`, number)
+	err := getContext(ctx, c.r, &r, `SELECT `+blockColumns+` FROM blocks WHERE block_number = ?`, number)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Block{}, proofgrid.Errorf(proofgrid.ENOTFOUND, "Block not found")
 	} else if err != nil {
@@ -153,9 +149,9 @@ func blockByNumber(ctx context.Context, q sqlx.ExtContext, number int64) (Block,
 
 // BlockByHash returns the block with the given hash (any letter case), or
 // ENOTFOUND.
-func (d *DB) BlockByHash(ctx context.Context, hash string) (Block, error) {
+func (c *conn) BlockByHash(ctx context.Context, hash string) (Block, error) {
 	var r blockRow
-	err := getContext(ctx, d.ro, &r, `SELECT `+blockColumns+` FROM blocks WHERE hash = ?`, strings.ToLower(hash))
+	err := getContext(ctx, c.r, &r, `SELECT `+blockColumns+` FROM blocks WHERE hash = ?`, strings.ToLower(hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Block{}, proofgrid.Errorf(proofgrid.ENOTFOUND, "Block not found")
 	} else if err != nil {
@@ -168,9 +164,9 @@ func (d *DB) BlockByHash(ctx context.Context, hash string) (Block, error) {
 // scheduled for, and false when there is none. A block source resumes
 // after it; blocks only mentioned by proof reports do not count, so a
 // report about a far-off block cannot make the source skip ahead.
-func (d *DB) LatestScheduledBlock(ctx context.Context) (int64, bool, error) {
+func (c *conn) LatestScheduledBlock(ctx context.Context) (int64, bool, error) {
 	var n sql.NullInt64
-	if err := getContext(ctx, d.ro, &n, `SELECT MAX(block_number) FROM blocks WHERE scheduled_at IS NOT NULL`); err != nil {
+	if err := getContext(ctx, c.r, &n, `SELECT MAX(block_number) FROM blocks WHERE scheduled_at IS NOT NULL`); err != nil {
 		return 0, false, fmt.Errorf("storage: latest block: %w", err)
 	}
 	return n.Int64, n.Valid, nil

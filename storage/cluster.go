@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/proofgrid/proofgrid"
 )
 
@@ -123,44 +121,44 @@ const (
 // race for the team's next index to a concurrent creation.
 const createClusterAttempts = 5
 
-// CreateCluster stores c (ID, TeamID, Name, NumGPUs, HardwareDescription,
+// CreateCluster stores cl (ID, TeamID, Name, NumGPUs, HardwareDescription,
 // DeploymentType, IsActive) with the team's next index, and its first
 // version (index 1, active) running zkvmVersionID. An unknown team or zkVM
 // version is ENOTFOUND; an id already used is ECONFLICT.
-func (d *DB) CreateCluster(ctx context.Context, c Cluster, zkvmVersionID int64, vkPath *string, at time.Time) (Cluster, ClusterVersion, error) {
-	if strings.TrimSpace(c.ID) == "" {
+func (c *conn) CreateCluster(ctx context.Context, cl Cluster, zkvmVersionID int64, vkPath *string, at time.Time) (Cluster, ClusterVersion, error) {
+	if strings.TrimSpace(cl.ID) == "" {
 		return Cluster{}, ClusterVersion{}, proofgrid.Errorf(proofgrid.EINVALID, "cluster id is empty")
 	}
 	var outC Cluster
 	var outV ClusterVersion
 	var err error
 	for range createClusterAttempts {
-		err = d.InTx(ctx, func(tx *sqlx.Tx) error {
-			if _, _, err := zkvmVersionByID(ctx, tx, zkvmVersionID); err != nil {
+		err = c.inTx(ctx, func(tx *Tx) error {
+			if _, _, err := tx.ZKVMVersionByID(ctx, zkvmVersionID); err != nil {
 				return err
 			}
 			var next int64
-			if err := getContext(ctx, tx, &next,
-				`SELECT COALESCE(MAX(idx), 0) + 1 FROM clusters WHERE team_id = ?`, c.TeamID); err != nil {
+			if err := getContext(ctx, tx.w, &next,
+				`SELECT COALESCE(MAX(idx), 0) + 1 FROM clusters WHERE team_id = ?`, cl.TeamID); err != nil {
 				return fmt.Errorf("storage: next cluster index: %w", err)
 			}
 			var r clusterRow
-			err := getContext(ctx, tx, &r,
+			err := getContext(ctx, tx.w, &r,
 				`INSERT INTO clusters (id, team_id, idx, name, num_gpus, hardware_description, deployment_type,
 				   is_active, is_open_source, software_link, created_at, updated_at)
 				 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+clusterColumns,
-				c.ID, c.TeamID, next, c.Name, c.NumGPUs, c.HardwareDescription, c.DeploymentType,
-				c.IsActive, c.IsOpenSource, c.SoftwareLink, at, at)
+				cl.ID, cl.TeamID, next, cl.Name, cl.NumGPUs, cl.HardwareDescription, cl.DeploymentType,
+				cl.IsActive, cl.IsOpenSource, cl.SoftwareLink, at, at)
 			switch {
 			case isUniqueViolation(err):
 				return errIndexTaken
 			case isForeignKeyViolation(err):
-				return proofgrid.Errorf(proofgrid.ENOTFOUND, "team %d not found", c.TeamID)
+				return proofgrid.Errorf(proofgrid.ENOTFOUND, "team %d not found", cl.TeamID)
 			case err != nil:
 				return fmt.Errorf("storage: insert cluster: %w", err)
 			}
 			outC = r.cluster()
-			outV, err = insertClusterVersion(ctx, tx, outC.ID, 1, zkvmVersionID, vkPath, at)
+			outV, err = tx.insertClusterVersion(ctx, outC.ID, 1, zkvmVersionID, vkPath, at)
 			return err
 		})
 		if !errors.Is(err, errIndexTaken) {
@@ -168,7 +166,7 @@ func (d *DB) CreateCluster(ctx context.Context, c Cluster, zkvmVersionID int64, 
 		}
 	}
 	if errors.Is(err, errIndexTaken) {
-		return Cluster{}, ClusterVersion{}, proofgrid.Errorf(proofgrid.ECONFLICT, "cluster %s already exists, or too many concurrent creations", c.ID)
+		return Cluster{}, ClusterVersion{}, proofgrid.Errorf(proofgrid.ECONFLICT, "cluster %s already exists, or too many concurrent creations", cl.ID)
 	}
 	return outC, outV, err
 }
@@ -177,9 +175,9 @@ func (d *DB) CreateCluster(ctx context.Context, c Cluster, zkvmVersionID int64, 
 // creation took the index, or the id is taken.
 var errIndexTaken = errors.New("storage: cluster index taken")
 
-func insertClusterVersion(ctx context.Context, tx sqlx.ExtContext, clusterID string, index, zkvmVersionID int64, vkPath *string, at time.Time) (ClusterVersion, error) {
+func (c *conn) insertClusterVersion(ctx context.Context, clusterID string, index, zkvmVersionID int64, vkPath *string, at time.Time) (ClusterVersion, error) {
 	var r clusterVersionRow
-	err := getContext(ctx, tx, &r,
+	err := getContext(ctx, c.w, &r,
 		`INSERT INTO cluster_versions (cluster_id, idx, zkvm_version_id, vk_path, is_active, created_at)
 		 VALUES (?, ?, ?, ?, ?, ?) RETURNING `+clusterVersionColumns,
 		clusterID, index, zkvmVersionID, vkPath, true, at)
@@ -193,13 +191,9 @@ func insertClusterVersion(ctx context.Context, tx sqlx.ExtContext, clusterID str
 
 // ClusterByIndex returns the team's cluster of the given index, or
 // ENOTFOUND.
-func (d *DB) ClusterByIndex(ctx context.Context, teamID, index int64) (Cluster, error) {
-	return clusterByIndex(ctx, d.ro, teamID, index)
-}
-
-func clusterByIndex(ctx context.Context, q sqlx.ExtContext, teamID, index int64) (Cluster, error) {
+func (c *conn) ClusterByIndex(ctx context.Context, teamID, index int64) (Cluster, error) {
 	var r clusterRow
-	err := getContext(ctx, q, &r, `SELECT `+clusterColumns+` FROM clusters WHERE team_id = ? AND idx = ?`, teamID, index)
+	err := getContext(ctx, c.r, &r, `SELECT `+clusterColumns+` FROM clusters WHERE team_id = ? AND idx = ?`, teamID, index)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Cluster{}, proofgrid.Errorf(proofgrid.ENOTFOUND, "Cluster not found")
 	} else if err != nil {
@@ -209,9 +203,9 @@ func clusterByIndex(ctx context.Context, q sqlx.ExtContext, teamID, index int64)
 }
 
 // ClusterByID returns cluster id (a UUID), or ENOTFOUND.
-func (d *DB) ClusterByID(ctx context.Context, id string) (Cluster, error) {
+func (c *conn) ClusterByID(ctx context.Context, id string) (Cluster, error) {
 	var r clusterRow
-	err := getContext(ctx, d.ro, &r, `SELECT `+clusterColumns+` FROM clusters WHERE id = ?`, id)
+	err := getContext(ctx, c.r, &r, `SELECT `+clusterColumns+` FROM clusters WHERE id = ?`, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Cluster{}, proofgrid.Errorf(proofgrid.ENOTFOUND, "Cluster not found")
 	} else if err != nil {
@@ -228,14 +222,14 @@ type ClusterWithVersion struct {
 
 // ListClusters returns the team's clusters by index, each with its active
 // version.
-func (d *DB) ListClusters(ctx context.Context, teamID int64) ([]ClusterWithVersion, error) {
+func (c *conn) ListClusters(ctx context.Context, teamID int64) ([]ClusterWithVersion, error) {
 	var rows []clusterRow
-	if err := selectContext(ctx, d.ro, &rows,
+	if err := selectContext(ctx, c.r, &rows,
 		`SELECT `+clusterColumns+` FROM clusters WHERE team_id = ? ORDER BY idx`, teamID); err != nil {
 		return nil, fmt.Errorf("storage: list clusters: %w", err)
 	}
 	var versions []clusterVersionRow
-	if err := selectContext(ctx, d.ro, &versions,
+	if err := selectContext(ctx, c.r, &versions,
 		`SELECT `+prefixed("cv", clusterVersionColumns)+` FROM cluster_versions cv
 		 JOIN clusters c ON c.id = cv.cluster_id
 		 WHERE c.team_id = ? AND cv.is_active = ?`, teamID, true); err != nil {
@@ -254,13 +248,9 @@ func (d *DB) ListClusters(ctx context.Context, teamID int64) ([]ClusterWithVersi
 
 // ActiveClusterVersion returns the active version of cluster id, or
 // ENOTFOUND.
-func (d *DB) ActiveClusterVersion(ctx context.Context, clusterID string) (ClusterVersion, error) {
-	return activeClusterVersion(ctx, d.ro, clusterID)
-}
-
-func activeClusterVersion(ctx context.Context, q sqlx.ExtContext, clusterID string) (ClusterVersion, error) {
+func (c *conn) ActiveClusterVersion(ctx context.Context, clusterID string) (ClusterVersion, error) {
 	var r clusterVersionRow
-	err := getContext(ctx, q, &r,
+	err := getContext(ctx, c.r, &r,
 		`SELECT `+clusterVersionColumns+` FROM cluster_versions WHERE cluster_id = ? AND is_active = ?`,
 		clusterID, true)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -272,9 +262,9 @@ func activeClusterVersion(ctx context.Context, q sqlx.ExtContext, clusterID stri
 }
 
 // ClusterVersionByID returns cluster version id, or ENOTFOUND.
-func (d *DB) ClusterVersionByID(ctx context.Context, id int64) (ClusterVersion, error) {
+func (c *conn) ClusterVersionByID(ctx context.Context, id int64) (ClusterVersion, error) {
 	var r clusterVersionRow
-	err := getContext(ctx, d.ro, &r, `SELECT `+clusterVersionColumns+` FROM cluster_versions WHERE id = ?`, id)
+	err := getContext(ctx, c.r, &r, `SELECT `+clusterVersionColumns+` FROM cluster_versions WHERE id = ?`, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ClusterVersion{}, proofgrid.Errorf(proofgrid.ENOTFOUND, "cluster version %d not found", id)
 	} else if err != nil {
@@ -299,29 +289,29 @@ type ClusterUpdate struct {
 // version's, a new version (the next index) becomes the active one and the
 // older versions inactive; newVersion tells whether that happened. An
 // unknown cluster or zkVM version is ENOTFOUND.
-func (d *DB) UpdateCluster(ctx context.Context, teamID, index int64, upd ClusterUpdate, at time.Time) (_ Cluster, _ ClusterVersion, newVersion bool, _ error) {
+func (c *conn) UpdateCluster(ctx context.Context, teamID, index int64, upd ClusterUpdate, at time.Time) (_ Cluster, _ ClusterVersion, newVersion bool, _ error) {
 	var outC Cluster
 	var outV ClusterVersion
-	err := d.InTx(ctx, func(tx *sqlx.Tx) error {
-		c, err := clusterByIndex(ctx, tx, teamID, index)
+	err := c.inTx(ctx, func(tx *Tx) error {
+		cl, err := tx.ClusterByIndex(ctx, teamID, index)
 		if err != nil {
 			return err
 		}
 		if upd.Name != nil || upd.NumGPUs != nil || upd.HardwareDescription != nil || upd.IsActive != nil {
 			var r clusterRow
-			err := getContext(ctx, tx, &r,
+			err := getContext(ctx, tx.w, &r,
 				`UPDATE clusters SET name = COALESCE(?, name), num_gpus = COALESCE(?, num_gpus),
 				   hardware_description = COALESCE(?, hardware_description),
 				   is_active = COALESCE(?, is_active), updated_at = ?
 				 WHERE id = ? RETURNING `+clusterColumns,
-				upd.Name, upd.NumGPUs, upd.HardwareDescription, upd.IsActive, at, c.ID)
+				upd.Name, upd.NumGPUs, upd.HardwareDescription, upd.IsActive, at, cl.ID)
 			if err != nil {
 				return fmt.Errorf("storage: update cluster: %w", err)
 			}
-			c = r.cluster()
+			cl = r.cluster()
 		}
-		outC = c
-		cur, err := activeClusterVersion(ctx, tx, c.ID)
+		outC = cl
+		cur, err := tx.ActiveClusterVersion(ctx, cl.ID)
 		if err != nil {
 			return err
 		}
@@ -336,18 +326,18 @@ func (d *DB) UpdateCluster(ctx context.Context, teamID, index int64, upd Cluster
 		if zv == cur.ZKVMVersionID && equalStringPtr(vk, cur.VKPath) {
 			return nil
 		}
-		if _, _, err := zkvmVersionByID(ctx, tx, zv); err != nil {
+		if _, _, err := tx.ZKVMVersionByID(ctx, zv); err != nil {
 			return err
 		}
-		if _, err := execContext(ctx, tx,
-			`UPDATE cluster_versions SET is_active = ? WHERE cluster_id = ?`, false, c.ID); err != nil {
+		if _, err := execContext(ctx, tx.w,
+			`UPDATE cluster_versions SET is_active = ? WHERE cluster_id = ?`, false, cl.ID); err != nil {
 			return fmt.Errorf("storage: deactivate cluster versions: %w", err)
 		}
 		var last int64
-		if err := getContext(ctx, tx, &last, `SELECT COALESCE(MAX(idx), 0) FROM cluster_versions WHERE cluster_id = ?`, c.ID); err != nil {
+		if err := getContext(ctx, tx.w, &last, `SELECT COALESCE(MAX(idx), 0) FROM cluster_versions WHERE cluster_id = ?`, cl.ID); err != nil {
 			return fmt.Errorf("storage: last cluster version: %w", err)
 		}
-		outV, err = insertClusterVersion(ctx, tx, c.ID, last+1, zv, vk, at)
+		outV, err = tx.insertClusterVersion(ctx, cl.ID, last+1, zv, vk, at)
 		newVersion = err == nil
 		return err
 	})
@@ -372,14 +362,13 @@ type ActiveProver struct {
 }
 
 // ActiveProvers returns the active version of every active cluster, by
-// cluster id. It takes a handle so that scheduling reads it in the
-// transaction that records the block.
-func ActiveProvers(ctx context.Context, q sqlx.ExtContext) ([]ActiveProver, error) {
+// cluster id. Scheduling calls it on the Tx that records the block.
+func (c *conn) ActiveProvers(ctx context.Context) ([]ActiveProver, error) {
 	var rows []struct {
 		ClusterID        string `db:"cluster_id"`
 		ClusterVersionID int64  `db:"id"`
 	}
-	err := selectContext(ctx, q, &rows,
+	err := selectContext(ctx, c.r, &rows,
 		`SELECT cv.cluster_id, cv.id FROM cluster_versions cv
 		 JOIN clusters c ON c.id = cv.cluster_id
 		 WHERE c.is_active = ? AND cv.is_active = ?

@@ -45,9 +45,9 @@ const cspBenchmarkColumns = `id, name, blob_key, size_bytes, sha256, team_id, cr
 // PutCSPBenchmark records b (Name, BlobKey, SizeBytes, SHA256, TeamID),
 // replacing the record of the same name, as uploading a file of the same
 // name replaces it. The first upload's creation time stays.
-func (d *DB) PutCSPBenchmark(ctx context.Context, b CSPBenchmark, at time.Time) (CSPBenchmark, error) {
+func (c *conn) PutCSPBenchmark(ctx context.Context, b CSPBenchmark, at time.Time) (CSPBenchmark, error) {
 	var r cspBenchmarkRow
-	err := getContext(ctx, d.db, &r,
+	err := getContext(ctx, c.w, &r,
 		`INSERT INTO csp_benchmarks (name, blob_key, size_bytes, sha256, team_id, created_at, updated_at)
 		 VALUES (?, ?, ?, ?, ?, ?, ?)
 		 ON CONFLICT (name) DO UPDATE SET blob_key = excluded.blob_key, size_bytes = excluded.size_bytes,
@@ -61,9 +61,9 @@ func (d *DB) PutCSPBenchmark(ctx context.Context, b CSPBenchmark, at time.Time) 
 }
 
 // CSPBenchmarks returns every benchmark file, by name.
-func (d *DB) CSPBenchmarks(ctx context.Context) ([]CSPBenchmark, error) {
+func (c *conn) CSPBenchmarks(ctx context.Context) ([]CSPBenchmark, error) {
 	var rows []cspBenchmarkRow
-	if err := selectContext(ctx, d.ro, &rows, `SELECT `+cspBenchmarkColumns+` FROM csp_benchmarks ORDER BY name`); err != nil {
+	if err := selectContext(ctx, c.r, &rows, `SELECT `+cspBenchmarkColumns+` FROM csp_benchmarks ORDER BY name`); err != nil {
 		return nil, fmt.Errorf("storage: list csp benchmarks: %w", err)
 	}
 	out := make([]CSPBenchmark, 0, len(rows))
@@ -74,9 +74,9 @@ func (d *DB) CSPBenchmarks(ctx context.Context) ([]CSPBenchmark, error) {
 }
 
 // CSPBenchmarkByName returns the benchmark file called name, or ENOTFOUND.
-func (d *DB) CSPBenchmarkByName(ctx context.Context, name string) (CSPBenchmark, error) {
+func (c *conn) CSPBenchmarkByName(ctx context.Context, name string) (CSPBenchmark, error) {
 	var r cspBenchmarkRow
-	err := getContext(ctx, d.ro, &r, `SELECT `+cspBenchmarkColumns+` FROM csp_benchmarks WHERE name = ?`, name)
+	err := getContext(ctx, c.r, &r, `SELECT `+cspBenchmarkColumns+` FROM csp_benchmarks WHERE name = ?`, name)
 	if errors.Is(err, sql.ErrNoRows) {
 		return CSPBenchmark{}, proofgrid.Errorf(proofgrid.ENOTFOUND, "Benchmarks file not found")
 	} else if err != nil {

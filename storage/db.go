@@ -59,18 +59,63 @@ func init() {
 	sqlx.BindDriver(sqliteDriver, sqlx.QUESTION)
 }
 
+// conn is what every repository method runs on: a DB's pools, or one
+// transaction. DB and Tx embed it, so both have the same repository
+// methods, and code that holds a Tx has no other handle to reach for.
+type conn struct {
+	// w takes writes, r plain reads. On a DB, w is the writer pool and r
+	// the read-only pool; on a Tx both are the transaction, so its reads
+	// see its own writes.
+	w, r    sqlx.ExtContext
+	dialect string
+	now     func() time.Time
+	db      *DB
+	// tx is the transaction this conn runs in; nil on a DB.
+	tx *Tx
+}
+
+// inTx runs fn in a new transaction on a DB, or in the current one on a
+// Tx: transactions do not nest, so a method that needs several statements
+// to be atomic gets that either way. Inside an enclosing transaction an
+// error from fn leaves it to the enclosing caller to roll back, and a
+// retry after a failed statement (CreateCluster's) cannot help on
+// PostgreSQL, which aborts the whole transaction at the first error.
+func (c *conn) inTx(ctx context.Context, fn func(tx *Tx) error) error {
+	if c.tx != nil {
+		return fn(c.tx)
+	}
+	return c.db.InTx(ctx, fn)
+}
+
+// Dialect returns DialectSQLite or DialectPostgres.
+func (c *conn) Dialect() string { return c.dialect }
+
 // DB is a connection to the proofgrid database, SQLite or PostgreSQL.
 // It is safe for concurrent use.
 type DB struct {
-	// db takes every write and every transaction. On SQLite it is limited to
-	// one connection; see openSQLite.
-	db *sqlx.DB
+	conn
+	// wdb takes every write and every transaction. On SQLite it is limited
+	// to one connection; see openSQLite.
+	wdb *sqlx.DB
 	// ro serves plain reads. On SQLite it is a separate pool of read-only
 	// connections, which WAL lets run beside the writer; on PostgreSQL it
-	// is the same pool as db.
-	ro      *sqlx.DB
-	dialect string
-	now     func() time.Time
+	// is the same pool as wdb.
+	ro *sqlx.DB
+}
+
+// newDB returns a DB that writes through w and reads through r.
+func newDB(w, r *sqlx.DB, dialect string) *DB {
+	d := &DB{wdb: w, ro: r}
+	d.conn = conn{w: w, r: r, dialect: dialect, now: time.Now, db: d}
+	return d
+}
+
+// Tx is one transaction of a DB, begun by DB.InTx. It has the repository
+// methods of a DB, run inside the transaction, and the methods that make
+// sense only there (row locks). A Tx must not be used after fn returns.
+type Tx struct {
+	conn
+	sqlTx *sqlx.Tx
 }
 
 // Open connects to the database named by rawURL and checks that it answers.
@@ -104,7 +149,7 @@ func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
 	db.SetMaxOpenConns(25)
 	db.SetMaxIdleConns(25)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	d := &DB{db: db, ro: db, dialect: DialectPostgres, now: time.Now}
+	d := newDB(db, db, DialectPostgres)
 	if err := d.Ping(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -130,8 +175,8 @@ func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
 // second pool of query_only connections and do not queue behind writes.
 // query_only makes a write sent to the wrong pool fail loudly in tests.
 //
-// The one-writer pool has a consequence for callers of InTx: inside fn, use
-// only the tx; calling a DB method that writes would wait for the
+// The one-writer pool is why InTx hands fn a Tx with every repository
+// method: a DB method that writes, called inside fn, would wait for the
 // connection fn is holding.
 func openSQLite(ctx context.Context, rawURL string) (*DB, error) {
 	src, err := parseSQLiteURL(rawURL)
@@ -169,7 +214,7 @@ func openSQLite(ctx context.Context, rawURL string) (*DB, error) {
 		return nil, fmt.Errorf("storage: open sqlite %s: %w", src.path, err)
 	}
 
-	d := &DB{db: w, ro: w, dialect: DialectSQLite, now: time.Now}
+	d := newDB(w, w, DialectSQLite)
 	if src.memory {
 		// Each connection to :memory: is a database of its own, so the
 		// single writer connection must serve reads too.
@@ -195,7 +240,7 @@ func openSQLite(ctx context.Context, rawURL string) (*DB, error) {
 		r.Close()
 		return nil, fmt.Errorf("storage: open sqlite %s: %w", src.path, err)
 	}
-	d.ro = r
+	d.ro, d.r = r, r
 	return d, nil
 }
 
@@ -281,18 +326,15 @@ func setDefaultPragma(q url.Values, name, value string) {
 	q.Add("_pragma", name+"("+value+")")
 }
 
-// Dialect returns DialectSQLite or DialectPostgres.
-func (d *DB) Dialect() string { return d.dialect }
-
 // Rebind rewrites the ? placeholders of query into the dialect's form.
-func (d *DB) Rebind(query string) string { return d.db.Rebind(query) }
+func (d *DB) Rebind(query string) string { return d.wdb.Rebind(query) }
 
 // Ping checks that the database answers.
 func (d *DB) Ping(ctx context.Context) error {
-	if err := d.db.PingContext(ctx); err != nil {
+	if err := d.wdb.PingContext(ctx); err != nil {
 		return fmt.Errorf("storage: ping %s: %w", d.dialect, err)
 	}
-	if d.ro != d.db {
+	if d.ro != d.wdb {
 		if err := d.ro.PingContext(ctx); err != nil {
 			return fmt.Errorf("storage: ping %s readers: %w", d.dialect, err)
 		}
@@ -303,10 +345,10 @@ func (d *DB) Ping(ctx context.Context) error {
 // Close closes every connection. Calls in flight may fail.
 func (d *DB) Close() error {
 	var err error
-	if d.ro != d.db {
+	if d.ro != d.wdb {
 		err = d.ro.Close()
 	}
-	return errors.Join(d.db.Close(), err)
+	return errors.Join(d.wdb.Close(), err)
 }
 
 // Migrate applies the embedded migrations that the database lacks. It is
@@ -331,7 +373,7 @@ func (d *DB) Migrate(ctx context.Context) error {
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	p, err := goose.NewProvider(gd, d.db.DB, dir, opts...)
+	p, err := goose.NewProvider(gd, d.wdb.DB, dir, opts...)
 	if err != nil {
 		return fmt.Errorf("storage: migrations: %w", err)
 	}
@@ -343,25 +385,29 @@ func (d *DB) Migrate(ctx context.Context) error {
 }
 
 // InTx runs fn in a transaction, committing when fn returns nil and rolling
-// back when it returns an error or panics. Inside fn, use only tx: on
-// SQLite the transaction holds the only write connection, so a DB method
+// back when it returns an error or panics. tx has every repository method
+// of d, run in the transaction (methods that open a transaction of their
+// own on d join this one), so fn needs nothing but tx. Use only tx: on
+// SQLite the transaction holds the only write connection, so a method of d
 // that writes would wait for it until ctx ends.
-func (d *DB) InTx(ctx context.Context, fn func(tx *sqlx.Tx) error) (err error) {
-	tx, err := d.db.BeginTxx(ctx, nil)
+func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
+	stx, err := d.wdb.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("storage: begin: %w", err)
 	}
+	tx := &Tx{sqlTx: stx}
+	tx.conn = conn{w: stx, r: stx, dialect: d.dialect, now: d.now, db: d, tx: tx}
 	defer func() {
 		if p := recover(); p != nil {
-			_ = tx.Rollback()
+			_ = stx.Rollback()
 			panic(p)
 		}
 	}()
 	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
+		_ = stx.Rollback()
 		return err
 	}
-	if err := tx.Commit(); err != nil {
+	if err := stx.Commit(); err != nil {
 		return fmt.Errorf("storage: commit: %w", err)
 	}
 	return nil

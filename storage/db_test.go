@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/storage"
 	"github.com/proofgrid/proofgrid/storage/storagetest"
@@ -77,10 +75,10 @@ func TestSQLitePragmas(t *testing.T) {
 		"busy_timeout": "10000",
 		"synchronous":  "1", // NORMAL
 	}
-	err := db.InTx(context.Background(), func(tx *sqlx.Tx) error {
+	err := db.InTx(context.Background(), func(tx *storage.Tx) error {
 		for name, w := range want {
 			var got string
-			if err := tx.Get(&got, "PRAGMA "+name); err != nil {
+			if err := storage.SQLTx(tx).Get(&got, "PRAGMA "+name); err != nil {
 				return err
 			}
 			if strings.ToLower(got) != w {
@@ -105,7 +103,7 @@ func TestSQLiteURLOverridesPragma(t *testing.T) {
 	}
 	defer db.Close()
 	var got int
-	err = db.InTx(ctx, func(tx *sqlx.Tx) error { return tx.Get(&got, "PRAGMA busy_timeout") })
+	err = db.InTx(ctx, func(tx *storage.Tx) error { return storage.SQLTx(tx).Get(&got, "PRAGMA busy_timeout") })
 	if err != nil || got != 1234 {
 		t.Fatalf("busy_timeout = %d, %v; want 1234", got, err)
 	}
@@ -145,15 +143,13 @@ func TestMigrateTwice(t *testing.T) {
 func TestInTx(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
-		// Both dialects parse this text as a timestamp.
-		insert := func(tx *sqlx.Tx, name string) error {
-			_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO teams (name, created_at) VALUES (?, ?)`),
-				name, "2025-01-01T00:00:00.000000Z")
+		insert := func(tx *storage.Tx, name string) error {
+			_, err := tx.CreateTeam(ctx, name)
 			return err
 		}
 
 		errBoom := errors.New("boom")
-		err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		err := db.InTx(ctx, func(tx *storage.Tx) error {
 			if err := insert(tx, "rolled-back"); err != nil {
 				return err
 			}
@@ -171,7 +167,7 @@ func TestInTx(t *testing.T) {
 					t.Errorf("recovered %v, want the panic to propagate", p)
 				}
 			}()
-			_ = db.InTx(ctx, func(tx *sqlx.Tx) error {
+			_ = db.InTx(ctx, func(tx *storage.Tx) error {
 				if err := insert(tx, "panicked"); err != nil {
 					return err
 				}
@@ -182,7 +178,7 @@ func TestInTx(t *testing.T) {
 		wantCode(t, err, proofgrid.ENOTFOUND)
 
 		// The write connection must be free again after the panic.
-		if err := db.InTx(ctx, func(tx *sqlx.Tx) error { return insert(tx, "committed") }); err != nil {
+		if err := db.InTx(ctx, func(tx *storage.Tx) error { return insert(tx, "committed") }); err != nil {
 			t.Fatalf("InTx: %v", err)
 		}
 		if _, err := db.TeamByName(ctx, "committed"); err != nil {

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/storage"
 	"github.com/proofgrid/proofgrid/storage/storagetest"
@@ -125,8 +123,8 @@ func TestClusters(t *testing.T) {
 		}
 		// Cluster 1 is inactive now and cluster 3 was created inactive.
 		var active []storage.ActiveProver
-		err = db.InTx(ctx, func(tx *sqlx.Tx) error {
-			active, err = storage.ActiveProvers(ctx, tx)
+		err = db.InTx(ctx, func(tx *storage.Tx) error {
+			active, err = tx.ActiveProvers(ctx)
 			return err
 		})
 		if err != nil || len(active) != 1 || active[0].ClusterID != c2.ID {
@@ -143,28 +141,28 @@ func TestBlocks(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
 		var b storage.Block
-		err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		err := db.InTx(ctx, func(tx *storage.Tx) error {
 			var created bool
 			var err error
-			b, created, err = storage.RecordBlock(ctx, tx, storage.BlockInfo{Number: 100}, base)
+			b, created, err = tx.RecordBlock(ctx, storage.BlockInfo{Number: 100}, base)
 			if err != nil || !created || b.Hash != nil {
 				t.Errorf("first RecordBlock = %+v %v %v", b, created, err)
 			}
-			first, err := storage.MarkBlockScheduled(ctx, tx, 100, base)
+			first, err := tx.MarkBlockScheduled(ctx, 100, base)
 			if err != nil || !first {
 				t.Errorf("MarkBlockScheduled = %v %v", first, err)
 			}
-			again, err := storage.MarkBlockScheduled(ctx, tx, 100, base)
+			again, err := tx.MarkBlockScheduled(ctx, 100, base)
 			if err != nil || again {
 				t.Errorf("second MarkBlockScheduled = %v %v", again, err)
 			}
-			b, created, err = storage.RecordBlock(ctx, tx, storage.BlockInfo{Number: 100, Hash: ptr("0xABCD"), GasUsed: ptr(int64(5)),
+			b, created, err = tx.RecordBlock(ctx, storage.BlockInfo{Number: 100, Hash: ptr("0xABCD"), GasUsed: ptr(int64(5)),
 				Timestamp: ptr(base), TransactionCount: ptr(int64(3))}, base.Add(time.Second))
 			if err != nil || created || *b.Hash != "0xabcd" || *b.GasUsed != 5 || b.ScheduledAt == nil {
 				t.Errorf("metadata RecordBlock = %+v %v %v", b, created, err)
 			}
 			// Unknown fields keep what is stored.
-			b, _, err = storage.RecordBlock(ctx, tx, storage.BlockInfo{Number: 100, GasUsed: ptr(int64(6))}, base.Add(2*time.Second))
+			b, _, err = tx.RecordBlock(ctx, storage.BlockInfo{Number: 100, GasUsed: ptr(int64(6))}, base.Add(2*time.Second))
 			if err != nil || *b.Hash != "0xabcd" || *b.GasUsed != 6 || *b.TransactionCount != 3 {
 				t.Errorf("partial RecordBlock = %+v %v", b, err)
 			}
@@ -173,8 +171,8 @@ func TestBlocks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = db.InTx(ctx, func(tx *sqlx.Tx) error {
-			_, _, err := storage.RecordBlock(ctx, tx, storage.BlockInfo{Number: 101, Hash: ptr("0xabcd")}, base)
+		err = db.InTx(ctx, func(tx *storage.Tx) error {
+			_, _, err := tx.RecordBlock(ctx, storage.BlockInfo{Number: 101, Hash: ptr("0xabcd")}, base)
 			return err
 		})
 		wantCode(t, err, proofgrid.ECONFLICT)
@@ -207,9 +205,9 @@ func TestProofUpsert(t *testing.T) {
 				extra(&rep)
 			}
 			var p storage.Proof
-			err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+			err := db.InTx(ctx, func(tx *storage.Tx) error {
 				var err error
-				p, err = storage.UpsertProof(ctx, tx, rep, at)
+				p, err = tx.UpsertProof(ctx, rep, at)
 				return err
 			})
 			return p, err
@@ -243,8 +241,8 @@ func TestProofUpsert(t *testing.T) {
 		if err != nil || got.Status != storage.ProofProved || *got.BlobKey != "proofs/x" {
 			t.Fatalf("ProofAt = %+v %v", got, err)
 		}
-		if err := db.InTx(ctx, func(tx *sqlx.Tx) error {
-			return storage.SetProofVerification(ctx, tx, p.ID, "invalid", "bad segment", 12.5, base)
+		if err := db.InTx(ctx, func(tx *storage.Tx) error {
+			return tx.SetProofVerification(ctx, p.ID, "invalid", "bad segment", 12.5, base)
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -255,8 +253,8 @@ func TestProofUpsert(t *testing.T) {
 		}
 
 		// A second block, still queued, to exercise filters.
-		if err := db.InTx(ctx, func(tx *sqlx.Tx) error {
-			_, err := storage.UpsertProof(ctx, tx, storage.ProofReport{BlockNumber: 6, ClusterVersionID: v.ID, ClusterID: c.ID, TeamID: team.ID, Status: storage.ProofQueued}, base)
+		if err := db.InTx(ctx, func(tx *storage.Tx) error {
+			_, err := tx.UpsertProof(ctx, storage.ProofReport{BlockNumber: 6, ClusterVersionID: v.ID, ClusterID: c.ID, TeamID: team.ID, Status: storage.ProofQueued}, base)
 			return err
 		}); err != nil {
 			t.Fatal(err)
@@ -296,9 +294,9 @@ func TestWorkerEvents(t *testing.T) {
 			JobID: "prove:block:1:1", Status: storage.WorkerEventCompleted, StartTime: base, EndTime: base.Add(time.Second), DurationMS: 1000, CheckpointID: 7}
 		for i, want := range []bool{true, false} {
 			var inserted bool
-			err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+			err := db.InTx(ctx, func(tx *storage.Tx) error {
 				var err error
-				inserted, err = storage.InsertWorkerEvent(ctx, tx, ev)
+				inserted, err = tx.InsertWorkerEvent(ctx, ev)
 				return err
 			})
 			if err != nil || inserted != want {
@@ -307,7 +305,7 @@ func TestWorkerEvents(t *testing.T) {
 		}
 		bad := ev
 		bad.Key, bad.Status = "x", "Done"
-		err := db.InTx(ctx, func(tx *sqlx.Tx) error { _, err := storage.InsertWorkerEvent(ctx, tx, bad); return err })
+		err := db.InTx(ctx, func(tx *storage.Tx) error { _, err := tx.InsertWorkerEvent(ctx, bad); return err })
 		wantCode(t, err, proofgrid.EINVALID)
 		evs, err := db.WorkerEvents(ctx, storage.WorkerEventFilter{WorkerPublicKey: "key", FromCheckpoint: ptr(int64(7)), ToCheckpoint: ptr(int64(7))})
 		if err != nil || len(evs) != 1 || evs[0].DurationMS != 1000 || !evs[0].EndTime.Equal(stored(base.Add(time.Second))) {

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/proofgrid/proofgrid"
 )
 
@@ -61,9 +59,9 @@ type AVSDeployment struct {
 // deployments with deps, in one transaction, unless a newer observation is
 // already stored (a late retry); applied reports which. An unknown machine
 // is ENOTFOUND.
-func (d *DB) RecordObservation(ctx context.Context, o Observation, deps []AVSDeployment) (applied bool, err error) {
-	err = d.InTx(ctx, func(tx *sqlx.Tx) error {
-		applied, err = recordObservation(ctx, tx, o, deps)
+func (c *conn) RecordObservation(ctx context.Context, o Observation, deps []AVSDeployment) (applied bool, err error) {
+	err = c.inTx(ctx, func(tx *Tx) error {
+		applied, err = tx.recordObservation(ctx, o, deps)
 		return err
 	})
 	return applied, err
@@ -72,21 +70,21 @@ func (d *DB) RecordObservation(ctx context.Context, o Observation, deps []AVSDep
 // RecordObservedHeartbeat stores a heartbeat as RecordHeartbeat does and,
 // in the same transaction, the observation and deployments derived from
 // it as RecordObservation does: one commit per heartbeat instead of two.
-func (d *DB) RecordObservedHeartbeat(ctx context.Context, machineID string, receivedAt time.Time, hb proofgrid.Heartbeat, o Observation, deps []AVSDeployment) error {
+func (c *conn) RecordObservedHeartbeat(ctx context.Context, machineID string, receivedAt time.Time, hb proofgrid.Heartbeat, o Observation, deps []AVSDeployment) error {
 	write, err := heartbeatWriter(machineID, receivedAt, hb)
 	if err != nil {
 		return err
 	}
-	return d.InTx(ctx, func(tx *sqlx.Tx) error {
+	return c.inTx(ctx, func(tx *Tx) error {
 		if err := write(ctx, tx); err != nil {
 			return err
 		}
-		_, err := recordObservation(ctx, tx, o, deps)
+		_, err := tx.recordObservation(ctx, o, deps)
 		return err
 	})
 }
 
-func recordObservation(ctx context.Context, tx *sqlx.Tx, o Observation, deps []AVSDeployment) (bool, error) {
+func (c *conn) recordObservation(ctx context.Context, o Observation, deps []AVSDeployment) (bool, error) {
 	errs := ""
 	if len(o.Errors) > 0 {
 		b, err := json.Marshal(o.Errors)
@@ -96,7 +94,7 @@ func recordObservation(ctx context.Context, tx *sqlx.Tx, o Observation, deps []A
 		errs = string(b)
 	}
 	xid := int64(min(o.GPUXIDErrors, math.MaxInt64))
-	res, err := execContext(ctx, tx,
+	res, err := execContext(ctx, c.w,
 		`INSERT INTO machine_observations
 		 (machine_id, seen_at, cpu_percent, memory_percent, disk_max_percent, disk_max_mount,
 		  gpu_count, gpu_xid_errors, running_jobs, errors, last_active_at)
@@ -120,11 +118,11 @@ func recordObservation(ctx context.Context, tx *sqlx.Tx, o Observation, deps []A
 	if err != nil || n == 0 {
 		return false, err
 	}
-	if _, err := execContext(ctx, tx, `DELETE FROM avs_deployments WHERE machine_id = ?`, o.MachineID); err != nil {
+	if _, err := execContext(ctx, c.w, `DELETE FROM avs_deployments WHERE machine_id = ?`, o.MachineID); err != nil {
 		return false, fmt.Errorf("storage: replace deployments: %w", err)
 	}
 	for _, dep := range deps {
-		_, err := execContext(ctx, tx,
+		_, err := execContext(ctx, c.w,
 			`INSERT INTO avs_deployments
 			 (machine_id, avs_id, chain, version, operator_address, healthy, error, registered, reported_at)
 			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -207,7 +205,7 @@ func (f FleetFilter) where(alias string) (string, []any) {
 // observation and deployments by primary key, never the rows of machines,
 // which hold the JSON sample. Only machines whose heartbeats predate
 // observations have their sample read, in a second query.
-func (d *DB) FleetMachines(ctx context.Context, f FleetFilter) ([]FleetMachine, error) {
+func (c *conn) FleetMachines(ctx context.Context, f FleetFilter) ([]FleetMachine, error) {
 	where, args := f.where("m")
 	if f.TeamID == 0 && f.MachineID == "" {
 		// Every team id is positive; saying so lets SQLite scan the
@@ -225,7 +223,7 @@ func (d *DB) FleetMachines(ctx context.Context, f FleetFilter) ([]FleetMachine, 
 	 LEFT JOIN avs_registrations r
 	   ON r.avs_id = d.avs_id AND r.chain = d.chain AND r.operator_address = d.operator_address` + where + `
 	 ORDER BY m.name, m.id`
-	rows, err := d.ro.QueryxContext(ctx, d.ro.Rebind(query), bindArgs(d.ro.DriverName(), args)...)
+	rows, err := c.r.QueryxContext(ctx, c.r.Rebind(query), bindArgs(c.r.DriverName(), args)...)
 	if err != nil {
 		return nil, fmt.Errorf("storage: fleet machines: %w", err)
 	}
@@ -286,7 +284,7 @@ func (d *DB) FleetMachines(ctx context.Context, f FleetFilter) ([]FleetMachine, 
 			})
 		}
 	}
-	if err := d.fillLegacySamples(ctx, out, legacy); err != nil {
+	if err := c.fillLegacySamples(ctx, out, legacy); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -320,7 +318,7 @@ const legacyBatch = 500
 
 // fillLegacySamples reads the latest sample and status of out[i] for each
 // i in idx.
-func (d *DB) fillLegacySamples(ctx context.Context, out []FleetMachine, idx []int) error {
+func (c *conn) fillLegacySamples(ctx context.Context, out []FleetMachine, idx []int) error {
 	for start := 0; start < len(idx); start += legacyBatch {
 		batch := idx[start:min(start+legacyBatch, len(idx))]
 		byID := make(map[string]int, len(batch))
@@ -335,7 +333,7 @@ func (d *DB) fillLegacySamples(ctx context.Context, out []FleetMachine, idx []in
 			Status sql.NullString `db:"agent_status"`
 		}
 		query := `SELECT id, latest_sample, agent_status FROM machines WHERE id IN (?` + strings.Repeat(", ?", len(batch)-1) + `)`
-		if err := selectContext(ctx, d.ro, &rows, query, args...); err != nil {
+		if err := selectContext(ctx, c.r, &rows, query, args...); err != nil {
 			return fmt.Errorf("storage: fleet machines: samples: %w", err)
 		}
 		for _, r := range rows {
@@ -360,7 +358,7 @@ func (d *DB) fillLegacySamples(ctx context.Context, out []FleetMachine, idx []in
 // AVSDeployments returns the AVS deployments of the machines f selects,
 // each with the registration an admin recorded for it, ordered by machine
 // name, machine id, AVS and chain.
-func (d *DB) AVSDeployments(ctx context.Context, f FleetFilter) ([]AVSDeployment, error) {
+func (c *conn) AVSDeployments(ctx context.Context, f FleetFilter) ([]AVSDeployment, error) {
 	where, args := f.where("m")
 	// Driven from machines_fleet_idx, like FleetMachines, so that the rows
 	// of machines are not read.
@@ -371,7 +369,7 @@ func (d *DB) AVSDeployments(ctx context.Context, f FleetFilter) ([]AVSDeployment
 	 LEFT JOIN avs_registrations r
 	   ON r.avs_id = d.avs_id AND r.chain = d.chain AND r.operator_address = d.operator_address` + where + `
 	 ORDER BY m.name, m.id, d.avs_id, d.chain`
-	rows, err := d.ro.QueryxContext(ctx, d.ro.Rebind(query), bindArgs(d.ro.DriverName(), args)...)
+	rows, err := c.r.QueryxContext(ctx, c.r.Rebind(query), bindArgs(c.r.DriverName(), args)...)
 	if err != nil {
 		return nil, fmt.Errorf("storage: avs deployments: %w", err)
 	}
@@ -412,14 +410,14 @@ type HealthState struct {
 }
 
 // HealthStates returns every machine's recorded health state by machine id.
-func (d *DB) HealthStates(ctx context.Context) (map[string]HealthState, error) {
+func (c *conn) HealthStates(ctx context.Context) (map[string]HealthState, error) {
 	var rows []struct {
 		MachineID string `db:"machine_id"`
 		State     string `db:"state"`
 		Reason    string `db:"reason"`
 		Since     dbTime `db:"since"`
 	}
-	if err := selectContext(ctx, d.ro, &rows, `SELECT machine_id, state, reason, since FROM machine_health`); err != nil {
+	if err := selectContext(ctx, c.r, &rows, `SELECT machine_id, state, reason, since FROM machine_health`); err != nil {
 		return nil, fmt.Errorf("storage: health states: %w", err)
 	}
 	out := make(map[string]HealthState, len(rows))
@@ -450,26 +448,26 @@ const healthBatch = 500
 // what makes a sweep idempotent: a second sweep that computed the same
 // change, at once or later, finds the state moved and records nothing. It
 // returns how many changes it recorded.
-func (d *DB) ApplyHealthChanges(ctx context.Context, changes []HealthChange) (int, error) {
+func (c *conn) ApplyHealthChanges(ctx context.Context, changes []HealthChange) (int, error) {
 	recorded := 0
 	for start := 0; start < len(changes); start += healthBatch {
 		batch := changes[start:min(start+healthBatch, len(changes))]
 		n := 0
-		err := d.InTx(ctx, func(tx *sqlx.Tx) error {
+		err := c.inTx(ctx, func(tx *Tx) error {
 			n = 0
-			for _, c := range batch {
+			for _, ch := range batch {
 				var res sql.Result
 				var err error
-				if c.From == "" {
-					res, err = execContext(ctx, tx,
+				if ch.From == "" {
+					res, err = execContext(ctx, tx.w,
 						`INSERT INTO machine_health (machine_id, state, reason, since) VALUES (?, ?, ?, ?)
 						 ON CONFLICT (machine_id) DO NOTHING`,
-						c.MachineID, c.To, c.Reason, c.At)
+						ch.MachineID, ch.To, ch.Reason, ch.At)
 				} else {
-					res, err = execContext(ctx, tx,
+					res, err = execContext(ctx, tx.w,
 						`UPDATE machine_health SET state = ?, reason = ?, since = ?
 						 WHERE machine_id = ? AND state = ?`,
-						c.To, c.Reason, c.At, c.MachineID, c.From)
+						ch.To, ch.Reason, ch.At, ch.MachineID, ch.From)
 				}
 				if isForeignKeyViolation(err) {
 					continue // the machine is gone
@@ -483,10 +481,10 @@ func (d *DB) ApplyHealthChanges(ctx context.Context, changes []HealthChange) (in
 				if k == 0 {
 					continue
 				}
-				if _, err := execContext(ctx, tx,
+				if _, err := execContext(ctx, tx.w,
 					`INSERT INTO machine_health_transitions (machine_id, from_state, to_state, at, reason)
 					 VALUES (?, ?, ?, ?, ?)`,
-					c.MachineID, c.From, c.To, c.At, c.Reason); err != nil {
+					ch.MachineID, ch.From, ch.To, ch.At, ch.Reason); err != nil {
 					return fmt.Errorf("storage: record health transition: %w", err)
 				}
 				n++
@@ -524,7 +522,7 @@ type TransitionFilter struct {
 }
 
 // HealthTransitions returns transitions newest first.
-func (d *DB) HealthTransitions(ctx context.Context, f TransitionFilter) ([]HealthTransition, error) {
+func (c *conn) HealthTransitions(ctx context.Context, f TransitionFilter) ([]HealthTransition, error) {
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
@@ -550,7 +548,7 @@ func (d *DB) HealthTransitions(ctx context.Context, f TransitionFilter) ([]Healt
 		At        dbTime `db:"at"`
 		Reason    string `db:"reason"`
 	}
-	if err := selectContext(ctx, d.ro, &rows, query, args...); err != nil {
+	if err := selectContext(ctx, c.r, &rows, query, args...); err != nil {
 		return nil, fmt.Errorf("storage: health transitions: %w", err)
 	}
 	out := make([]HealthTransition, 0, len(rows))

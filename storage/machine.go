@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/proofgrid/proofgrid"
 )
 
@@ -65,7 +63,7 @@ const machineColumns = `id, team_id, name, role, cluster_id, public_key, agent_v
 // reconfigured stays the same machine. A key enrolled by another team, or
 // an id already used by another key, is ECONFLICT; an unknown team is
 // ENOTFOUND.
-func (d *DB) UpsertMachine(ctx context.Context, m proofgrid.Machine) (_ proofgrid.Machine, created bool, _ error) {
+func (c *conn) UpsertMachine(ctx context.Context, m proofgrid.Machine) (_ proofgrid.Machine, created bool, _ error) {
 	switch {
 	case strings.TrimSpace(m.ID) == "":
 		return proofgrid.Machine{}, false, proofgrid.Errorf(proofgrid.EINVALID, "machine id is empty")
@@ -78,16 +76,16 @@ func (d *DB) UpsertMachine(ctx context.Context, m proofgrid.Machine) (_ proofgri
 	}
 	enrolledAt := m.EnrolledAt
 	if enrolledAt.IsZero() {
-		enrolledAt = d.now()
+		enrolledAt = c.now()
 	}
 
 	var out proofgrid.Machine
-	err := d.InTx(ctx, func(tx *sqlx.Tx) error {
+	err := c.inTx(ctx, func(tx *Tx) error {
 		// Insert first and update on conflict, rather than look up first:
 		// two agents enrolling the same new key at once then cannot both
 		// see "no machine" and both insert.
 		var r machineRow
-		err := getContext(ctx, tx, &r,
+		err := getContext(ctx, tx.w, &r,
 			`INSERT INTO machines (id, team_id, name, role, cluster_id, public_key, agent_version, enrolled_at)
 			 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 			 ON CONFLICT (public_key) DO NOTHING
@@ -106,7 +104,7 @@ func (d *DB) UpsertMachine(ctx context.Context, m proofgrid.Machine) (_ proofgri
 			return fmt.Errorf("storage: insert machine: %w", err)
 		}
 
-		err = getContext(ctx, tx, &r,
+		err = getContext(ctx, tx.w, &r,
 			`UPDATE machines SET name = ?, role = ?, cluster_id = ?, agent_version = ?
 			 WHERE public_key = ? AND team_id = ?
 			 RETURNING `+machineColumns,
@@ -127,9 +125,9 @@ func (d *DB) UpsertMachine(ctx context.Context, m proofgrid.Machine) (_ proofgri
 
 // MachineByID returns machine id with its latest sample and status, or
 // ENOTFOUND.
-func (d *DB) MachineByID(ctx context.Context, id string) (proofgrid.Machine, error) {
+func (c *conn) MachineByID(ctx context.Context, id string) (proofgrid.Machine, error) {
 	var r machineRow
-	err := getContext(ctx, d.ro, &r, `SELECT `+machineColumns+` FROM machines WHERE id = ?`, id)
+	err := getContext(ctx, c.r, &r, `SELECT `+machineColumns+` FROM machines WHERE id = ?`, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return proofgrid.Machine{}, proofgrid.Errorf(proofgrid.ENOTFOUND, "machine %q not found", id)
 	} else if err != nil {
@@ -141,9 +139,9 @@ func (d *DB) MachineByID(ctx context.Context, id string) (proofgrid.Machine, err
 // MachineIdentity returns machine id without its latest sample and status:
 // what authenticating a signed agent request needs, without decoding the
 // sample JSON on every request. ENOTFOUND when unknown.
-func (d *DB) MachineIdentity(ctx context.Context, id string) (proofgrid.Machine, error) {
+func (c *conn) MachineIdentity(ctx context.Context, id string) (proofgrid.Machine, error) {
 	var r machineRow
-	err := getContext(ctx, d.ro, &r,
+	err := getContext(ctx, c.r, &r,
 		`SELECT id, team_id, name, role, cluster_id, public_key, agent_version, enrolled_at, last_seen_at
 		 FROM machines WHERE id = ?`, id)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -157,7 +155,7 @@ func (d *DB) MachineIdentity(ctx context.Context, id string) (proofgrid.Machine,
 // ListMachines returns the machines of team teamID, or of every team when
 // teamID is 0, ordered by name and then id. It is empty, not nil, when
 // there are none.
-func (d *DB) ListMachines(ctx context.Context, teamID int64) ([]proofgrid.Machine, error) {
+func (c *conn) ListMachines(ctx context.Context, teamID int64) ([]proofgrid.Machine, error) {
 	query := `SELECT ` + machineColumns + ` FROM machines`
 	var args []any
 	if teamID != 0 {
@@ -166,7 +164,7 @@ func (d *DB) ListMachines(ctx context.Context, teamID int64) ([]proofgrid.Machin
 	}
 	query += ` ORDER BY name, id`
 	var rows []machineRow
-	if err := selectContext(ctx, d.ro, &rows, query, args...); err != nil {
+	if err := selectContext(ctx, c.r, &rows, query, args...); err != nil {
 		return nil, fmt.Errorf("storage: list machines: %w", err)
 	}
 	out := make([]proofgrid.Machine, 0, len(rows))
@@ -187,18 +185,18 @@ func (d *DB) ListMachines(ctx context.Context, teamID int64) ([]proofgrid.Machin
 // arrives late) adds to the history but does not replace the latest state.
 // An empty agent version keeps the stored one. An unknown machine is
 // ENOTFOUND.
-func (d *DB) RecordHeartbeat(ctx context.Context, machineID string, receivedAt time.Time, hb proofgrid.Heartbeat) error {
+func (c *conn) RecordHeartbeat(ctx context.Context, machineID string, receivedAt time.Time, hb proofgrid.Heartbeat) error {
 	write, err := heartbeatWriter(machineID, receivedAt, hb)
 	if err != nil {
 		return err
 	}
-	return d.InTx(ctx, func(tx *sqlx.Tx) error { return write(ctx, tx) })
+	return c.inTx(ctx, func(tx *Tx) error { return write(ctx, tx) })
 }
 
 // heartbeatWriter encodes a heartbeat and returns the function that writes
 // it inside a transaction, so that a caller can add its own writes to the
 // same transaction (RecordObservedHeartbeat does).
-func heartbeatWriter(machineID string, receivedAt time.Time, hb proofgrid.Heartbeat) (func(context.Context, *sqlx.Tx) error, error) {
+func heartbeatWriter(machineID string, receivedAt time.Time, hb proofgrid.Heartbeat) (func(context.Context, *Tx) error, error) {
 	sample, err := json.Marshal(hb.Sample)
 	if err != nil {
 		return nil, proofgrid.Errorf(proofgrid.EINVALID, "sample cannot be stored: %v", err)
@@ -211,10 +209,10 @@ func heartbeatWriter(machineID string, receivedAt time.Time, hb proofgrid.Heartb
 	if collectedAt.IsZero() {
 		collectedAt = receivedAt
 	}
-	sum := summarize(hb.Sample)
+	_, diskMax := hb.Sample.FullestDisk()
 
-	return func(ctx context.Context, tx *sqlx.Tx) error {
-		res, err := execContext(ctx, tx,
+	return func(ctx context.Context, tx *Tx) error {
+		res, err := execContext(ctx, tx.w,
 			`UPDATE machines
 			 SET last_seen_at = ?, agent_version = COALESCE(NULLIF(?, ''), agent_version),
 			     latest_sample = ?, agent_status = ?
@@ -228,18 +226,19 @@ func heartbeatWriter(machineID string, receivedAt time.Time, hb proofgrid.Heartb
 			return err
 		}
 		if n == 0 {
-			ok, err := exists(ctx, tx, `SELECT 1 FROM machines WHERE id = ?`, machineID)
+			ok, err := exists(ctx, tx.w, `SELECT 1 FROM machines WHERE id = ?`, machineID)
 			if err != nil {
 				return fmt.Errorf("storage: record heartbeat: %w", err)
 			} else if !ok {
 				return proofgrid.Errorf(proofgrid.ENOTFOUND, "machine %q not found", machineID)
 			}
 		}
-		_, err = execContext(ctx, tx,
+		_, err = execContext(ctx, tx.w,
 			`INSERT INTO machine_metrics
 			 (machine_id, collected_at, received_at, cpu_percent, memory_percent, disk_max_percent, gpu_count, sample)
 			 VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			machineID, collectedAt, receivedAt, sum.cpu, sum.memory, sum.diskMax, sum.gpus, string(sample))
+			machineID, collectedAt, receivedAt, hb.Sample.CPU.UsagePercent, hb.Sample.Memory.Percent(), diskMax,
+			len(hb.Sample.GPUs), string(sample))
 		if err != nil {
 			return fmt.Errorf("storage: record metrics: %w", err)
 		}
@@ -269,12 +268,12 @@ const DefaultMetricsLimit = 1000
 // MachineMetrics returns machineID's history received at or after since,
 // newest first, at most limit points (DefaultMetricsLimit when limit <= 0).
 // An unknown machine has no history: the result is empty, not an error.
-func (d *DB) MachineMetrics(ctx context.Context, machineID string, since time.Time, limit int) ([]MetricPoint, error) {
+func (c *conn) MachineMetrics(ctx context.Context, machineID string, since time.Time, limit int) ([]MetricPoint, error) {
 	if limit <= 0 {
 		limit = DefaultMetricsLimit
 	}
 	var rows []metricRow
-	err := selectContext(ctx, d.ro, &rows,
+	err := selectContext(ctx, c.r, &rows,
 		`SELECT machine_id, collected_at, received_at, cpu_percent, memory_percent, disk_max_percent, gpu_count, sample
 		 FROM machine_metrics
 		 WHERE machine_id = ? AND received_at >= ?
@@ -311,10 +310,10 @@ const metricsDeleteBatch = 5000
 // DeleteMetricsBefore deletes the metric history received before before,
 // for every machine, and returns how many points it deleted. Machines'
 // latest state is kept.
-func (d *DB) DeleteMetricsBefore(ctx context.Context, before time.Time) (int64, error) {
+func (c *conn) DeleteMetricsBefore(ctx context.Context, before time.Time) (int64, error) {
 	var total int64
 	for {
-		res, err := execContext(ctx, d.db,
+		res, err := execContext(ctx, c.w,
 			`DELETE FROM machine_metrics WHERE id IN (
 			     SELECT id FROM machine_metrics WHERE received_at < ? LIMIT ?)`,
 			before, metricsDeleteBatch)
@@ -333,27 +332,4 @@ func (d *DB) DeleteMetricsBefore(ctx context.Context, before time.Time) (int64, 
 			return total, err
 		}
 	}
-}
-
-type sampleSummary struct {
-	cpu, memory, diskMax float64
-	gpus                 int
-}
-
-// summarize derives the figures stored beside each sample. Percentages an
-// agent left at zero are computed from the byte counts when it sent those.
-// NaN and infinities never get here: encoding the sample rejects them.
-func summarize(s proofgrid.Sample) sampleSummary {
-	sum := sampleSummary{cpu: s.CPU.UsagePercent, memory: s.Memory.UsedPercent, gpus: len(s.GPUs)}
-	if sum.memory == 0 && s.Memory.TotalBytes > 0 {
-		sum.memory = 100 * float64(s.Memory.UsedBytes) / float64(s.Memory.TotalBytes)
-	}
-	for _, disk := range s.Disks {
-		p := disk.UsedPercent
-		if p == 0 && disk.TotalBytes > 0 {
-			p = 100 * float64(disk.UsedBytes) / float64(disk.TotalBytes)
-		}
-		sum.diskMax = max(sum.diskMax, p)
-	}
-	return sum
 }

@@ -8,9 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/proofgrid/proofgrid"
+	"github.com/proofgrid/proofgrid/queue"
 )
 
 // Outbox states. A message is written pending in the same transaction as
@@ -74,47 +73,39 @@ func (r outboxRow) message() OutboxMessage {
 
 const outboxColumns = `id, task_type, queue, payload, state, attempts, last_error, created_at, enqueued_at, finished_at`
 
-// InsertOutbox writes msg as a pending message through tx, normally the
-// transaction that writes the row the task is about (see DB.InTx); tx may
-// also be any other sqlx handle of a DB. Inserting an id that exists
-// changes nothing, so a handler that runs twice does not duplicate its
-// follow-up tasks. CreatedAt defaults to now; State, Attempts, LastError,
-// EnqueuedAt and FinishedAt are ignored.
-func InsertOutbox(ctx context.Context, tx sqlx.ExtContext, msg OutboxMessage) error {
+// Enqueue writes m as a pending outbox message whose id is m's TaskID. On
+// a Tx it commits or rolls back with the row the task is about, so the task
+// exists if and only if that row does; the relay then hands it to the
+// queue. Enqueueing an id that exists changes nothing, so a handler that
+// runs twice does not duplicate its follow-up tasks.
+func (c *conn) Enqueue(ctx context.Context, m queue.Message) error {
 	switch {
-	case strings.TrimSpace(msg.ID) == "":
+	case strings.TrimSpace(m.TaskID) == "":
 		return proofgrid.Errorf(proofgrid.EINVALID, "outbox message id is empty")
-	case strings.TrimSpace(msg.TaskType) == "":
-		return proofgrid.Errorf(proofgrid.EINVALID, "outbox message %q has no task type", msg.ID)
-	case strings.TrimSpace(msg.Queue) == "":
-		return proofgrid.Errorf(proofgrid.EINVALID, "outbox message %q has no queue", msg.ID)
+	case strings.TrimSpace(m.Type) == "":
+		return proofgrid.Errorf(proofgrid.EINVALID, "outbox message %q has no task type", m.TaskID)
+	case strings.TrimSpace(m.Queue) == "":
+		return proofgrid.Errorf(proofgrid.EINVALID, "outbox message %q has no queue", m.TaskID)
 	}
-	if tx.DriverName() != sqliteDriver && tx.DriverName() != postgresDriver {
-		return fmt.Errorf("storage: insert outbox: unsupported driver %q", tx.DriverName())
-	}
-	payload := msg.Payload
+	payload := m.Payload
 	if payload == nil {
 		payload = []byte{}
 	}
-	createdAt := msg.CreatedAt
-	if createdAt.IsZero() {
-		createdAt = time.Now()
-	}
-	_, err := execContext(ctx, tx,
+	_, err := execContext(ctx, c.w,
 		`INSERT INTO outbox (id, task_type, queue, payload, state, created_at)
 		 VALUES (?, ?, ?, ?, ?, ?)
 		 ON CONFLICT (id) DO NOTHING`,
-		msg.ID, msg.TaskType, msg.Queue, payload, OutboxPending, createdAt)
+		m.TaskID, m.Type, m.Queue, payload, OutboxPending, c.now())
 	if err != nil {
-		return fmt.Errorf("storage: insert outbox %s: %w", msg.ID, err)
+		return fmt.Errorf("storage: enqueue %s: %w", m.TaskID, err)
 	}
 	return nil
 }
 
 // OutboxMessage returns message id, or ENOTFOUND.
-func (d *DB) OutboxMessage(ctx context.Context, id string) (OutboxMessage, error) {
+func (c *conn) OutboxMessage(ctx context.Context, id string) (OutboxMessage, error) {
 	var r outboxRow
-	err := getContext(ctx, d.ro, &r, `SELECT `+outboxColumns+` FROM outbox WHERE id = ?`, id)
+	err := getContext(ctx, c.r, &r, `SELECT `+outboxColumns+` FROM outbox WHERE id = ?`, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return OutboxMessage{}, proofgrid.Errorf(proofgrid.ENOTFOUND, "outbox message %q not found", id)
 	} else if err != nil {
@@ -129,8 +120,8 @@ const DefaultOutboxBatch = 100
 
 // PendingOutbox returns up to limit (DefaultOutboxBatch when limit <= 0)
 // pending messages, oldest first: the relay's next batch.
-func (d *DB) PendingOutbox(ctx context.Context, limit int) ([]OutboxMessage, error) {
-	return d.listOutbox(ctx,
+func (c *conn) PendingOutbox(ctx context.Context, limit int) ([]OutboxMessage, error) {
+	return c.listOutbox(ctx,
 		`SELECT `+outboxColumns+` FROM outbox WHERE state = ?
 		 ORDER BY created_at, id LIMIT ?`,
 		OutboxPending, batchLimit(limit))
@@ -139,8 +130,8 @@ func (d *DB) PendingOutbox(ctx context.Context, limit int) ([]OutboxMessage, err
 // UnfinishedOutbox returns up to limit (DefaultOutboxBatch when limit <= 0)
 // messages enqueued before enqueuedBefore and not finished since, oldest
 // enqueue first: the tasks a reconciler suspects were lost.
-func (d *DB) UnfinishedOutbox(ctx context.Context, enqueuedBefore time.Time, limit int) ([]OutboxMessage, error) {
-	return d.listOutbox(ctx,
+func (c *conn) UnfinishedOutbox(ctx context.Context, enqueuedBefore time.Time, limit int) ([]OutboxMessage, error) {
+	return c.listOutbox(ctx,
 		`SELECT `+outboxColumns+` FROM outbox WHERE state = ? AND enqueued_at < ?
 		 ORDER BY enqueued_at, id LIMIT ?`,
 		OutboxEnqueued, enqueuedBefore, batchLimit(limit))
@@ -153,9 +144,9 @@ func batchLimit(limit int) int {
 	return limit
 }
 
-func (d *DB) listOutbox(ctx context.Context, query string, args ...any) ([]OutboxMessage, error) {
+func (c *conn) listOutbox(ctx context.Context, query string, args ...any) ([]OutboxMessage, error) {
 	var rows []outboxRow
-	if err := selectContext(ctx, d.ro, &rows, query, args...); err != nil {
+	if err := selectContext(ctx, c.r, &rows, query, args...); err != nil {
 		return nil, fmt.Errorf("storage: list outbox: %w", err)
 	}
 	out := make([]OutboxMessage, 0, len(rows))
@@ -168,52 +159,52 @@ func (d *DB) listOutbox(ctx context.Context, query string, args ...any) ([]Outbo
 // MarkOutboxEnqueued records that message id was handed to the queue at at.
 // Only a pending message changes: one that a fast task already finished
 // stays finished. An unknown id is ENOTFOUND.
-func (d *DB) MarkOutboxEnqueued(ctx context.Context, id string, at time.Time) error {
-	res, err := execContext(ctx, d.db,
+func (c *conn) MarkOutboxEnqueued(ctx context.Context, id string, at time.Time) error {
+	res, err := execContext(ctx, c.w,
 		`UPDATE outbox SET state = ?, enqueued_at = ? WHERE id = ? AND state = ?`,
 		OutboxEnqueued, at, id, OutboxPending)
 	if err != nil {
 		return fmt.Errorf("storage: mark outbox enqueued: %w", err)
 	}
-	return d.expectOutbox(ctx, res, id)
+	return c.expectOutbox(ctx, res, id)
 }
 
 // RecordOutboxError counts a failed attempt to enqueue message id and keeps
 // msg as its last error. The message stays pending, so the relay tries
 // again. An unknown id is ENOTFOUND.
-func (d *DB) RecordOutboxError(ctx context.Context, id string, msg string) error {
-	res, err := execContext(ctx, d.db,
+func (c *conn) RecordOutboxError(ctx context.Context, id string, msg string) error {
+	res, err := execContext(ctx, c.w,
 		`UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?`,
 		msg, id)
 	if err != nil {
 		return fmt.Errorf("storage: record outbox error: %w", err)
 	}
-	return d.expectOutbox(ctx, res, id)
+	return c.expectOutbox(ctx, res, id)
 }
 
 // FinishOutbox records that the task of message id ended at at, with state
 // OutboxDone or OutboxFailed. A message that is already finished keeps its
 // first outcome, since a task delivered twice may end twice. An unknown id
 // is ENOTFOUND.
-func (d *DB) FinishOutbox(ctx context.Context, id string, state string, at time.Time) error {
+func (c *conn) FinishOutbox(ctx context.Context, id string, state string, at time.Time) error {
 	if state != OutboxDone && state != OutboxFailed {
 		return proofgrid.Errorf(proofgrid.EINVALID, "outbox state %q is not %s or %s", state, OutboxDone, OutboxFailed)
 	}
-	res, err := execContext(ctx, d.db,
+	res, err := execContext(ctx, c.w,
 		`UPDATE outbox SET state = ?, finished_at = ? WHERE id = ? AND state IN (?, ?)`,
 		state, at, id, OutboxPending, OutboxEnqueued)
 	if err != nil {
 		return fmt.Errorf("storage: finish outbox: %w", err)
 	}
-	return d.expectOutbox(ctx, res, id)
+	return c.expectOutbox(ctx, res, id)
 }
 
 // RequeueOutbox puts message id back to pending so that the relay enqueues
 // it again: a lost task, or a failed one to retry. A done message is
 // ECONFLICT, which tells a reconciler that raced with the task's handler
 // that there is nothing to do; an unknown id is ENOTFOUND.
-func (d *DB) RequeueOutbox(ctx context.Context, id string) error {
-	res, err := execContext(ctx, d.db,
+func (c *conn) RequeueOutbox(ctx context.Context, id string) error {
+	res, err := execContext(ctx, c.w,
 		`UPDATE outbox SET state = ?, enqueued_at = NULL, finished_at = NULL
 		 WHERE id = ? AND state <> ?`,
 		OutboxPending, id, OutboxDone)
@@ -224,7 +215,7 @@ func (d *DB) RequeueOutbox(ctx context.Context, id string) error {
 	if err != nil || n > 0 {
 		return err
 	}
-	ok, err := exists(ctx, d.ro, `SELECT 1 FROM outbox WHERE id = ?`, id)
+	ok, err := exists(ctx, c.r, `SELECT 1 FROM outbox WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("storage: requeue outbox: %w", err)
 	} else if !ok {
@@ -235,8 +226,8 @@ func (d *DB) RequeueOutbox(ctx context.Context, id string) error {
 
 // DeleteFinishedOutbox deletes messages that finished (done or failed)
 // before before and returns how many it deleted.
-func (d *DB) DeleteFinishedOutbox(ctx context.Context, before time.Time) (int64, error) {
-	res, err := execContext(ctx, d.db,
+func (c *conn) DeleteFinishedOutbox(ctx context.Context, before time.Time) (int64, error) {
+	res, err := execContext(ctx, c.w,
 		`DELETE FROM outbox WHERE state IN (?, ?) AND finished_at < ?`,
 		OutboxDone, OutboxFailed, before)
 	if err != nil {
@@ -247,12 +238,12 @@ func (d *DB) DeleteFinishedOutbox(ctx context.Context, before time.Time) (int64,
 
 // OutboxCounts returns how many messages are in each state; every state is
 // present, with 0 when it has none.
-func (d *DB) OutboxCounts(ctx context.Context) (map[string]int64, error) {
+func (c *conn) OutboxCounts(ctx context.Context) (map[string]int64, error) {
 	var rows []struct {
 		State string `db:"state"`
 		N     int64  `db:"n"`
 	}
-	if err := selectContext(ctx, d.ro, &rows, `SELECT state, COUNT(*) AS n FROM outbox GROUP BY state`); err != nil {
+	if err := selectContext(ctx, c.r, &rows, `SELECT state, COUNT(*) AS n FROM outbox GROUP BY state`); err != nil {
 		return nil, fmt.Errorf("storage: outbox counts: %w", err)
 	}
 	counts := map[string]int64{OutboxPending: 0, OutboxEnqueued: 0, OutboxDone: 0, OutboxFailed: 0}
@@ -264,12 +255,12 @@ func (d *DB) OutboxCounts(ctx context.Context) (map[string]int64, error) {
 
 // expectOutbox turns an update that matched no row into ENOTFOUND when the
 // message does not exist, and into success when the update was a no-op.
-func (d *DB) expectOutbox(ctx context.Context, res sql.Result, id string) error {
+func (c *conn) expectOutbox(ctx context.Context, res sql.Result, id string) error {
 	n, err := rowsAffected(res)
 	if err != nil || n > 0 {
 		return err
 	}
-	ok, err := exists(ctx, d.ro, `SELECT 1 FROM outbox WHERE id = ?`, id)
+	ok, err := exists(ctx, c.r, `SELECT 1 FROM outbox WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("storage: outbox: %w", err)
 	} else if !ok {

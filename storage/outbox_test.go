@@ -8,20 +8,30 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/proofgrid/proofgrid"
+	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/storage"
 	"github.com/proofgrid/proofgrid/storage/storagetest"
 )
 
+// message is the queue message that msg stores.
+func message(msg storage.OutboxMessage) queue.Message {
+	return queue.Message{Type: msg.TaskType, Queue: msg.Queue, TaskID: msg.ID, Payload: msg.Payload}
+}
+
+// insertOutbox enqueues msg in a transaction of its own, at msg.CreatedAt
+// by db's clock when that is set.
 func insertOutbox(t *testing.T, db *storage.DB, msg storage.OutboxMessage) {
 	t.Helper()
-	err := db.InTx(context.Background(), func(tx *sqlx.Tx) error {
-		return storage.InsertOutbox(context.Background(), tx, msg)
+	if !msg.CreatedAt.IsZero() {
+		storage.SetNow(db, func() time.Time { return msg.CreatedAt })
+		defer storage.SetNow(db, time.Now)
+	}
+	err := db.InTx(context.Background(), func(tx *storage.Tx) error {
+		return tx.Enqueue(context.Background(), message(msg))
 	})
 	if err != nil {
-		t.Fatalf("InsertOutbox(%s): %v", msg.ID, err)
+		t.Fatalf("Enqueue(%s): %v", msg.ID, err)
 	}
 }
 
@@ -39,8 +49,6 @@ func TestOutboxLifecycle(t *testing.T) {
 		msg := storage.OutboxMessage{
 			ID: "proof:verify:42", TaskType: "proof:verify", Queue: "verify",
 			Payload: []byte(`{"proof_id":42}`), CreatedAt: base,
-			// Ignored on insert: a message always starts pending.
-			State: storage.OutboxDone, Attempts: 7, LastError: "x",
 		}
 		insertOutbox(t, db, msg)
 
@@ -162,19 +170,18 @@ func TestOutboxRequeue(t *testing.T) {
 	})
 }
 
-// TestInsertOutboxInTx checks that a message exists exactly when the
+// TestEnqueueInTx checks that a message exists exactly when the
 // transaction that wrote it committed, and that writing an id twice keeps
 // the first message.
-func TestInsertOutboxInTx(t *testing.T) {
+func TestEnqueueInTx(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
 		errRollback := errors.New("roll back")
-		err := db.InTx(ctx, func(tx *sqlx.Tx) error {
-			if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO teams (name, created_at) VALUES (?, ?)`),
-				"with-task", "2025-01-01T00:00:00.000000Z"); err != nil {
+		err := db.InTx(ctx, func(tx *storage.Tx) error {
+			if _, err := tx.CreateTeam(ctx, "with-task"); err != nil {
 				return err
 			}
-			if err := storage.InsertOutbox(ctx, tx, storage.OutboxMessage{ID: "rolled", TaskType: "t", Queue: "q"}); err != nil {
+			if err := tx.Enqueue(ctx, queue.Message{Type: "t", Queue: "q", TaskID: "rolled"}); err != nil {
 				return err
 			}
 			return errRollback
@@ -187,42 +194,58 @@ func TestInsertOutboxInTx(t *testing.T) {
 		_, err = db.TeamByName(ctx, "with-task")
 		wantCode(t, err, proofgrid.ENOTFOUND)
 
-		first := storage.OutboxMessage{ID: "kept", TaskType: "t", Queue: "q", Payload: []byte("first")}
-		err = db.InTx(ctx, func(tx *sqlx.Tx) error {
-			if err := storage.InsertOutbox(ctx, tx, first); err != nil {
+		first := queue.Message{Type: "t", Queue: "q", TaskID: "kept", Payload: []byte("first")}
+		err = db.InTx(ctx, func(tx *storage.Tx) error {
+			if err := tx.Enqueue(ctx, first); err != nil {
 				return err
 			}
 			// Twice in one transaction is as harmless as in two.
-			return storage.InsertOutbox(ctx, tx, first)
+			return tx.Enqueue(ctx, first)
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		second := first
 		second.Payload, second.Queue = []byte("second"), "other"
-		insertOutbox(t, db, second)
+		if err := db.Enqueue(ctx, second); err != nil {
+			t.Fatal(err)
+		}
 		got, err := db.OutboxMessage(ctx, "kept")
 		if err != nil || !bytes.Equal(got.Payload, []byte("first")) || got.Queue != "q" {
-			t.Errorf("after duplicate insert: %+v, %v; want the first message", got, err)
+			t.Errorf("after duplicate enqueue: %+v, %v; want the first message", got, err)
 		}
 		counts, _ := db.OutboxCounts(ctx)
 		if counts[storage.OutboxPending] != 1 {
 			t.Errorf("pending = %d, want 1", counts[storage.OutboxPending])
 		}
 
-		// Outside a transaction, a DB's own handle works too.
-		insertOutbox(t, db, storage.OutboxMessage{ID: "empty", TaskType: "t", Queue: "q"})
+		// Outside a transaction, the DB enqueues by itself, stamped by its
+		// clock.
+		storage.SetNow(db, func() time.Time { return base })
+		if err := db.Enqueue(ctx, queue.Message{Type: "t", Queue: "q", TaskID: "empty"}); err != nil {
+			t.Fatal(err)
+		}
 		got, err = db.OutboxMessage(ctx, "empty")
-		if err != nil || got.Payload == nil || len(got.Payload) != 0 || got.CreatedAt.IsZero() {
+		if err != nil || got.Payload == nil || len(got.Payload) != 0 || !got.CreatedAt.Equal(stored(base)) {
 			t.Errorf("empty payload message = %+v, %v", got, err)
 		}
 
-		for _, bad := range []storage.OutboxMessage{
-			{TaskType: "t", Queue: "q"},
-			{ID: "x", Queue: "q"},
-			{ID: "x", TaskType: "t"},
+		// A typed constructor's message round-trips.
+		m := queue.ProofVerify(queue.ProofVerifyPayload{ProofID: 42})
+		if err := db.Enqueue(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		got, err = db.OutboxMessage(ctx, "proof:verify:42")
+		if err != nil || got.TaskType != queue.TypeProofVerify || got.Queue != queue.QueueVerify || !bytes.Equal(got.Payload, m.Payload) {
+			t.Errorf("proof:verify message = %+v, %v; want %+v", got, err, m)
+		}
+
+		for _, bad := range []queue.Message{
+			{Type: "t", Queue: "q"},
+			{TaskID: "x", Queue: "q"},
+			{TaskID: "x", Type: "t"},
 		} {
-			err := db.InTx(ctx, func(tx *sqlx.Tx) error { return storage.InsertOutbox(ctx, tx, bad) })
+			err := db.InTx(ctx, func(tx *storage.Tx) error { return tx.Enqueue(ctx, bad) })
 			wantCode(t, err, proofgrid.EINVALID)
 		}
 	})

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/proofgrid/proofgrid"
 )
 
@@ -142,12 +140,12 @@ type ProofReport struct {
 	WorkerKey        string
 }
 
-// UpsertProof applies rep through q (normally a transaction, see DB.InTx):
-// it records the block if it is new, inserts the proof or moves the
+// UpsertProof applies rep in one transaction (normally the caller's Tx): it
+// records the block if it is new, inserts the proof or moves the
 // existing one to rep.Status, and stamps the state's time with at. A proof
 // already proved is never changed: that is ECONFLICT, decided by the
 // statement itself so that concurrent reports cannot both win.
-func UpsertProof(ctx context.Context, q sqlx.ExtContext, rep ProofReport, at time.Time) (Proof, error) {
+func (c *conn) UpsertProof(ctx context.Context, rep ProofReport, at time.Time) (p Proof, _ error) {
 	var stamp string
 	switch rep.Status {
 	case ProofQueued:
@@ -159,12 +157,21 @@ func UpsertProof(ctx context.Context, q sqlx.ExtContext, rep ProofReport, at tim
 	default:
 		return Proof{}, proofgrid.Errorf(proofgrid.EINVALID, "unknown proof status %q", rep.Status)
 	}
-	if _, _, err := RecordBlock(ctx, q, BlockInfo{Number: rep.BlockNumber}, at); err != nil {
+	err := c.inTx(ctx, func(tx *Tx) error {
+		var err error
+		p, err = tx.upsertProof(ctx, rep, stamp, at)
+		return err
+	})
+	return p, err
+}
+
+func (t *Tx) upsertProof(ctx context.Context, rep ProofReport, stamp string, at time.Time) (Proof, error) {
+	if _, _, err := t.RecordBlock(ctx, BlockInfo{Number: rep.BlockNumber}, at); err != nil {
 		return Proof{}, err
 	}
 	var programID *int64
 	if rep.Status == ProofProved && rep.VerifierID != nil && *rep.VerifierID != "" {
-		id, err := ensureProgram(ctx, q, *rep.VerifierID, at)
+		id, err := t.ensureProgram(ctx, *rep.VerifierID, at)
 		if err != nil {
 			return Proof{}, err
 		}
@@ -177,8 +184,8 @@ func UpsertProof(ctx context.Context, q sqlx.ExtContext, rep ProofReport, at tim
 	args := []any{rep.BlockNumber, rep.ClusterVersionID, rep.ClusterID, rep.TeamID, rep.Status, at,
 		rep.SubmittedBy, rep.WorkerKey, at, at}
 	if rep.Status == ProofProved {
-		for _, c := range []string{"proving_cycles", "proving_time_ms", "size_bytes", "verifier_id", "program_id", "blob_key", "proof_sha256"} {
-			sets = append(sets, c+" = excluded."+c)
+		for _, col := range []string{"proving_cycles", "proving_time_ms", "size_bytes", "verifier_id", "program_id", "blob_key", "proof_sha256"} {
+			sets = append(sets, col+" = excluded."+col)
 		}
 		cols = append(cols, "proving_cycles", "proving_time_ms", "size_bytes", "verifier_id", "program_id", "blob_key", "proof_sha256")
 		args = append(args, rep.ProvingCycles, rep.ProvingTimeMS, rep.SizeBytes, rep.VerifierID, programID, rep.BlobKey, rep.SHA256)
@@ -186,7 +193,7 @@ func UpsertProof(ctx context.Context, q sqlx.ExtContext, rep ProofReport, at tim
 	// created_at is left out of the conflict branch: it stays the first
 	// report's time.
 	var r proofRow
-	err := getContext(ctx, q, &r,
+	err := getContext(ctx, t.w, &r,
 		`INSERT INTO proofs (`+strings.Join(cols, ", ")+`)
 		 VALUES (`+strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ")+`)
 		 ON CONFLICT (block_number, cluster_version_id) DO UPDATE SET `+strings.Join(sets, ", ")+`
@@ -206,14 +213,14 @@ func UpsertProof(ctx context.Context, q sqlx.ExtContext, rep ProofReport, at tim
 
 // ensureProgram returns the id of the program with the given verifier id,
 // creating it when new.
-func ensureProgram(ctx context.Context, q sqlx.ExtContext, verifierID string, at time.Time) (int64, error) {
-	if _, err := execContext(ctx, q,
+func (t *Tx) ensureProgram(ctx context.Context, verifierID string, at time.Time) (int64, error) {
+	if _, err := execContext(ctx, t.w,
 		`INSERT INTO programs (verifier_id, created_at) VALUES (?, ?) ON CONFLICT (verifier_id) DO NOTHING`,
 		verifierID, at); err != nil {
 		return 0, fmt.Errorf("storage: insert program: %w", err)
 	}
 	var id int64
-	if err := getContext(ctx, q, &id, `SELECT id FROM programs WHERE verifier_id = ?`, verifierID); err != nil {
+	if err := getContext(ctx, t.w, &id, `SELECT id FROM programs WHERE verifier_id = ?`, verifierID); err != nil {
 		return 0, fmt.Errorf("storage: program id: %w", err)
 	}
 	return id, nil
@@ -221,9 +228,9 @@ func ensureProgram(ctx context.Context, q sqlx.ExtContext, verifierID string, at
 
 // ProofAt returns the proof of block number by cluster version versionID,
 // or ENOTFOUND.
-func (d *DB) ProofAt(ctx context.Context, number, versionID int64) (Proof, error) {
+func (c *conn) ProofAt(ctx context.Context, number, versionID int64) (Proof, error) {
 	var r proofRow
-	err := getContext(ctx, d.ro, &r,
+	err := getContext(ctx, c.r, &r,
 		`SELECT `+proofColumns+` FROM proofs WHERE block_number = ? AND cluster_version_id = ?`, number, versionID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Proof{}, proofgrid.Errorf(proofgrid.ENOTFOUND, "proof not found")
@@ -234,9 +241,9 @@ func (d *DB) ProofAt(ctx context.Context, number, versionID int64) (Proof, error
 }
 
 // SetProofVerification records the verifier's outcome (valid, invalid or
-// cannot_verify) for proof id through q. An unknown proof is ENOTFOUND.
-func SetProofVerification(ctx context.Context, q sqlx.ExtContext, id int64, outcome, reason string, ms float64, at time.Time) error {
-	res, err := execContext(ctx, q,
+// cannot_verify) for proof id. An unknown proof is ENOTFOUND.
+func (c *conn) SetProofVerification(ctx context.Context, id int64, outcome, reason string, ms float64, at time.Time) error {
+	res, err := execContext(ctx, c.w,
 		`UPDATE proofs SET verification = ?, verification_reason = ?, verification_ms = ?, verified_at = ?
 		 WHERE id = ?`, outcome, reason, ms, at, id)
 	if err != nil {
@@ -322,7 +329,7 @@ type ProofFilter struct {
 
 // ListProofs returns one page of the proofs f selects, newest block first,
 // and how many f selects in all.
-func (d *DB) ListProofs(ctx context.Context, f ProofFilter) ([]ProofView, int64, error) {
+func (c *conn) ListProofs(ctx context.Context, f ProofFilter) ([]ProofView, int64, error) {
 	var where []string
 	var args []any
 	if f.BlockNumber != nil {
@@ -345,22 +352,22 @@ func (d *DB) ListProofs(ctx context.Context, f ProofFilter) ([]ProofView, int64,
 		cond = " WHERE " + strings.Join(where, " AND ")
 	}
 	var total int64
-	if err := getContext(ctx, d.ro, &total, `SELECT COUNT(*) FROM proofs p JOIN blocks b ON b.block_number = p.block_number`+cond, args...); err != nil {
+	if err := getContext(ctx, c.r, &total, `SELECT COUNT(*) FROM proofs p JOIN blocks b ON b.block_number = p.block_number`+cond, args...); err != nil {
 		return nil, 0, fmt.Errorf("storage: count proofs: %w", err)
 	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100
 	}
-	views, err := d.proofViews(ctx, cond+` ORDER BY p.block_number DESC, p.id DESC LIMIT ? OFFSET ?`,
+	views, err := c.proofViews(ctx, cond+` ORDER BY p.block_number DESC, p.id DESC LIMIT ? OFFSET ?`,
 		append(args, limit, max(f.Offset, 0))...)
 	return views, total, err
 }
 
 // ProofView returns proof id with its block, cluster and zkVM, or
 // ENOTFOUND.
-func (d *DB) ProofView(ctx context.Context, id int64) (ProofView, error) {
-	views, err := d.proofViews(ctx, ` WHERE p.id = ?`, id)
+func (c *conn) ProofView(ctx context.Context, id int64) (ProofView, error) {
+	views, err := c.proofViews(ctx, ` WHERE p.id = ?`, id)
 	if err != nil {
 		return ProofView{}, err
 	}
@@ -371,20 +378,20 @@ func (d *DB) ProofView(ctx context.Context, id int64) (ProofView, error) {
 }
 
 // ProvedProofsOfBlock returns the proved proofs of block number, by id.
-func (d *DB) ProvedProofsOfBlock(ctx context.Context, number int64) ([]ProofView, error) {
-	return d.proofViews(ctx, ` WHERE p.block_number = ? AND p.status = ? ORDER BY p.id`, number, ProofProved)
+func (c *conn) ProvedProofsOfBlock(ctx context.Context, number int64) ([]ProofView, error) {
+	return c.proofViews(ctx, ` WHERE p.block_number = ? AND p.status = ? ORDER BY p.id`, number, ProofProved)
 }
 
 // LatestProvedProofsOfCluster returns up to limit proved proofs of cluster
 // id, most recently proved first.
-func (d *DB) LatestProvedProofsOfCluster(ctx context.Context, clusterID string, limit int) ([]ProofView, error) {
-	return d.proofViews(ctx, ` WHERE p.cluster_id = ? AND p.status = ? ORDER BY p.proved_at DESC, p.id DESC LIMIT ?`,
+func (c *conn) LatestProvedProofsOfCluster(ctx context.Context, clusterID string, limit int) ([]ProofView, error) {
+	return c.proofViews(ctx, ` WHERE p.cluster_id = ? AND p.status = ? ORDER BY p.proved_at DESC, p.id DESC LIMIT ?`,
 		clusterID, ProofProved, limit)
 }
 
-func (d *DB) proofViews(ctx context.Context, tail string, args ...any) ([]ProofView, error) {
+func (c *conn) proofViews(ctx context.Context, tail string, args ...any) ([]ProofView, error) {
 	var rows []proofViewRow
-	if err := selectContext(ctx, d.ro, &rows, proofViewSelect+tail, args...); err != nil {
+	if err := selectContext(ctx, c.r, &rows, proofViewSelect+tail, args...); err != nil {
 		return nil, fmt.Errorf("storage: list proofs: %w", err)
 	}
 	out := make([]ProofView, 0, len(rows))
@@ -408,7 +415,7 @@ type VerificationKeyRef struct {
 
 // ActiveVerificationKeys returns the active versions of active clusters
 // that name a verification key.
-func (d *DB) ActiveVerificationKeys(ctx context.Context) ([]VerificationKeyRef, error) {
+func (c *conn) ActiveVerificationKeys(ctx context.Context) ([]VerificationKeyRef, error) {
 	var rows []struct {
 		ClusterID    string `db:"cluster_id"`
 		ClusterIndex int64  `db:"cluster_idx"`
@@ -418,7 +425,7 @@ func (d *DB) ActiveVerificationKeys(ctx context.Context) ([]VerificationKeyRef, 
 		ZKVMSlug     string `db:"zkvm_slug"`
 		VKPath       string `db:"vk_path"`
 	}
-	err := selectContext(ctx, d.ro, &rows,
+	err := selectContext(ctx, c.r, &rows,
 		`SELECT c.id AS cluster_id, c.idx AS cluster_idx, cv.idx AS version_idx, c.team_id, t.name AS team_name,
 		   z.slug AS zkvm_slug, cv.vk_path
 		 FROM cluster_versions cv

@@ -6,18 +6,19 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/jmoiron/sqlx"
 )
 
 // BulkInsertPsyJobEvents loads many job events at once, for benchmarks and
 // imports: COPY on PostgreSQL, multi-row INSERTs in one transaction on
-// SQLite. Unlike InsertPsyJobEvents it does not skip converted worker
+// SQLite. It is a method of DB only: COPY needs a connection of its own.
+// Unlike InsertPsyJobEvents it does not skip converted worker
 // events: a duplicate fails the load.
 func (d *DB) BulkInsertPsyJobEvents(ctx context.Context, evs []PsyJobEvent) error {
 	if d.dialect == DialectPostgres {
 		return d.copyPsyJobEvents(ctx, evs)
 	}
-	return d.InTx(ctx, func(tx *sqlx.Tx) error {
+	return d.InTx(ctx, func(t *Tx) error {
+		tx := t.sqlTx
 		const cols = 12
 		head := `INSERT INTO psy_job_events (worker_event_id, checkpoint_id, realm_id, job_id, worker_public_key, topic,
 			circuit_type, status, duration_ms, start_time, end_time, rolled_up) VALUES `
@@ -65,7 +66,7 @@ func (d *DB) BulkInsertPsyJobEvents(ctx context.Context, evs []PsyJobEvent) erro
 // does after a bulk load.
 func (d *DB) AnalyzePsy(ctx context.Context) error {
 	for _, t := range []string{"psy_job_events", "psy_checkpoints", "psy_reward_distributions"} {
-		if _, err := d.db.ExecContext(ctx, "ANALYZE "+t); err != nil {
+		if _, err := d.wdb.ExecContext(ctx, "ANALYZE "+t); err != nil {
 			return fmt.Errorf("storage: analyze %s: %w", t, err)
 		}
 	}
@@ -73,7 +74,7 @@ func (d *DB) AnalyzePsy(ctx context.Context) error {
 }
 
 func (d *DB) copyPsyJobEvents(ctx context.Context, evs []PsyJobEvent) error {
-	conn, err := d.db.Conn(ctx)
+	conn, err := d.wdb.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("storage: copy job events: %w", err)
 	}

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/proofgrid/proofgrid"
 )
 
@@ -81,12 +79,12 @@ const psyCheckpointColumns = `id, start_time, end_time, status, pool, weights, r
 	failed_jobs, unique_workers, total_rewards, processing_ms, closed_at, processed_at, created_at`
 
 // TouchPsyCheckpoint creates checkpoint id as open unless it exists and
-// returns its status. On PostgreSQL the row stays locked until q's
-// transaction ends, so it cannot close under a conversion that is
+// returns its status. On PostgreSQL, called on a Tx, the row stays locked
+// until the transaction ends, so it cannot close under a conversion that is
 // assigning events to it.
-func TouchPsyCheckpoint(ctx context.Context, q sqlx.ExtContext, id int64, start, end, now time.Time) (string, error) {
+func (c *conn) TouchPsyCheckpoint(ctx context.Context, id int64, start, end, now time.Time) (string, error) {
 	var status string
-	err := getContext(ctx, q, &status,
+	err := getContext(ctx, c.w, &status,
 		`INSERT INTO psy_checkpoints (id, start_time, end_time, status, created_at) VALUES (?, ?, ?, ?, ?)
 		 ON CONFLICT (id) DO UPDATE SET status = psy_checkpoints.status RETURNING status`,
 		id, start, end, PsyCheckpointOpen, now)
@@ -98,9 +96,9 @@ func TouchPsyCheckpoint(ctx context.Context, q sqlx.ExtContext, id int64, start,
 
 // ClosePsyCheckpoints closes every open checkpoint whose window ended at
 // or before endedBy, fixing its pool and weights, and returns their ids.
-func ClosePsyCheckpoints(ctx context.Context, q sqlx.ExtContext, endedBy time.Time, pool int64, weights string, now time.Time) ([]int64, error) {
+func (c *conn) ClosePsyCheckpoints(ctx context.Context, endedBy time.Time, pool int64, weights string, now time.Time) ([]int64, error) {
 	var ids []int64
-	err := selectContext(ctx, q, &ids,
+	err := selectContext(ctx, c.w, &ids,
 		`UPDATE psy_checkpoints SET status = ?, pool = ?, weights = ?, closed_at = ?
 		 WHERE status = ? AND end_time <= ? RETURNING id`,
 		PsyCheckpointClosed, pool, weights, now, PsyCheckpointOpen, endedBy)
@@ -112,8 +110,8 @@ func ClosePsyCheckpoints(ctx context.Context, q sqlx.ExtContext, endedBy time.Ti
 
 // ClosePsyCheckpoint closes checkpoint id now, creating it when no event
 // ever touched it; a checkpoint closed already keeps its pool and weights.
-func ClosePsyCheckpoint(ctx context.Context, q sqlx.ExtContext, id int64, start, end time.Time, pool int64, weights string, now time.Time) error {
-	_, err := execContext(ctx, q,
+func (c *conn) ClosePsyCheckpoint(ctx context.Context, id int64, start, end time.Time, pool int64, weights string, now time.Time) error {
+	_, err := execContext(ctx, c.w,
 		`INSERT INTO psy_checkpoints (id, start_time, end_time, status, pool, weights, closed_at, created_at)
 		 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		 ON CONFLICT (id) DO UPDATE SET status = excluded.status, pool = excluded.pool, weights = excluded.weights,
@@ -127,16 +125,16 @@ func ClosePsyCheckpoint(ctx context.Context, q sqlx.ExtContext, id int64, start,
 }
 
 // BeginPsyCheckpointComputation starts a reward computation of checkpoint
-// id in tx: it bumps the checkpoint's revision, which locks its row until
-// tx ends (so two computations of one checkpoint run one after the other),
+// id in t: it bumps the checkpoint's revision, which locks its row until
+// t ends (so two computations of one checkpoint run one after the other),
 // and returns the checkpoint. An open checkpoint is ECONFLICT; a missing
 // one ENOTFOUND.
-func BeginPsyCheckpointComputation(ctx context.Context, tx *sqlx.Tx, id int64) (PsyCheckpoint, error) {
+func (t *Tx) BeginPsyCheckpointComputation(ctx context.Context, id int64) (PsyCheckpoint, error) {
 	var r psyCheckpointRow
-	err := getContext(ctx, tx, &r, `UPDATE psy_checkpoints SET revision = revision + 1
+	err := getContext(ctx, t.w, &r, `UPDATE psy_checkpoints SET revision = revision + 1
 		WHERE id = ? AND status <> ? RETURNING `+psyCheckpointColumns, id, PsyCheckpointOpen)
 	if errors.Is(err, sql.ErrNoRows) {
-		cp, err := psyCheckpoint(ctx, tx, id)
+		cp, err := t.PsyCheckpoint(ctx, id)
 		if err != nil {
 			return PsyCheckpoint{}, err
 		}
@@ -157,10 +155,10 @@ type PsyCell struct {
 }
 
 // PsyCheckpointCells groups the job events of checkpoint id by worker,
-// circuit type and status, through q.
-func PsyCheckpointCells(ctx context.Context, q sqlx.ExtContext, id int64) ([]PsyCell, error) {
+// circuit type and status.
+func (c *conn) PsyCheckpointCells(ctx context.Context, id int64) ([]PsyCell, error) {
 	var cells []PsyCell
-	err := selectContext(ctx, q, &cells, `SELECT worker_public_key, circuit_type, status, COUNT(*) AS jobs
+	err := selectContext(ctx, c.r, &cells, `SELECT worker_public_key, circuit_type, status, COUNT(*) AS jobs
 		FROM psy_job_events WHERE checkpoint_id = ? GROUP BY status, worker_public_key, circuit_type`, id)
 	if err != nil {
 		return nil, fmt.Errorf("storage: checkpoint %d cells: %w", id, err)
@@ -171,9 +169,9 @@ func PsyCheckpointCells(ctx context.Context, q sqlx.ExtContext, id int64) ([]Psy
 // PsyCompletedWork is the plain GROUP BY of a checkpoint's completed jobs
 // by worker and circuit type, the query every reward computation needs at
 // least; benchmarks compare against it.
-func (d *DB) PsyCompletedWork(ctx context.Context, id int64) ([]PsyCell, error) {
+func (c *conn) PsyCompletedWork(ctx context.Context, id int64) ([]PsyCell, error) {
 	var cells []PsyCell
-	err := selectContext(ctx, d.ro, &cells, `SELECT worker_public_key, circuit_type, status, COUNT(*) AS jobs
+	err := selectContext(ctx, c.r, &cells, `SELECT worker_public_key, circuit_type, status, COUNT(*) AS jobs
 		FROM psy_job_events WHERE checkpoint_id = ? AND status = ? GROUP BY status, worker_public_key, circuit_type`,
 		id, WorkerEventCompleted)
 	if err != nil {
@@ -211,19 +209,19 @@ func (r psyDistributionRow) distribution() PsyDistribution {
 
 const psyDistributionColumns = `id, checkpoint_id, worker_public_key, circuit_type, job_count, total_rewards, created_at`
 
-// ReplacePsyDistributions makes rows the distribution of cp through tx:
+// ReplacePsyDistributions makes rows the distribution of cp:
 // rows are upserted with cp's revision (a row that exists keeps its id and
 // created_at) and rows of earlier revisions are deleted. Within the
 // transaction that BeginPsyCheckpointComputation started, readers see the
 // old distribution or the new one, never a mix.
-func ReplacePsyDistributions(ctx context.Context, tx *sqlx.Tx, cp PsyCheckpoint, rows []PsyDistribution, now time.Time) error {
+func (t *Tx) ReplacePsyDistributions(ctx context.Context, cp PsyCheckpoint, rows []PsyDistribution, now time.Time) error {
 	for start := 0; start < len(rows); start += psyInsertBatch {
 		batch := rows[start:min(start+psyInsertBatch, len(rows))]
 		args := make([]any, 0, len(batch)*7)
 		for _, r := range batch {
 			args = append(args, cp.ID, r.WorkerPublicKey, r.CircuitType, r.JobCount, r.TotalRewards, cp.Revision, now)
 		}
-		_, err := execContext(ctx, tx, `INSERT INTO psy_reward_distributions (checkpoint_id, worker_public_key,
+		_, err := execContext(ctx, t.w, `INSERT INTO psy_reward_distributions (checkpoint_id, worker_public_key,
 			circuit_type, job_count, total_rewards, revision, created_at) VALUES `+valuesList(len(batch), 7)+`
 			ON CONFLICT (checkpoint_id, worker_public_key, circuit_type) DO UPDATE SET job_count = excluded.job_count,
 			  total_rewards = excluded.total_rewards, revision = excluded.revision`, args...)
@@ -231,7 +229,7 @@ func ReplacePsyDistributions(ctx context.Context, tx *sqlx.Tx, cp PsyCheckpoint,
 			return fmt.Errorf("storage: write distributions of checkpoint %d: %w", cp.ID, err)
 		}
 	}
-	_, err := execContext(ctx, tx, `DELETE FROM psy_reward_distributions WHERE checkpoint_id = ? AND revision <> ?`,
+	_, err := execContext(ctx, t.w, `DELETE FROM psy_reward_distributions WHERE checkpoint_id = ? AND revision <> ?`,
 		cp.ID, cp.Revision)
 	if err != nil {
 		return fmt.Errorf("storage: prune distributions of checkpoint %d: %w", cp.ID, err)
@@ -239,10 +237,10 @@ func ReplacePsyDistributions(ctx context.Context, tx *sqlx.Tx, cp PsyCheckpoint,
 	return nil
 }
 
-// FinishPsyCheckpoint records cp's statistics through q and marks it
+// FinishPsyCheckpoint records cp's statistics and marks it
 // processed.
-func FinishPsyCheckpoint(ctx context.Context, q sqlx.ExtContext, cp PsyCheckpoint) error {
-	_, err := execContext(ctx, q, `UPDATE psy_checkpoints SET status = ?, total_jobs = ?, completed_jobs = ?,
+func (c *conn) FinishPsyCheckpoint(ctx context.Context, cp PsyCheckpoint) error {
+	_, err := execContext(ctx, c.w, `UPDATE psy_checkpoints SET status = ?, total_jobs = ?, completed_jobs = ?,
 		failed_jobs = ?, unique_workers = ?, total_rewards = ?, processing_ms = ?, processed_at = ? WHERE id = ?`,
 		PsyCheckpointProcessed, cp.TotalJobs, cp.CompletedJobs, cp.FailedJobs, cp.UniqueWorkers, cp.TotalRewards,
 		cp.ProcessingMS, cp.ProcessedAt, cp.ID)
@@ -252,9 +250,11 @@ func FinishPsyCheckpoint(ctx context.Context, q sqlx.ExtContext, cp PsyCheckpoin
 	return nil
 }
 
-func psyCheckpoint(ctx context.Context, q sqlx.ExtContext, id int64) (PsyCheckpoint, error) {
+// PsyCheckpoint returns checkpoint id, or ENOTFOUND when no event or
+// computation ever touched it.
+func (c *conn) PsyCheckpoint(ctx context.Context, id int64) (PsyCheckpoint, error) {
 	var r psyCheckpointRow
-	err := getContext(ctx, q, &r, `SELECT `+psyCheckpointColumns+` FROM psy_checkpoints WHERE id = ?`, id)
+	err := getContext(ctx, c.r, &r, `SELECT `+psyCheckpointColumns+` FROM psy_checkpoints WHERE id = ?`, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return PsyCheckpoint{}, proofgrid.Errorf(proofgrid.ENOTFOUND, "checkpoint %d not found", id)
 	} else if err != nil {
@@ -263,17 +263,11 @@ func psyCheckpoint(ctx context.Context, q sqlx.ExtContext, id int64) (PsyCheckpo
 	return r.checkpoint(), nil
 }
 
-// PsyCheckpoint returns checkpoint id, or ENOTFOUND when no event or
-// computation ever touched it.
-func (d *DB) PsyCheckpoint(ctx context.Context, id int64) (PsyCheckpoint, error) {
-	return psyCheckpoint(ctx, d.ro, id)
-}
-
 // PsyCheckpoints returns up to limit checkpoints with ids in [from, to],
 // in id order.
-func (d *DB) PsyCheckpoints(ctx context.Context, from, to int64, limit int) ([]PsyCheckpoint, error) {
+func (c *conn) PsyCheckpoints(ctx context.Context, from, to int64, limit int) ([]PsyCheckpoint, error) {
 	var rows []psyCheckpointRow
-	err := selectContext(ctx, d.ro, &rows, `SELECT `+psyCheckpointColumns+` FROM psy_checkpoints
+	err := selectContext(ctx, c.r, &rows, `SELECT `+psyCheckpointColumns+` FROM psy_checkpoints
 		WHERE id >= ? AND id <= ? ORDER BY id LIMIT ?`, from, to, listLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("storage: list checkpoints: %w", err)
@@ -286,10 +280,10 @@ func (d *DB) PsyCheckpoints(ctx context.Context, from, to int64, limit int) ([]P
 }
 
 // PsyCheckpointIDs returns the ids of checkpoints in state status, in
-// order, through q.
-func PsyCheckpointIDs(ctx context.Context, q sqlx.ExtContext, status string) ([]int64, error) {
+// order.
+func (c *conn) PsyCheckpointIDs(ctx context.Context, status string) ([]int64, error) {
 	var ids []int64
-	if err := selectContext(ctx, q, &ids, `SELECT id FROM psy_checkpoints WHERE status = ? ORDER BY id`, status); err != nil {
+	if err := selectContext(ctx, c.r, &ids, `SELECT id FROM psy_checkpoints WHERE status = ? ORDER BY id`, status); err != nil {
 		return nil, fmt.Errorf("storage: %s checkpoints: %w", status, err)
 	}
 	return ids, nil
@@ -297,12 +291,12 @@ func PsyCheckpointIDs(ctx context.Context, q sqlx.ExtContext, status string) ([]
 
 // PsyProcessingStatus returns the closed checkpoints waiting for their
 // rewards and the highest processed checkpoint (nil when none).
-func (d *DB) PsyProcessingStatus(ctx context.Context) (pending []int64, last *int64, err error) {
-	if pending, err = PsyCheckpointIDs(ctx, d.ro, PsyCheckpointClosed); err != nil {
+func (c *conn) PsyProcessingStatus(ctx context.Context) (pending []int64, last *int64, err error) {
+	if pending, err = c.PsyCheckpointIDs(ctx, PsyCheckpointClosed); err != nil {
 		return nil, nil, err
 	}
 	var n sql.NullInt64
-	if err := getContext(ctx, d.ro, &n, `SELECT MAX(id) FROM psy_checkpoints WHERE status = ?`, PsyCheckpointProcessed); err != nil {
+	if err := getContext(ctx, c.r, &n, `SELECT MAX(id) FROM psy_checkpoints WHERE status = ?`, PsyCheckpointProcessed); err != nil {
 		return nil, nil, fmt.Errorf("storage: last processed checkpoint: %w", err)
 	}
 	return pending, nullInt(n), nil
@@ -310,9 +304,9 @@ func (d *DB) PsyProcessingStatus(ctx context.Context) (pending []int64, last *in
 
 // LatestClosedPsyCheckpoint returns the highest closed or processed
 // checkpoint id, 0 when there is none.
-func (d *DB) LatestClosedPsyCheckpoint(ctx context.Context) (int64, error) {
+func (c *conn) LatestClosedPsyCheckpoint(ctx context.Context) (int64, error) {
 	var n sql.NullInt64
-	if err := getContext(ctx, d.ro, &n, `SELECT MAX(id) FROM psy_checkpoints WHERE status <> ?`, PsyCheckpointOpen); err != nil {
+	if err := getContext(ctx, c.r, &n, `SELECT MAX(id) FROM psy_checkpoints WHERE status <> ?`, PsyCheckpointOpen); err != nil {
 		return 0, fmt.Errorf("storage: latest checkpoint: %w", err)
 	}
 	return n.Int64, nil
@@ -320,13 +314,9 @@ func (d *DB) LatestClosedPsyCheckpoint(ctx context.Context) (int64, error) {
 
 // PsyDistributions returns the distribution of checkpoint id, by worker
 // key and circuit type.
-func (d *DB) PsyDistributions(ctx context.Context, id int64) ([]PsyDistribution, error) {
-	return psyDistributions(ctx, d.ro, id)
-}
-
-func psyDistributions(ctx context.Context, q sqlx.ExtContext, id int64) ([]PsyDistribution, error) {
+func (c *conn) PsyDistributions(ctx context.Context, id int64) ([]PsyDistribution, error) {
 	var rows []psyDistributionRow
-	err := selectContext(ctx, q, &rows, `SELECT `+psyDistributionColumns+` FROM psy_reward_distributions
+	err := selectContext(ctx, c.r, &rows, `SELECT `+psyDistributionColumns+` FROM psy_reward_distributions
 		WHERE checkpoint_id = ? ORDER BY worker_public_key, circuit_type`, id)
 	if err != nil {
 		return nil, fmt.Errorf("storage: distributions of checkpoint %d: %w", id, err)
@@ -336,11 +326,6 @@ func psyDistributions(ctx context.Context, q sqlx.ExtContext, id int64) ([]PsyDi
 		out = append(out, r.distribution())
 	}
 	return out, nil
-}
-
-// PsyDistributionsTx is PsyDistributions through q (a transaction).
-func PsyDistributionsTx(ctx context.Context, q sqlx.ExtContext, id int64) ([]PsyDistribution, error) {
-	return psyDistributions(ctx, q, id)
 }
 
 // PsyWorkerReward is one distribution row of a worker with the window of
@@ -355,7 +340,7 @@ type PsyWorkerReward struct {
 
 // PsyWorkerRewards returns a worker's distribution rows of checkpoints
 // starting in [start, end] (nil bounds are open), oldest checkpoint first.
-func (d *DB) PsyWorkerRewards(ctx context.Context, worker string, start, end *time.Time) ([]PsyWorkerReward, error) {
+func (c *conn) PsyWorkerRewards(ctx context.Context, worker string, start, end *time.Time) ([]PsyWorkerReward, error) {
 	q := `SELECT d.checkpoint_id, c.start_time, d.circuit_type, d.job_count, d.total_rewards
 		FROM psy_reward_distributions d JOIN psy_checkpoints c ON c.id = d.checkpoint_id
 		WHERE d.worker_public_key = ?`
@@ -376,7 +361,7 @@ func (d *DB) PsyWorkerRewards(ctx context.Context, worker string, start, end *ti
 		JobCount     int64  `db:"job_count"`
 		TotalRewards int64  `db:"total_rewards"`
 	}
-	if err := selectContext(ctx, d.ro, &rows, q, args...); err != nil {
+	if err := selectContext(ctx, c.r, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("storage: rewards of %s: %w", worker, err)
 	}
 	out := make([]PsyWorkerReward, 0, len(rows))
@@ -385,9 +370,4 @@ func (d *DB) PsyWorkerRewards(ctx context.Context, worker string, start, end *ti
 			CircuitType: r.CircuitType, JobCount: r.JobCount, TotalRewards: r.TotalRewards})
 	}
 	return out, nil
-}
-
-// PsyCheckpointCellsOf is PsyCheckpointCells on the read pool.
-func (d *DB) PsyCheckpointCellsOf(ctx context.Context, id int64) ([]PsyCell, error) {
-	return PsyCheckpointCells(ctx, d.ro, id)
 }

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/jmoiron/sqlx"
 )
 
 // Names of psy_state rows. Each is also a lock: LockPsyState takes its
@@ -46,10 +44,11 @@ func (r psyStateRow) state() PsyState {
 	return PsyState{Name: r.Name, IntValue: r.IntValue, TimeValue: r.TimeValue.ptr(), Flag: r.Flag != 0}
 }
 
-// LockPsyState locks the state row name for the rest of tx and returns it.
-func LockPsyState(ctx context.Context, tx *sqlx.Tx, name string) (PsyState, error) {
+// LockPsyState locks the state row name for the rest of t and returns it,
+// so that one conversion or rollup runs at a time.
+func (t *Tx) LockPsyState(ctx context.Context, name string) (PsyState, error) {
 	var r psyStateRow
-	err := getContext(ctx, tx, &r,
+	err := getContext(ctx, t.w, &r,
 		`UPDATE psy_state SET flag = flag WHERE name = ? RETURNING name, int_value, time_value, flag`, name)
 	if errors.Is(err, sql.ErrNoRows) {
 		return PsyState{}, fmt.Errorf("storage: psy state %q is missing", name)
@@ -59,13 +58,13 @@ func LockPsyState(ctx context.Context, tx *sqlx.Tx, name string) (PsyState, erro
 	return r.state(), nil
 }
 
-// SetPsyState writes the state row s through q.
-func SetPsyState(ctx context.Context, q sqlx.ExtContext, s PsyState) error {
+// SetPsyState writes the state row s.
+func (c *conn) SetPsyState(ctx context.Context, s PsyState) error {
 	flag := 0
 	if s.Flag {
 		flag = 1
 	}
-	_, err := execContext(ctx, q, `UPDATE psy_state SET int_value = ?, time_value = ?, flag = ? WHERE name = ?`,
+	_, err := execContext(ctx, c.w, `UPDATE psy_state SET int_value = ?, time_value = ?, flag = ? WHERE name = ?`,
 		s.IntValue, s.TimeValue, flag, s.Name)
 	if err != nil {
 		return fmt.Errorf("storage: set psy state %s: %w", s.Name, err)
@@ -74,9 +73,9 @@ func SetPsyState(ctx context.Context, q sqlx.ExtContext, s PsyState) error {
 }
 
 // PsyState returns the state row name.
-func (d *DB) PsyState(ctx context.Context, name string) (PsyState, error) {
+func (c *conn) PsyState(ctx context.Context, name string) (PsyState, error) {
 	var r psyStateRow
-	if err := getContext(ctx, d.ro, &r, `SELECT name, int_value, time_value, flag FROM psy_state WHERE name = ?`, name); err != nil {
+	if err := getContext(ctx, c.r, &r, `SELECT name, int_value, time_value, flag FROM psy_state WHERE name = ?`, name); err != nil {
 		return PsyState{}, fmt.Errorf("storage: psy state %s: %w", name, err)
 	}
 	return r.state(), nil
@@ -84,9 +83,9 @@ func (d *DB) PsyState(ctx context.Context, name string) (PsyState, error) {
 
 // UnconvertedWorkerEvents returns up to limit worker events with an id
 // above after that have no job event yet, in id order.
-func UnconvertedWorkerEvents(ctx context.Context, q sqlx.ExtContext, after int64, limit int) ([]WorkerEvent, error) {
+func (c *conn) UnconvertedWorkerEvents(ctx context.Context, after int64, limit int) ([]WorkerEvent, error) {
 	var rows []workerEventRow
-	err := selectContext(ctx, q, &rows, `SELECT `+workerEventColumns+` FROM worker_events w
+	err := selectContext(ctx, c.r, &rows, `SELECT `+workerEventColumns+` FROM worker_events w
 		WHERE w.id > ? AND NOT EXISTS (SELECT 1 FROM psy_job_events j WHERE j.worker_event_id = w.id)
 		ORDER BY w.id LIMIT ?`, after, limit)
 	if err != nil {
@@ -102,8 +101,8 @@ func UnconvertedWorkerEvents(ctx context.Context, q sqlx.ExtContext, after int64
 // WorkerEventsWaiting reports whether a worker event with an id above
 // after was stored before before and has no job event yet: conversion is
 // behind.
-func (d *DB) WorkerEventsWaiting(ctx context.Context, after int64, before time.Time) (bool, error) {
-	ok, err := exists(ctx, d.ro, `SELECT 1 FROM worker_events w WHERE w.id > ? AND w.created_at < ?
+func (c *conn) WorkerEventsWaiting(ctx context.Context, after int64, before time.Time) (bool, error) {
+	ok, err := exists(ctx, c.r, `SELECT 1 FROM worker_events w WHERE w.id > ? AND w.created_at < ?
 		AND NOT EXISTS (SELECT 1 FROM psy_job_events j WHERE j.worker_event_id = w.id) LIMIT 1`, after, before)
 	if err != nil {
 		return false, fmt.Errorf("storage: waiting worker events: %w", err)
@@ -171,9 +170,9 @@ func valuesList(rows, cols int) string {
 	return b.String()
 }
 
-// InsertPsyJobEvents stores evs through q in multi-row batches and returns
+// InsertPsyJobEvents stores evs in multi-row batches and returns
 // how many were new; a worker event converted already is skipped.
-func InsertPsyJobEvents(ctx context.Context, q sqlx.ExtContext, evs []PsyJobEvent) (int64, error) {
+func (c *conn) InsertPsyJobEvents(ctx context.Context, evs []PsyJobEvent) (int64, error) {
 	var total int64
 	for start := 0; start < len(evs); start += psyInsertBatch {
 		batch := evs[start:min(start+psyInsertBatch, len(evs))]
@@ -182,7 +181,7 @@ func InsertPsyJobEvents(ctx context.Context, q sqlx.ExtContext, evs []PsyJobEven
 			args = append(args, e.WorkerEventID, e.CheckpointID, e.RealmID, e.JobID, e.WorkerPublicKey, e.Topic,
 				e.CircuitType, e.Status, e.DurationMS, e.StartTime, e.EndTime)
 		}
-		res, err := execContext(ctx, q, `INSERT INTO psy_job_events (worker_event_id, checkpoint_id, realm_id, job_id,
+		res, err := execContext(ctx, c.w, `INSERT INTO psy_job_events (worker_event_id, checkpoint_id, realm_id, job_id,
 			worker_public_key, topic, circuit_type, status, duration_ms, start_time, end_time) VALUES `+
 			valuesList(len(batch), 11)+` ON CONFLICT (worker_event_id) DO NOTHING`, args...)
 		if err != nil {
@@ -198,9 +197,9 @@ func InsertPsyJobEvents(ctx context.Context, q sqlx.ExtContext, evs []PsyJobEven
 }
 
 // PsyJobEvents returns the job events of a checkpoint in id order.
-func (d *DB) PsyJobEvents(ctx context.Context, checkpointID int64, limit, offset int) ([]PsyJobEvent, error) {
+func (c *conn) PsyJobEvents(ctx context.Context, checkpointID int64, limit, offset int) ([]PsyJobEvent, error) {
 	var rows []psyJobEventRow
-	err := selectContext(ctx, d.ro, &rows, `SELECT `+psyJobEventColumns+` FROM psy_job_events
+	err := selectContext(ctx, c.r, &rows, `SELECT `+psyJobEventColumns+` FROM psy_job_events
 		WHERE checkpoint_id = ? ORDER BY id LIMIT ? OFFSET ?`, checkpointID, listLimit(limit), max(offset, 0))
 	if err != nil {
 		return nil, fmt.Errorf("storage: job events: %w", err)
@@ -240,7 +239,7 @@ type PsyWorkerEvent struct {
 
 // PsyWorkerEvents returns the worker events f selects, by id (newest
 // first unless Ascending).
-func (d *DB) PsyWorkerEvents(ctx context.Context, f PsyWorkerEventFilter) ([]PsyWorkerEvent, error) {
+func (c *conn) PsyWorkerEvents(ctx context.Context, f PsyWorkerEventFilter) ([]PsyWorkerEvent, error) {
 	var where []string
 	var args []any
 	add := func(cond string, v ...any) { where, args = append(where, cond), append(args, v...) }
@@ -294,7 +293,7 @@ func (d *DB) PsyWorkerEvents(ctx context.Context, f PsyWorkerEventFilter) ([]Psy
 		workerEventRow
 		PsyCheckpointID sql.NullInt64 `db:"psy_checkpoint_id"`
 	}
-	if err := selectContext(ctx, d.ro, &rows, q, args...); err != nil {
+	if err := selectContext(ctx, c.r, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("storage: list psy worker events: %w", err)
 	}
 	out := make([]PsyWorkerEvent, 0, len(rows))

@@ -6,15 +6,13 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/jmoiron/sqlx"
 )
 
 // UnrolledPsyJobEvents returns up to limit job events the rollup has not
 // counted yet, in id order.
-func UnrolledPsyJobEvents(ctx context.Context, q sqlx.ExtContext, limit int) ([]PsyJobEvent, error) {
+func (c *conn) UnrolledPsyJobEvents(ctx context.Context, limit int) ([]PsyJobEvent, error) {
 	var rows []psyJobEventRow
-	err := selectContext(ctx, q, &rows, `SELECT `+psyJobEventColumns+` FROM psy_job_events
+	err := selectContext(ctx, c.r, &rows, `SELECT `+psyJobEventColumns+` FROM psy_job_events
 		WHERE rolled_up = 0 ORDER BY id LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("storage: unrolled job events: %w", err)
@@ -26,12 +24,22 @@ func UnrolledPsyJobEvents(ctx context.Context, q sqlx.ExtContext, limit int) ([]
 	return out, nil
 }
 
-// MarkPsyRolledUp marks rows ids of table (psy_job_events or
-// psy_user_events) as counted by the rollup.
-func MarkPsyRolledUp(ctx context.Context, q sqlx.ExtContext, table string, ids []int64) error {
-	if table != "psy_job_events" && table != "psy_user_events" {
-		return fmt.Errorf("storage: %s has no rollup mark", table)
-	}
+// MarkPsyJobEventsRolledUp marks job events ids as counted by the rollup.
+// It is a method of Tx only: the mark must commit with the counts it
+// stands for (AddPsyJobRollups, AddPsyEventRollups).
+func (t *Tx) MarkPsyJobEventsRolledUp(ctx context.Context, ids []int64) error {
+	return t.markRolledUp(ctx, "psy_job_events", ids)
+}
+
+// MarkPsyUserEventsRolledUp marks user events ids as counted by the
+// rollup, in the transaction that adds their counts.
+func (t *Tx) MarkPsyUserEventsRolledUp(ctx context.Context, ids []int64) error {
+	return t.markRolledUp(ctx, "psy_user_events", ids)
+}
+
+// markRolledUp sets rolled_up on rows ids of table, a constant of the
+// callers above.
+func (t *Tx) markRolledUp(ctx context.Context, table string, ids []int64) error {
 	for start := 0; start < len(ids); start += psyInsertBatch {
 		batch := ids[start:min(start+psyInsertBatch, len(ids))]
 		args := make([]any, len(batch))
@@ -39,7 +47,7 @@ func MarkPsyRolledUp(ctx context.Context, q sqlx.ExtContext, table string, ids [
 			args[i] = id
 		}
 		in := strings.TrimSuffix(strings.Repeat("?, ", len(batch)), ", ")
-		if _, err := execContext(ctx, q, `UPDATE `+table+` SET rolled_up = 1 WHERE id IN (`+in+`)`, args...); err != nil {
+		if _, err := execContext(ctx, t.w, `UPDATE `+table+` SET rolled_up = 1 WHERE id IN (`+in+`)`, args...); err != nil {
 			return fmt.Errorf("storage: mark %s rolled up: %w", table, err)
 		}
 	}
@@ -65,15 +73,16 @@ type PsyBucketWorker struct {
 
 // AddPsyEventRollups adds the counts of deltas to their buckets and
 // records the workers seen in each, then recounts the unique workers of
-// the buckets deltas touched.
-func AddPsyEventRollups(ctx context.Context, q sqlx.ExtContext, deltas []PsyEventRollup, workers []PsyBucketWorker) error {
+// the buckets deltas touched, in the transaction that marks the events
+// counted.
+func (t *Tx) AddPsyEventRollups(ctx context.Context, deltas []PsyEventRollup, workers []PsyBucketWorker) error {
 	for start := 0; start < len(deltas); start += psyInsertBatch {
 		batch := deltas[start:min(start+psyInsertBatch, len(deltas))]
 		args := make([]any, 0, len(batch)*6)
 		for _, d := range batch {
 			args = append(args, d.Bucket, d.BucketStart, d.TotalEvents, d.Completed, d.Failed, 0)
 		}
-		_, err := execContext(ctx, q, `INSERT INTO psy_event_rollups (bucket, bucket_start, total_events, completed,
+		_, err := execContext(ctx, t.w, `INSERT INTO psy_event_rollups (bucket, bucket_start, total_events, completed,
 			failed, unique_workers) VALUES `+valuesList(len(batch), 6)+`
 			ON CONFLICT (bucket, bucket_start) DO UPDATE SET
 			  total_events = psy_event_rollups.total_events + excluded.total_events,
@@ -89,14 +98,14 @@ func AddPsyEventRollups(ctx context.Context, q sqlx.ExtContext, deltas []PsyEven
 		for _, w := range batch {
 			args = append(args, w.Bucket, w.BucketStart, w.Worker)
 		}
-		_, err := execContext(ctx, q, `INSERT INTO psy_event_rollup_workers (bucket, bucket_start, worker_public_key)
+		_, err := execContext(ctx, t.w, `INSERT INTO psy_event_rollup_workers (bucket, bucket_start, worker_public_key)
 			VALUES `+valuesList(len(batch), 3)+` ON CONFLICT DO NOTHING`, args...)
 		if err != nil {
 			return fmt.Errorf("storage: add rollup workers: %w", err)
 		}
 	}
 	for _, d := range deltas {
-		_, err := execContext(ctx, q, `UPDATE psy_event_rollups SET unique_workers = (SELECT COUNT(*)
+		_, err := execContext(ctx, t.w, `UPDATE psy_event_rollups SET unique_workers = (SELECT COUNT(*)
 			FROM psy_event_rollup_workers w WHERE w.bucket = ? AND w.bucket_start = ?)
 			WHERE bucket = ? AND bucket_start = ?`, d.Bucket, d.BucketStart, d.Bucket, d.BucketStart)
 		if err != nil {
@@ -117,15 +126,16 @@ type PsyJobRollup struct {
 	DurationMSSum int64  `db:"duration_ms_sum"`
 }
 
-// AddPsyJobRollups adds deltas to the hourly job rollup.
-func AddPsyJobRollups(ctx context.Context, q sqlx.ExtContext, deltas []PsyJobRollup) error {
+// AddPsyJobRollups adds deltas to the hourly job rollup, in the
+// transaction that marks the events counted.
+func (t *Tx) AddPsyJobRollups(ctx context.Context, deltas []PsyJobRollup) error {
 	for start := 0; start < len(deltas); start += psyInsertBatch {
 		batch := deltas[start:min(start+psyInsertBatch, len(deltas))]
 		args := make([]any, 0, len(batch)*6)
 		for _, d := range batch {
 			args = append(args, d.HourStart, d.RealmID, d.Status, d.CircuitType, d.JobCount, d.DurationMSSum)
 		}
-		_, err := execContext(ctx, q, `INSERT INTO psy_job_rollups (hour_start, realm_id, status, circuit_type,
+		_, err := execContext(ctx, t.w, `INSERT INTO psy_job_rollups (hour_start, realm_id, status, circuit_type,
 			job_count, duration_ms_sum) VALUES `+valuesList(len(batch), 6)+`
 			ON CONFLICT (hour_start, realm_id, status, circuit_type) DO UPDATE SET
 			  job_count = psy_job_rollups.job_count + excluded.job_count,
@@ -139,9 +149,9 @@ func AddPsyJobRollups(ctx context.Context, q sqlx.ExtContext, deltas []PsyJobRol
 
 // UnrolledPsyUserEvents returns up to limit user events the rollup has
 // not counted yet, in id order.
-func UnrolledPsyUserEvents(ctx context.Context, q sqlx.ExtContext, limit int) ([]PsyUserEvent, error) {
+func (c *conn) UnrolledPsyUserEvents(ctx context.Context, limit int) ([]PsyUserEvent, error) {
 	var rows []psyUserEventRow
-	err := selectContext(ctx, q, &rows, `SELECT id, event_key, user_id, public_key, tx_type, checkpoint_id, timestamp,
+	err := selectContext(ctx, c.r, &rows, `SELECT id, event_key, user_id, public_key, tx_type, checkpoint_id, timestamp,
 		created_at FROM psy_user_events WHERE rolled_up = 0 ORDER BY id LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("storage: unrolled user events: %w", err)
@@ -164,15 +174,16 @@ type PsyUserEventRollup struct {
 	UserTx         int64 `db:"user_tx"`
 }
 
-// AddPsyUserEventRollups adds deltas to their buckets.
-func AddPsyUserEventRollups(ctx context.Context, q sqlx.ExtContext, deltas []PsyUserEventRollup) error {
+// AddPsyUserEventRollups adds deltas to their buckets, in the transaction
+// that marks the events counted.
+func (t *Tx) AddPsyUserEventRollups(ctx context.Context, deltas []PsyUserEventRollup) error {
 	for start := 0; start < len(deltas); start += psyInsertBatch {
 		batch := deltas[start:min(start+psyInsertBatch, len(deltas))]
 		args := make([]any, 0, len(batch)*6)
 		for _, d := range batch {
 			args = append(args, d.Bucket, d.BucketStart, d.TotalEvents, d.RegisterUser, d.DeployContract, d.UserTx)
 		}
-		_, err := execContext(ctx, q, `INSERT INTO psy_user_event_rollups (bucket, bucket_start, total_events,
+		_, err := execContext(ctx, t.w, `INSERT INTO psy_user_event_rollups (bucket, bucket_start, total_events,
 			register_user, deploy_contract, user_tx) VALUES `+valuesList(len(batch), 6)+`
 			ON CONFLICT (bucket, bucket_start) DO UPDATE SET
 			  total_events = psy_user_event_rollups.total_events + excluded.total_events,
@@ -215,13 +226,13 @@ func (f PsyRollupQuery) where() (string, []any) {
 }
 
 // PsyEventRollups returns worker-event buckets.
-func (d *DB) PsyEventRollups(ctx context.Context, f PsyRollupQuery) ([]PsyEventRollup, error) {
+func (c *conn) PsyEventRollups(ctx context.Context, f PsyRollupQuery) ([]PsyEventRollup, error) {
 	where, args := f.where()
 	var rows []struct {
 		PsyEventRollup
 		Start dbTime `db:"bucket_start"`
 	}
-	if err := selectContext(ctx, d.ro, &rows, `SELECT bucket, bucket_start, total_events, completed, failed,
+	if err := selectContext(ctx, c.r, &rows, `SELECT bucket, bucket_start, total_events, completed, failed,
 		unique_workers FROM psy_event_rollups`+where, args...); err != nil {
 		return nil, fmt.Errorf("storage: event rollups: %w", err)
 	}
@@ -234,13 +245,13 @@ func (d *DB) PsyEventRollups(ctx context.Context, f PsyRollupQuery) ([]PsyEventR
 }
 
 // PsyUserEventRollups returns user-event buckets.
-func (d *DB) PsyUserEventRollups(ctx context.Context, f PsyRollupQuery) ([]PsyUserEventRollup, error) {
+func (c *conn) PsyUserEventRollups(ctx context.Context, f PsyRollupQuery) ([]PsyUserEventRollup, error) {
 	where, args := f.where()
 	var rows []struct {
 		PsyUserEventRollup
 		Start dbTime `db:"bucket_start"`
 	}
-	if err := selectContext(ctx, d.ro, &rows, `SELECT bucket, bucket_start, total_events, register_user,
+	if err := selectContext(ctx, c.r, &rows, `SELECT bucket, bucket_start, total_events, register_user,
 		deploy_contract, user_tx FROM psy_user_event_rollups`+where, args...); err != nil {
 		return nil, fmt.Errorf("storage: user event rollups: %w", err)
 	}
@@ -255,7 +266,7 @@ func (d *DB) PsyUserEventRollups(ctx context.Context, f PsyRollupQuery) ([]PsyUs
 // PsyJobSums returns the hourly job rollup summed over hours from since
 // on (all hours when since is nil), by realm, status and circuit type,
 // optionally for one realm.
-func (d *DB) PsyJobSums(ctx context.Context, since *time.Time, realm *int64) ([]PsyJobRollup, error) {
+func (c *conn) PsyJobSums(ctx context.Context, since *time.Time, realm *int64) ([]PsyJobRollup, error) {
 	q := `SELECT realm_id, status, circuit_type, SUM(job_count) AS job_count, SUM(duration_ms_sum) AS duration_ms_sum
 		FROM psy_job_rollups WHERE 1 = 1`
 	var args []any
@@ -269,16 +280,16 @@ func (d *DB) PsyJobSums(ctx context.Context, since *time.Time, realm *int64) ([]
 	}
 	q += ` GROUP BY realm_id, status, circuit_type ORDER BY realm_id, status, circuit_type`
 	var rows []PsyJobRollup
-	if err := selectContext(ctx, d.ro, &rows, q, args...); err != nil {
+	if err := selectContext(ctx, c.r, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("storage: job sums: %w", err)
 	}
 	return rows, nil
 }
 
 // PsyRealmCount returns how many realms ever had a job event.
-func (d *DB) PsyRealmCount(ctx context.Context) (int64, error) {
+func (c *conn) PsyRealmCount(ctx context.Context) (int64, error) {
 	var n int64
-	if err := getContext(ctx, d.ro, &n, `SELECT COUNT(DISTINCT realm_id) FROM psy_job_rollups`); err != nil {
+	if err := getContext(ctx, c.r, &n, `SELECT COUNT(DISTINCT realm_id) FROM psy_job_rollups`); err != nil {
 		return 0, fmt.Errorf("storage: realm count: %w", err)
 	}
 	return n, nil
@@ -297,7 +308,7 @@ type PsyActivity struct {
 // PsyActivitySince groups the job events that ended at or after since by
 // realm ("realm") or by worker ("worker"), optionally for one realm or
 // worker only (key). AvgDurationMS averages completed jobs.
-func (d *DB) PsyActivitySince(ctx context.Context, by string, key string, since time.Time) ([]PsyActivity, error) {
+func (c *conn) PsyActivitySince(ctx context.Context, by string, key string, since time.Time) ([]PsyActivity, error) {
 	var col string
 	switch by {
 	case "realm":
@@ -320,7 +331,7 @@ func (d *DB) PsyActivitySince(ctx context.Context, by string, key string, since 
 	}
 	q += ` GROUP BY ` + col + ` ORDER BY ` + col
 	var rows []PsyActivity
-	if err := selectContext(ctx, d.ro, &rows, q, args...); err != nil {
+	if err := selectContext(ctx, c.r, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("storage: activity: %w", err)
 	}
 	return rows, nil
@@ -328,12 +339,12 @@ func (d *DB) PsyActivitySince(ctx context.Context, by string, key string, since 
 
 // PsyRewardsSince sums the rewards of checkpoints starting at or after
 // since, by worker.
-func (d *DB) PsyRewardsSince(ctx context.Context, since time.Time) (map[string]int64, error) {
+func (c *conn) PsyRewardsSince(ctx context.Context, since time.Time) (map[string]int64, error) {
 	var rows []struct {
 		Worker string `db:"worker_public_key"`
 		Total  int64  `db:"total"`
 	}
-	err := selectContext(ctx, d.ro, &rows, `SELECT d.worker_public_key, SUM(d.total_rewards) AS total
+	err := selectContext(ctx, c.r, &rows, `SELECT d.worker_public_key, SUM(d.total_rewards) AS total
 		FROM psy_reward_distributions d JOIN psy_checkpoints c ON c.id = d.checkpoint_id
 		WHERE c.start_time >= ? GROUP BY d.worker_public_key`, since)
 	if err != nil {
@@ -357,9 +368,9 @@ type PsyWorkerTotals struct {
 
 // PsyWorkerTotalsOf returns worker's all-time rewards, rewarded jobs,
 // checkpoints with a reward, and its first and last completed job.
-func (d *DB) PsyWorkerTotalsOf(ctx context.Context, worker string) (PsyWorkerTotals, error) {
+func (c *conn) PsyWorkerTotalsOf(ctx context.Context, worker string) (PsyWorkerTotals, error) {
 	var t PsyWorkerTotals
-	err := getContext(ctx, d.ro, &t, `SELECT COALESCE(SUM(total_rewards), 0) AS total_rewards,
+	err := getContext(ctx, c.r, &t, `SELECT COALESCE(SUM(total_rewards), 0) AS total_rewards,
 		COALESCE(SUM(job_count), 0) AS total_jobs, COUNT(DISTINCT checkpoint_id) AS checkpoints
 		FROM psy_reward_distributions WHERE worker_public_key = ?`, worker)
 	if err != nil {
@@ -369,7 +380,7 @@ func (d *DB) PsyWorkerTotalsOf(ctx context.Context, worker string) (PsyWorkerTot
 		First dbTime `db:"first_job"`
 		Last  dbTime `db:"last_job"`
 	}
-	err = getContext(ctx, d.ro, &span, `SELECT MIN(end_time) AS first_job, MAX(end_time) AS last_job
+	err = getContext(ctx, c.r, &span, `SELECT MIN(end_time) AS first_job, MAX(end_time) AS last_job
 		FROM psy_job_events WHERE worker_public_key = ? AND status = ?`, worker, WorkerEventCompleted)
 	if err != nil {
 		return t, fmt.Errorf("storage: worker job span: %w", err)
@@ -378,22 +389,22 @@ func (d *DB) PsyWorkerTotalsOf(ctx context.Context, worker string) (PsyWorkerTot
 	return t, nil
 }
 
-// PsyCountSince returns how many worker events ended, or user events
-// happened, at or after since (table "worker_events" or
-// "psy_user_events").
-func (d *DB) PsyCountSince(ctx context.Context, table string, since time.Time) (int64, error) {
-	var col string
-	switch table {
-	case "worker_events":
-		col = "end_time"
-	case "psy_user_events":
-		col = "timestamp"
-	default:
-		return 0, fmt.Errorf("storage: count of %q", table)
-	}
+// PsyWorkerEventsSince returns how many worker events ended at or after
+// since.
+func (c *conn) PsyWorkerEventsSince(ctx context.Context, since time.Time) (int64, error) {
 	var n int64
-	if err := getContext(ctx, d.ro, &n, `SELECT COUNT(*) FROM `+table+` WHERE `+col+` >= ?`, since); err != nil {
-		return 0, fmt.Errorf("storage: count %s: %w", table, err)
+	if err := getContext(ctx, c.r, &n, `SELECT COUNT(*) FROM worker_events WHERE end_time >= ?`, since); err != nil {
+		return 0, fmt.Errorf("storage: count worker events: %w", err)
+	}
+	return n, nil
+}
+
+// PsyUserEventsSince returns how many user events happened at or after
+// since.
+func (c *conn) PsyUserEventsSince(ctx context.Context, since time.Time) (int64, error) {
+	var n int64
+	if err := getContext(ctx, c.r, &n, `SELECT COUNT(*) FROM psy_user_events WHERE timestamp >= ?`, since); err != nil {
+		return 0, fmt.Errorf("storage: count user events: %w", err)
 	}
 	return n, nil
 }

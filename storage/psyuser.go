@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/proofgrid/proofgrid"
 )
 
@@ -57,17 +55,17 @@ const psyUserColumns = `id, public_key, key_type, address, twitter_handle, label
 // CreatePsyUser stores u together with its RegisterUser user event (in
 // checkpoint checkpointID) and returns it with its id. A public key or
 // address registered already is ECONFLICT.
-func (d *DB) CreatePsyUser(ctx context.Context, u PsyUser, checkpointID int64) (PsyUser, error) {
-	err := d.InTx(ctx, func(tx *sqlx.Tx) error {
+func (c *conn) CreatePsyUser(ctx context.Context, u PsyUser, checkpointID int64) (PsyUser, error) {
+	err := c.inTx(ctx, func(tx *Tx) error {
 		if u.Address != "" {
-			taken, err := exists(ctx, tx, `SELECT 1 FROM psy_users WHERE address = ?`, u.Address)
+			taken, err := exists(ctx, tx.w, `SELECT 1 FROM psy_users WHERE address = ?`, u.Address)
 			if err != nil {
 				return fmt.Errorf("storage: look up psy user address: %w", err)
 			} else if taken {
 				return proofgrid.Errorf(proofgrid.ECONFLICT, "address %s is registered already", u.Address)
 			}
 		}
-		err := getContext(ctx, tx, &u.ID,
+		err := getContext(ctx, tx.w, &u.ID,
 			`INSERT INTO psy_users (public_key, key_type, address, twitter_handle, label, created_at)
 			 VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
 			u.PublicKey, u.KeyType, u.Address, u.TwitterHandle, u.Label, u.CreatedAt)
@@ -77,7 +75,7 @@ func (d *DB) CreatePsyUser(ctx context.Context, u PsyUser, checkpointID int64) (
 			return fmt.Errorf("storage: insert psy user: %w", err)
 		}
 		id := strconv.FormatInt(u.ID, 10)
-		_, err = InsertPsyUserEvent(ctx, tx, PsyUserEvent{
+		_, err = tx.InsertPsyUserEvent(ctx, PsyUserEvent{
 			Key: "register:" + id, UserID: id, PublicKey: u.PublicKey, TxType: PsyTxRegisterUser,
 			CheckpointID: checkpointID, Timestamp: u.CreatedAt, CreatedAt: u.CreatedAt,
 		})
@@ -89,9 +87,9 @@ func (d *DB) CreatePsyUser(ctx context.Context, u PsyUser, checkpointID int64) (
 
 // PsyUserByKey returns the user registered with publicKey (or, for
 // secp256k1 users, with that address), or ENOTFOUND.
-func (d *DB) PsyUserByKey(ctx context.Context, publicKey string) (PsyUser, error) {
+func (c *conn) PsyUserByKey(ctx context.Context, publicKey string) (PsyUser, error) {
 	var r psyUserRow
-	err := getContext(ctx, d.ro, &r, `SELECT `+psyUserColumns+` FROM psy_users WHERE public_key = ?
+	err := getContext(ctx, c.r, &r, `SELECT `+psyUserColumns+` FROM psy_users WHERE public_key = ?
 		UNION ALL SELECT `+psyUserColumns+` FROM psy_users WHERE address = ? AND address <> '' LIMIT 1`, publicKey, publicKey)
 	if errors.Is(err, sql.ErrNoRows) {
 		return PsyUser{}, proofgrid.Errorf(proofgrid.ENOTFOUND, "no user with public key %s", publicKey)
@@ -132,8 +130,8 @@ func ValidPsyTxType(t string) bool {
 	return t == PsyTxRegisterUser || t == PsyTxDeployContract || t == PsyTxUserTransaction
 }
 
-// InsertPsyUserEvent stores ev through q and tells whether it was new.
-func InsertPsyUserEvent(ctx context.Context, q sqlx.ExtContext, ev PsyUserEvent) (bool, error) {
+// InsertPsyUserEvent stores ev and tells whether it was new.
+func (c *conn) InsertPsyUserEvent(ctx context.Context, ev PsyUserEvent) (bool, error) {
 	switch {
 	case strings.TrimSpace(ev.Key) == "":
 		return false, proofgrid.Errorf(proofgrid.EINVALID, "user event has no key")
@@ -141,9 +139,9 @@ func InsertPsyUserEvent(ctx context.Context, q sqlx.ExtContext, ev PsyUserEvent)
 		return false, proofgrid.Errorf(proofgrid.EINVALID, "user event %s: unknown tx_type %q", ev.Key, ev.TxType)
 	}
 	if ev.CreatedAt.IsZero() {
-		ev.CreatedAt = time.Now()
+		ev.CreatedAt = c.now()
 	}
-	res, err := execContext(ctx, q,
+	res, err := execContext(ctx, c.w,
 		`INSERT INTO psy_user_events (event_key, user_id, public_key, tx_type, checkpoint_id, timestamp, created_at)
 		 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_key) DO NOTHING`,
 		ev.Key, ev.UserID, ev.PublicKey, ev.TxType, ev.CheckpointID, ev.Timestamp, ev.CreatedAt)
@@ -166,7 +164,7 @@ type PsyUserEventFilter struct {
 
 // PsyUserEvents returns the user events f selects, by timestamp (newest
 // first unless Ascending), then id.
-func (d *DB) PsyUserEvents(ctx context.Context, f PsyUserEventFilter) ([]PsyUserEvent, error) {
+func (c *conn) PsyUserEvents(ctx context.Context, f PsyUserEventFilter) ([]PsyUserEvent, error) {
 	var where []string
 	var args []any
 	add := func(cond string, v any) { where, args = append(where, cond), append(args, v) }
@@ -193,7 +191,7 @@ func (d *DB) PsyUserEvents(ctx context.Context, f PsyUserEventFilter) ([]PsyUser
 	q += " ORDER BY timestamp " + order + ", id " + order + " LIMIT ? OFFSET ?"
 	args = append(args, listLimit(f.Limit), max(f.Offset, 0))
 	var rows []psyUserEventRow
-	if err := selectContext(ctx, d.ro, &rows, q, args...); err != nil {
+	if err := selectContext(ctx, c.r, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("storage: list user events: %w", err)
 	}
 	out := make([]PsyUserEvent, 0, len(rows))
@@ -254,10 +252,10 @@ func (r psyContractRow) contract() (PsyContract, error) {
 
 const psyContractColumns = `uuid, deployer, state_tree_height, functions, description, deployed_at, created_at`
 
-// UpsertPsyContract stores c through q, replacing the metadata of a
-// contract with the same UUID, and tells whether it was new.
-func UpsertPsyContract(ctx context.Context, q sqlx.ExtContext, c PsyContract) (bool, error) {
-	fns := c.Functions
+// UpsertPsyContract stores pc, replacing the metadata of a contract with
+// the same UUID, and tells whether it was new.
+func (c *conn) UpsertPsyContract(ctx context.Context, pc PsyContract) (created bool, _ error) {
+	fns := pc.Functions
 	if fns == nil {
 		fns = []PsyContractFunction{}
 	}
@@ -265,25 +263,29 @@ func UpsertPsyContract(ctx context.Context, q sqlx.ExtContext, c PsyContract) (b
 	if err != nil {
 		return false, fmt.Errorf("storage: encode contract functions: %w", err)
 	}
-	created, err := exists(ctx, q, `SELECT 1 FROM psy_contracts WHERE uuid = ?`, c.UUID)
-	if err != nil {
-		return false, fmt.Errorf("storage: look up contract: %w", err)
-	}
-	_, err = execContext(ctx, q,
-		`INSERT INTO psy_contracts (uuid, deployer, state_tree_height, functions, description, deployed_at, created_at)
-		 VALUES (?, ?, ?, ?, ?, ?, ?)
-		 ON CONFLICT (uuid) DO UPDATE SET deployer = excluded.deployer, state_tree_height = excluded.state_tree_height,
-		   functions = excluded.functions, description = excluded.description, deployed_at = excluded.deployed_at`,
-		c.UUID, c.Deployer, c.StateTreeHeight, string(b), c.Description, c.DeployedAt, c.CreatedAt)
-	if err != nil {
-		return false, fmt.Errorf("storage: upsert contract: %w", err)
-	}
-	return !created, nil
+	err = c.inTx(ctx, func(tx *Tx) error {
+		known, err := exists(ctx, tx.w, `SELECT 1 FROM psy_contracts WHERE uuid = ?`, pc.UUID)
+		if err != nil {
+			return fmt.Errorf("storage: look up contract: %w", err)
+		}
+		_, err = execContext(ctx, tx.w,
+			`INSERT INTO psy_contracts (uuid, deployer, state_tree_height, functions, description, deployed_at, created_at)
+			 VALUES (?, ?, ?, ?, ?, ?, ?)
+			 ON CONFLICT (uuid) DO UPDATE SET deployer = excluded.deployer, state_tree_height = excluded.state_tree_height,
+			   functions = excluded.functions, description = excluded.description, deployed_at = excluded.deployed_at`,
+			pc.UUID, pc.Deployer, pc.StateTreeHeight, string(b), pc.Description, pc.DeployedAt, pc.CreatedAt)
+		if err != nil {
+			return fmt.Errorf("storage: upsert contract: %w", err)
+		}
+		created = !known
+		return nil
+	})
+	return created, err
 }
 
 // PsyContracts returns contracts, newest deployment first, optionally of
 // one deployer.
-func (d *DB) PsyContracts(ctx context.Context, deployer string, limit, offset int) ([]PsyContract, error) {
+func (c *conn) PsyContracts(ctx context.Context, deployer string, limit, offset int) ([]PsyContract, error) {
 	q := `SELECT ` + psyContractColumns + ` FROM psy_contracts`
 	var args []any
 	if deployer != "" {
@@ -293,24 +295,24 @@ func (d *DB) PsyContracts(ctx context.Context, deployer string, limit, offset in
 	q += ` ORDER BY deployed_at DESC, uuid LIMIT ? OFFSET ?`
 	args = append(args, listLimit(limit), max(offset, 0))
 	var rows []psyContractRow
-	if err := selectContext(ctx, d.ro, &rows, q, args...); err != nil {
+	if err := selectContext(ctx, c.r, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("storage: list contracts: %w", err)
 	}
 	out := make([]PsyContract, 0, len(rows))
 	for _, r := range rows {
-		c, err := r.contract()
+		pc, err := r.contract()
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, c)
+		out = append(out, pc)
 	}
 	return out, nil
 }
 
 // PsyContract returns the contract uuid, or ENOTFOUND.
-func (d *DB) PsyContract(ctx context.Context, uuid string) (PsyContract, error) {
+func (c *conn) PsyContract(ctx context.Context, uuid string) (PsyContract, error) {
 	var r psyContractRow
-	err := getContext(ctx, d.ro, &r, `SELECT `+psyContractColumns+` FROM psy_contracts WHERE uuid = ?`, uuid)
+	err := getContext(ctx, c.r, &r, `SELECT `+psyContractColumns+` FROM psy_contracts WHERE uuid = ?`, uuid)
 	if errors.Is(err, sql.ErrNoRows) {
 		return PsyContract{}, proofgrid.Errorf(proofgrid.ENOTFOUND, "no contract %q", uuid)
 	} else if err != nil {

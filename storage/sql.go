@@ -18,8 +18,8 @@ import (
 // dialects keep the same precision.
 const sqliteTimeLayout = "2006-01-02T15:04:05.000000Z"
 
-// The helpers below take sqlx.ExtContext, so the same repository code runs
-// on a DB's pools and inside a caller's transaction. They rebind the
+// The helpers below take a conn's w or r, a pool or a transaction, so the
+// same repository code runs on a DB and on a Tx. They rebind the
 // placeholders and convert time arguments for the handle's dialect.
 
 func execContext(ctx context.Context, q sqlx.ExtContext, query string, args ...any) (sql.Result, error) {

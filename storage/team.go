@@ -31,14 +31,14 @@ func (r teamRow) team() Team {
 const teamColumns = `id, name, created_at`
 
 // CreateTeam stores a new team. A name already taken is ECONFLICT.
-func (d *DB) CreateTeam(ctx context.Context, name string) (Team, error) {
+func (c *conn) CreateTeam(ctx context.Context, name string) (Team, error) {
 	if strings.TrimSpace(name) == "" {
 		return Team{}, proofgrid.Errorf(proofgrid.EINVALID, "team name is empty")
 	}
 	var r teamRow
-	err := getContext(ctx, d.db, &r,
+	err := getContext(ctx, c.w, &r,
 		`INSERT INTO teams (name, created_at) VALUES (?, ?) RETURNING `+teamColumns,
-		name, d.now())
+		name, c.now())
 	if isUniqueViolation(err) {
 		return Team{}, proofgrid.Errorf(proofgrid.ECONFLICT, "team %q already exists", name)
 	} else if err != nil {
@@ -49,7 +49,7 @@ func (d *DB) CreateTeam(ctx context.Context, name string) (Team, error) {
 
 // EnsureTeam returns the team called name, creating it if there is none.
 // Concurrent calls with the same name all return the same team.
-func (d *DB) EnsureTeam(ctx context.Context, name string) (Team, error) {
+func (c *conn) EnsureTeam(ctx context.Context, name string) (Team, error) {
 	if strings.TrimSpace(name) == "" {
 		return Team{}, proofgrid.Errorf(proofgrid.EINVALID, "team name is empty")
 	}
@@ -57,12 +57,12 @@ func (d *DB) EnsureTeam(ctx context.Context, name string) (Team, error) {
 	// creator cannot make this fail, and the follow-up read sees its row
 	// because the conflict is only reported once that row is committed.
 	var r teamRow
-	err := getContext(ctx, d.db, &r,
+	err := getContext(ctx, c.w, &r,
 		`INSERT INTO teams (name, created_at) VALUES (?, ?)
 		 ON CONFLICT (name) DO NOTHING RETURNING `+teamColumns,
-		name, d.now())
+		name, c.now())
 	if errors.Is(err, sql.ErrNoRows) {
-		return d.TeamByName(ctx, name)
+		return c.TeamByName(ctx, name)
 	} else if err != nil {
 		return Team{}, fmt.Errorf("storage: ensure team: %w", err)
 	}
@@ -70,9 +70,9 @@ func (d *DB) EnsureTeam(ctx context.Context, name string) (Team, error) {
 }
 
 // TeamByID returns the team with the given id, or ENOTFOUND.
-func (d *DB) TeamByID(ctx context.Context, id int64) (Team, error) {
+func (c *conn) TeamByID(ctx context.Context, id int64) (Team, error) {
 	var r teamRow
-	err := getContext(ctx, d.ro, &r, `SELECT `+teamColumns+` FROM teams WHERE id = ?`, id)
+	err := getContext(ctx, c.r, &r, `SELECT `+teamColumns+` FROM teams WHERE id = ?`, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Team{}, proofgrid.Errorf(proofgrid.ENOTFOUND, "team %d not found", id)
 	} else if err != nil {
@@ -82,9 +82,9 @@ func (d *DB) TeamByID(ctx context.Context, id int64) (Team, error) {
 }
 
 // TeamByName returns the team called name, or ENOTFOUND.
-func (d *DB) TeamByName(ctx context.Context, name string) (Team, error) {
+func (c *conn) TeamByName(ctx context.Context, name string) (Team, error) {
 	var r teamRow
-	err := getContext(ctx, d.ro, &r, `SELECT `+teamColumns+` FROM teams WHERE name = ?`, name)
+	err := getContext(ctx, c.r, &r, `SELECT `+teamColumns+` FROM teams WHERE name = ?`, name)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Team{}, proofgrid.Errorf(proofgrid.ENOTFOUND, "team %q not found", name)
 	} else if err != nil {

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/proofgrid/proofgrid"
 )
 
@@ -92,10 +90,10 @@ func (r workerEventRow) event() WorkerEvent {
 const workerEventColumns = `id, event_key, realm_id, worker_public_key, machine_id, team_id, topic, circuit_type,
 	job_id, status, result, error, start_time, end_time, duration_ms, checkpoint_id, created_at`
 
-// InsertWorkerEvent stores ev through q (normally the transaction of the
-// change the event reports) and tells whether it was new: an event whose
+// InsertWorkerEvent stores ev (normally on the Tx of the change the event
+// reports) and tells whether it was new: an event whose
 // Key is stored already changes nothing.
-func InsertWorkerEvent(ctx context.Context, q sqlx.ExtContext, ev WorkerEvent) (bool, error) {
+func (c *conn) InsertWorkerEvent(ctx context.Context, ev WorkerEvent) (bool, error) {
 	switch {
 	case strings.TrimSpace(ev.Key) == "":
 		return false, proofgrid.Errorf(proofgrid.EINVALID, "worker event has no key")
@@ -108,7 +106,7 @@ func InsertWorkerEvent(ctx context.Context, q sqlx.ExtContext, ev WorkerEvent) (
 	if createdAt.IsZero() {
 		createdAt = ev.EndTime
 	}
-	res, err := execContext(ctx, q,
+	res, err := execContext(ctx, c.w,
 		`INSERT INTO worker_events (event_key, realm_id, worker_public_key, machine_id, team_id, topic, circuit_type,
 		   job_id, status, result, error, start_time, end_time, duration_ms, checkpoint_id, created_at)
 		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -137,7 +135,7 @@ type WorkerEventFilter struct {
 }
 
 // WorkerEvents returns the events f selects (at most Limit, default 300).
-func (d *DB) WorkerEvents(ctx context.Context, f WorkerEventFilter) ([]WorkerEvent, error) {
+func (c *conn) WorkerEvents(ctx context.Context, f WorkerEventFilter) ([]WorkerEvent, error) {
 	var where []string
 	var args []any
 	add := func(cond string, v any) { where, args = append(where, cond), append(args, v) }
@@ -174,7 +172,7 @@ func (d *DB) WorkerEvents(ctx context.Context, f WorkerEventFilter) ([]WorkerEve
 	q += " ORDER BY id " + order + " LIMIT ? OFFSET ?"
 	args = append(args, limit, max(f.Offset, 0))
 	var rows []workerEventRow
-	if err := selectContext(ctx, d.ro, &rows, q, args...); err != nil {
+	if err := selectContext(ctx, c.r, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("storage: list worker events: %w", err)
 	}
 	out := make([]WorkerEvent, 0, len(rows))

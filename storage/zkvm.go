@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/proofgrid/proofgrid"
 )
 
@@ -72,18 +70,18 @@ const (
 // changes nothing. A slug or (zkVM, version) pair already used by another
 // id is ECONFLICT; a version of a zkVM that is neither imported nor stored
 // is ENOTFOUND.
-func (d *DB) ImportZKVMs(ctx context.Context, zkvms []ZKVM, versions []ZKVMVersion, createdAt time.Time) error {
-	return d.writeZKVMs(ctx, zkvms, versions, createdAt, true)
+func (c *conn) ImportZKVMs(ctx context.Context, zkvms []ZKVM, versions []ZKVMVersion, createdAt time.Time) error {
+	return c.writeZKVMs(ctx, zkvms, versions, createdAt, true)
 }
 
 // SeedZKVMs inserts the zkVMs and versions whose ids are not stored yet and
 // leaves stored ones as they are, so the built-in catalogue written at
 // every start never undoes an admin's import.
-func (d *DB) SeedZKVMs(ctx context.Context, zkvms []ZKVM, versions []ZKVMVersion, createdAt time.Time) error {
-	return d.writeZKVMs(ctx, zkvms, versions, createdAt, false)
+func (c *conn) SeedZKVMs(ctx context.Context, zkvms []ZKVM, versions []ZKVMVersion, createdAt time.Time) error {
+	return c.writeZKVMs(ctx, zkvms, versions, createdAt, false)
 }
 
-func (d *DB) writeZKVMs(ctx context.Context, zkvms []ZKVM, versions []ZKVMVersion, createdAt time.Time, replace bool) error {
+func (c *conn) writeZKVMs(ctx context.Context, zkvms []ZKVM, versions []ZKVMVersion, createdAt time.Time, replace bool) error {
 	onZKVM, onVersion := `DO NOTHING`, `DO NOTHING`
 	if replace {
 		onZKVM = `DO UPDATE SET slug = excluded.slug, name = excluded.name,
@@ -100,9 +98,9 @@ func (d *DB) writeZKVMs(ctx context.Context, zkvms []ZKVM, versions []ZKVMVersio
 			return proofgrid.Errorf(proofgrid.EINVALID, "zkVM version %d: id, zkvm_id and version are required", v.ID)
 		}
 	}
-	return d.InTx(ctx, func(tx *sqlx.Tx) error {
+	return c.inTx(ctx, func(tx *Tx) error {
 		for _, z := range zkvms {
-			_, err := execContext(ctx, tx,
+			_, err := execContext(ctx, tx.w,
 				`INSERT INTO zkvms (id, slug, name, isa, team_uuid, repo_url, created_at)
 				 VALUES (?, ?, ?, ?, ?, ?, ?)
 				 ON CONFLICT (id) `+onZKVM,
@@ -114,7 +112,7 @@ func (d *DB) writeZKVMs(ctx context.Context, zkvms []ZKVM, versions []ZKVMVersio
 			}
 		}
 		for _, v := range versions {
-			_, err := execContext(ctx, tx,
+			_, err := execContext(ctx, tx.w,
 				`INSERT INTO zkvm_versions (id, zkvm_id, version, created_at)
 				 VALUES (?, ?, ?, ?)
 				 ON CONFLICT (id) `+onVersion,
@@ -133,9 +131,9 @@ func (d *DB) writeZKVMs(ctx context.Context, zkvms []ZKVM, versions []ZKVMVersio
 }
 
 // ZKVMs returns every zkVM, by id.
-func (d *DB) ZKVMs(ctx context.Context) ([]ZKVM, error) {
+func (c *conn) ZKVMs(ctx context.Context) ([]ZKVM, error) {
 	var rows []zkvmRow
-	if err := selectContext(ctx, d.ro, &rows, `SELECT `+zkvmColumns+` FROM zkvms ORDER BY id`); err != nil {
+	if err := selectContext(ctx, c.r, &rows, `SELECT `+zkvmColumns+` FROM zkvms ORDER BY id`); err != nil {
 		return nil, fmt.Errorf("storage: list zkvms: %w", err)
 	}
 	out := make([]ZKVM, 0, len(rows))
@@ -146,9 +144,9 @@ func (d *DB) ZKVMs(ctx context.Context) ([]ZKVM, error) {
 }
 
 // ZKVMVersions returns every zkVM version, by id.
-func (d *DB) ZKVMVersions(ctx context.Context) ([]ZKVMVersion, error) {
+func (c *conn) ZKVMVersions(ctx context.Context) ([]ZKVMVersion, error) {
 	var rows []zkvmVersionRow
-	if err := selectContext(ctx, d.ro, &rows, `SELECT `+zkvmVersionColumns+` FROM zkvm_versions ORDER BY id`); err != nil {
+	if err := selectContext(ctx, c.r, &rows, `SELECT `+zkvmVersionColumns+` FROM zkvm_versions ORDER BY id`); err != nil {
 		return nil, fmt.Errorf("storage: list zkvm versions: %w", err)
 	}
 	out := make([]ZKVMVersion, 0, len(rows))
@@ -159,20 +157,16 @@ func (d *DB) ZKVMVersions(ctx context.Context) ([]ZKVMVersion, error) {
 }
 
 // ZKVMVersionByID returns zkVM version id and its zkVM, or ENOTFOUND.
-func (d *DB) ZKVMVersionByID(ctx context.Context, id int64) (ZKVMVersion, ZKVM, error) {
-	return zkvmVersionByID(ctx, d.ro, id)
-}
-
-func zkvmVersionByID(ctx context.Context, q sqlx.ExtContext, id int64) (ZKVMVersion, ZKVM, error) {
+func (c *conn) ZKVMVersionByID(ctx context.Context, id int64) (ZKVMVersion, ZKVM, error) {
 	var v zkvmVersionRow
-	err := getContext(ctx, q, &v, `SELECT `+zkvmVersionColumns+` FROM zkvm_versions WHERE id = ?`, id)
+	err := getContext(ctx, c.r, &v, `SELECT `+zkvmVersionColumns+` FROM zkvm_versions WHERE id = ?`, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ZKVMVersion{}, ZKVM{}, proofgrid.Errorf(proofgrid.ENOTFOUND, "zkVM version %d not found", id)
 	} else if err != nil {
 		return ZKVMVersion{}, ZKVM{}, fmt.Errorf("storage: zkvm version: %w", err)
 	}
 	var z zkvmRow
-	if err := getContext(ctx, q, &z, `SELECT `+zkvmColumns+` FROM zkvms WHERE id = ?`, v.ZKVMID); err != nil {
+	if err := getContext(ctx, c.r, &z, `SELECT `+zkvmColumns+` FROM zkvms WHERE id = ?`, v.ZKVMID); err != nil {
 		return ZKVMVersion{}, ZKVM{}, fmt.Errorf("storage: zkvm of version %d: %w", id, err)
 	}
 	return v.version(), z.zkvm(), nil

@@ -1,0 +1,15 @@
+package storage
+
+import (
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// SetNow replaces d's clock, which stamps the rows a method writes without
+// being given a time (outbox messages, tokens, teams).
+func SetNow(d *DB, now func() time.Time) { d.now = now }
+
+// SQLTx returns the transaction under t, for tests that check connection
+// settings with raw SQL.
+func SQLTx(t *Tx) *sqlx.Tx { return t.sqlTx }
