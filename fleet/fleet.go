@@ -72,6 +72,9 @@ func (s *Service) Enroll(ctx context.Context, teamID int64, req proofgrid.Enroll
 	if err := validateEnroll(req); err != nil {
 		return proofgrid.EnrollResponse{}, err
 	}
+	if err := s.checkCluster(ctx, teamID, req.ClusterID); err != nil {
+		return proofgrid.EnrollResponse{}, err
+	}
 	m, _, err := s.db.UpsertMachine(ctx, proofgrid.Machine{
 		ID:           uuid.NewString(),
 		TeamID:       teamID,
@@ -93,6 +96,24 @@ func (s *Service) Enroll(ctx context.Context, teamID int64, req proofgrid.Enroll
 		RedisURL:          s.cfg.AgentRedisURL,
 		HeartbeatInterval: int(s.cfg.HeartbeatInterval / time.Second),
 	}, nil
+}
+
+// checkCluster refuses a cluster the team does not own: its queue would
+// hand the machine another team's prove:block tasks. An unknown cluster
+// and another team's cluster get the same not-found answer, so that the
+// answer reveals nothing about which cluster UUIDs exist.
+func (s *Service) checkCluster(ctx context.Context, teamID int64, clusterID string) error {
+	if clusterID == "" {
+		return nil
+	}
+	c, err := s.db.ClusterByID(ctx, clusterID)
+	if err != nil && proofgrid.ErrorCode(err) != proofgrid.ENOTFOUND {
+		return fmt.Errorf("look up cluster: %w", err)
+	}
+	if err != nil || c.TeamID != teamID {
+		return proofgrid.Errorf(proofgrid.ENOTFOUND, "cluster %s not found", clusterID)
+	}
+	return nil
 }
 
 // Queues returns the asynq queues a machine's agent consumes.

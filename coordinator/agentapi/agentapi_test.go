@@ -204,3 +204,94 @@ func TestMachineReadsAreTeamScoped(t *testing.T) {
 		t.Fatalf("enrol with read token: %d, want 403", status)
 	}
 }
+
+// createCluster creates an Ethproofs cluster for token's team and returns
+// its UUID.
+func createCluster(t testing.TB, env *coordinatortest.Env, token, name string) string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"name": name, "zkvm_version_id": 1})
+	req, _ := http.NewRequest("POST", env.URL+"/api/v0/clusters", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("create cluster: %d", resp.StatusCode)
+	}
+	req, _ = http.NewRequest("GET", env.URL+"/api/v0/clusters", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var list []struct {
+		Name string `json:"name"`
+		UUID string `json:"uuid"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range list {
+		if c.Name == name {
+			return c.UUID
+		}
+	}
+	t.Fatalf("cluster %q not listed", name)
+	return ""
+}
+
+// enrollIn sends one enrolment of a prover into cluster and returns the
+// status and body.
+func enrollIn(t testing.TB, env *coordinatortest.Env, token string, key ed25519.PrivateKey, cluster string) (int, map[string]any) {
+	t.Helper()
+	pub := base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey))
+	body, _ := json.Marshal(proofgrid.EnrollRequest{Name: "p1", Role: proofgrid.RoleProver, ClusterID: cluster, PublicKey: pub, AgentVersion: "1.0.0"})
+	r := sign(t, key, pub, "POST", "/proofgrid/v1/agents/enroll", body, time.Now(), nonce())
+	r.header.Set("Authorization", "Bearer "+token)
+	return r.send(t, env.URL)
+}
+
+// TestEnrolOnlyIntoOwnClusters checks that a team's token cannot enrol a
+// prover into another team's cluster, which would hand it that cluster's
+// prove:block queue, neither at first enrolment nor by re-enrolling a
+// machine it owns.
+func TestEnrolOnlyIntoOwnClusters(t *testing.T) {
+	env := coordinatortest.Start(t, coordinatortest.Options{})
+	alpha := env.Token("alpha", auth.ModeWrite)
+	beta := env.Token("beta", auth.ModeWrite)
+	own := createCluster(t, env, alpha, "alpha-1")
+	foreign := createCluster(t, env, beta, "beta-1")
+
+	_, key, _ := ed25519.GenerateKey(nil)
+	status, out := enrollIn(t, env, alpha, key, foreign)
+	if status != 404 || out["error"] != "cluster "+foreign+" not found" {
+		t.Fatalf("enrol into another team's cluster: %d %v, want 404", status, out)
+	}
+	if ms, _ := env.Coordinator.Fleet.Machines(context.Background(), 0); len(ms) != 0 {
+		t.Fatalf("refused enrolment stored %d machines", len(ms))
+	}
+	// An unknown cluster answers the same, so the answer tells nothing
+	// about which UUIDs exist.
+	status, out = enrollIn(t, env, alpha, key, "3f2b8c1e-0000-4000-8000-000000000000")
+	if status != 404 || out["error"] != "cluster 3f2b8c1e-0000-4000-8000-000000000000 not found" {
+		t.Fatalf("enrol into an unknown cluster: %d %v, want 404", status, out)
+	}
+
+	status, out = enrollIn(t, env, alpha, key, own)
+	if status != 200 || len(out["queues"].([]any)) != 1 || out["queues"].([]any)[0] != "prove.cluster-"+own {
+		t.Fatalf("enrol into own cluster: %d %v", status, out)
+	}
+	id := out["machine_id"].(string)
+	// Re-enrolling the same machine (a role or cluster change) is checked
+	// the same way and leaves the machine where it was.
+	if status, _ := enrollIn(t, env, alpha, key, foreign); status != 404 {
+		t.Fatalf("re-enrol into another team's cluster: %d, want 404", status)
+	}
+	m, err := env.Coordinator.Fleet.Machine(context.Background(), 0, id)
+	if err != nil || m.ClusterID != own {
+		t.Fatalf("machine after refused re-enrolment: cluster %q, err %v; want %s", m.ClusterID, err, own)
+	}
+}
