@@ -11,7 +11,6 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"fmt"
-	"math"
 	"regexp"
 	"time"
 
@@ -47,19 +46,6 @@ func NewService(db *storage.DB, cfg Config) *Service {
 	}
 	return &Service{db: db, cfg: cfg}
 }
-
-// Limits on what an agent may send: a heartbeat is small, and anything
-// beyond these is a broken or hostile agent.
-const (
-	maxNameLen    = 128
-	maxVersionLen = 64
-	maxDisks      = 256
-	maxGPUs       = 64
-	maxStrLen     = 256
-	maxErrors     = 64
-	maxAVS        = 32
-	maxQueues     = 16
-)
 
 var clusterIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
@@ -127,25 +113,6 @@ func Queues(m proofgrid.Machine) []string {
 	return []string{}
 }
 
-func validateEnroll(r proofgrid.EnrollRequest) error {
-	switch {
-	case !proofgrid.ValidRole(r.Role):
-		return proofgrid.Errorf(proofgrid.EINVALID, "role must be %q or %q, got %q", proofgrid.RoleProver, proofgrid.RoleAVS, r.Role)
-	case r.Name == "" || len(r.Name) > maxNameLen:
-		return proofgrid.Errorf(proofgrid.EINVALID, "name must be 1..%d characters", maxNameLen)
-	case len(r.AgentVersion) > maxVersionLen:
-		return proofgrid.Errorf(proofgrid.EINVALID, "agent_version must be at most %d characters", maxVersionLen)
-	case r.ClusterID != "" && !ValidClusterID(r.ClusterID):
-		return proofgrid.Errorf(proofgrid.EINVALID, "cluster_id must be 1..64 letters, digits, '.', '_' or '-'")
-	case r.ClusterID != "" && r.Role != proofgrid.RoleProver:
-		return proofgrid.Errorf(proofgrid.EINVALID, "cluster_id is only for prover machines")
-	}
-	if _, err := decodeKey(r.PublicKey); err != nil {
-		return err
-	}
-	return nil
-}
-
 func decodeKey(s string) (ed25519.PublicKey, error) {
 	b, err := base64.StdEncoding.DecodeString(s)
 	if err != nil || len(b) != ed25519.PublicKeySize {
@@ -173,7 +140,7 @@ func (s *Service) AgentKey(ctx context.Context, machineID string) (ed25519.Publi
 
 // Heartbeat validates and records one heartbeat of a machine.
 func (s *Service) Heartbeat(ctx context.Context, machineID string, hb proofgrid.Heartbeat) (time.Time, error) {
-	if err := ValidateHeartbeat(hb); err != nil {
+	if err := ValidateHeartbeat(hb, s.cfg.Now()); err != nil {
 		return time.Time{}, err
 	}
 	now := s.cfg.Now().UTC()
@@ -188,82 +155,6 @@ func (s *Service) Heartbeat(ctx context.Context, machineID string, hb proofgrid.
 
 // HeartbeatInterval is the interval agents are told to use.
 func (s *Service) HeartbeatInterval() time.Duration { return s.cfg.HeartbeatInterval }
-
-// ValidateHeartbeat refuses heartbeats with impossible values: percentages
-// outside 0..100, NaN or infinite numbers, oversized lists or strings.
-func ValidateHeartbeat(hb proofgrid.Heartbeat) error {
-	sm := hb.Sample
-	bad := func(format string, args ...any) error { return proofgrid.Errorf(proofgrid.EINVALID, format, args...) }
-	if len(hb.AgentVersion) > maxVersionLen {
-		return bad("agent_version must be at most %d characters", maxVersionLen)
-	}
-	if len(sm.Disks) > maxDisks || len(sm.GPUs) > maxGPUs {
-		return bad("a sample may list at most %d disks and %d GPUs", maxDisks, maxGPUs)
-	}
-	if len(hb.Status.Errors) > maxErrors || len(hb.Status.AVS) > maxAVS || len(hb.Status.Queues) > maxQueues || len(sm.CollectorErrors) > maxErrors {
-		return bad("status lists are too long (errors ≤ %d, avs ≤ %d, queues ≤ %d)", maxErrors, maxAVS, maxQueues)
-	}
-	if hb.Status.RunningJobs < 0 {
-		return bad("status.running_jobs must not be negative")
-	}
-	pct := map[string]float64{
-		"cpu.usage_percent": sm.CPU.UsagePercent, "memory.used_percent": sm.Memory.UsedPercent,
-		"memory.swap_used_percent": sm.Memory.SwapUsedPercent,
-	}
-	for i, d := range sm.Disks {
-		pct[fmt.Sprintf("disks[%d].used_percent", i)] = d.UsedPercent
-		if err := checkStrings(bad, d.Mountpoint, d.Device, d.FSType); err != nil {
-			return err
-		}
-	}
-	for name, v := range pct {
-		if math.IsNaN(v) || v < 0 || v > 100 {
-			return bad("%s must be between 0 and 100, got %v", name, v)
-		}
-	}
-	for name, v := range map[string]float64{
-		"cpu.load1": sm.CPU.Load1, "cpu.load5": sm.CPU.Load5, "cpu.load15": sm.CPU.Load15,
-		"network.rx_bytes_per_sec": sm.Network.RxBytesPerSec, "network.tx_bytes_per_sec": sm.Network.TxBytesPerSec,
-		"disk_io.read_bytes_per_sec": sm.DiskIO.ReadBytesPerSec, "disk_io.write_bytes_per_sec": sm.DiskIO.WriteBytesPerSec,
-	} {
-		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
-			return bad("%s must be a non-negative number, got %v", name, v)
-		}
-	}
-	for i, g := range sm.GPUs {
-		if g.UtilizationPercent > 100 || g.MemoryUtilPercent > 100 {
-			return bad("gpus[%d] utilisation must be between 0 and 100", i)
-		}
-		if math.IsNaN(g.PowerDrawWatts) || math.IsInf(g.PowerDrawWatts, 0) || g.PowerDrawWatts < 0 {
-			return bad("gpus[%d].power_draw_watts must be a non-negative number", i)
-		}
-		if len(g.ThrottleReasons) > 32 {
-			return bad("gpus[%d] lists too many throttle reasons", i)
-		}
-		if err := checkStrings(bad, g.UUID, g.Name, g.DriverVersion); err != nil {
-			return err
-		}
-	}
-	h := sm.Host
-	if err := checkStrings(bad, h.Hostname, h.OS, h.Platform, h.PlatformVersion, h.KernelVersion, h.KernelArch, sm.CPU.Model); err != nil {
-		return err
-	}
-	for _, a := range hb.Status.AVS {
-		if err := checkStrings(bad, a.AVS, a.Chain, a.Version, a.OperatorAddress, a.Error); err != nil {
-			return err
-		}
-	}
-	return checkStrings(bad, hb.Status.Errors...)
-}
-
-func checkStrings(bad func(string, ...any) error, ss ...string) error {
-	for _, s := range ss {
-		if len(s) > maxStrLen {
-			return bad("a text field is longer than %d characters", maxStrLen)
-		}
-	}
-	return nil
-}
 
 // Machine returns a machine visible to teamID (0: any team). A machine of
 // another team is reported as not found, so ids of others leak nothing.

@@ -72,6 +72,9 @@ func (f *fixture) beat(t *testing.T, id string, hb proofgrid.Heartbeat) {
 	if hb.AgentVersion == "" {
 		hb.AgentVersion = "1.2.0"
 	}
+	if hb.Sample.CollectedAt.IsZero() {
+		hb.Sample.CollectedAt = f.clk.Now()
+	}
 	if _, err := f.svc.Heartbeat(context.Background(), id, hb); err != nil {
 		t.Fatalf("heartbeat %s: %v", id, err)
 	}

@@ -9,7 +9,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -293,5 +295,59 @@ func TestEnrolOnlyIntoOwnClusters(t *testing.T) {
 	m, err := env.Coordinator.Fleet.Machine(context.Background(), 0, id)
 	if err != nil || m.ClusterID != own {
 		t.Fatalf("machine after refused re-enrolment: cluster %q, err %v; want %s", m.ClusterID, err, own)
+	}
+}
+
+// TestAgentInputsRefusedAlikeOnBothDatabases sends heartbeats and
+// enrolments with values PostgreSQL cannot store (NUL bytes, integers past
+// its INTEGER) or that make no sense (a null body, a time in 2099): each is
+// a 400 naming the field, on both dialects, and nothing is recorded.
+func TestAgentInputsRefusedAlikeOnBothDatabases(t *testing.T) {
+	for _, dialect := range []string{storage.DialectSQLite, storage.DialectPostgres} {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			env := coordinatortest.Start(t, coordinatortest.Options{Dialect: dialect})
+			token := env.Token("alpha", auth.ModeWrite)
+			_, key, _ := ed25519.GenerateKey(nil)
+			id := enroll(t, env, token, key, proofgrid.RoleProver)
+			path := "/proofgrid/v1/agents/heartbeat"
+			mutated := func(mutate func(*proofgrid.Heartbeat)) string {
+				var hb proofgrid.Heartbeat
+				if err := json.Unmarshal(heartbeatBody(t), &hb); err != nil {
+					t.Fatal(err)
+				}
+				mutate(&hb)
+				b, _ := json.Marshal(hb)
+				return string(b)
+			}
+			for name, tc := range map[string]struct{ body, field string }{
+				"null body":         {`null`, "sample.collected_at"},
+				"NUL in hostname":   {mutated(func(h *proofgrid.Heartbeat) { h.Sample.Host.Hostname = "a\x00b" }), "host.hostname"},
+				"NUL in version":    {mutated(func(h *proofgrid.Heartbeat) { h.AgentVersion = "1\x00" }), "agent_version"},
+				"jobs past int4":    {mutated(func(h *proofgrid.Heartbeat) { h.Status.RunningJobs = math.MaxInt64 }), "status.running_jobs"},
+				"NUL in AVS":        {mutated(func(h *proofgrid.Heartbeat) { h.Status.AVS = []proofgrid.AVSReport{{AVS: "eigen\x00da"}} }), "status.avs[0].avs"},
+				"collected in 2099": {mutated(func(h *proofgrid.Heartbeat) { h.Sample.CollectedAt = time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC) }), "sample.collected_at"},
+				"negative cores":    {mutated(func(h *proofgrid.Heartbeat) { h.Sample.CPU.LogicalCores = -5 }), "cpu.logical_cores"},
+			} {
+				r := sign(t, key, id, "POST", path, []byte(tc.body), time.Now(), nonce())
+				status, out := r.send(t, env.URL)
+				msg, _ := out["error"].(string)
+				if status != 400 || !strings.Contains(msg, tc.field) {
+					t.Errorf("%s: %d %v, want 400 naming %s", name, status, out, tc.field)
+				}
+			}
+			if m, err := env.Coordinator.Fleet.Machine(context.Background(), 0, id); err != nil || m.Latest != nil {
+				t.Fatalf("a refused heartbeat was recorded: %+v %v", m.Latest, err)
+			}
+
+			_, key2, _ := ed25519.GenerateKey(nil)
+			pub := base64.StdEncoding.EncodeToString(key2.Public().(ed25519.PublicKey))
+			body := []byte(`{"name":"m\u0000","role":"prover","public_key":"` + pub + `","agent_version":"1.0.0"}`)
+			r := sign(t, key2, pub, "POST", "/proofgrid/v1/agents/enroll", body, time.Now(), nonce())
+			r.header.Set("Authorization", "Bearer "+token)
+			if status, out := r.send(t, env.URL); status != 400 || !strings.Contains(out["error"].(string), "name") {
+				t.Errorf("NUL in the enrolled name: %d %v, want 400", status, out)
+			}
+		})
 	}
 }
