@@ -24,10 +24,22 @@ import (
 type Config struct {
 	// HeartbeatInterval is what agents are told to use (default 15 s).
 	HeartbeatInterval time.Duration
-	// AgentRedisURL is handed to agents at enrolment; empty leaves it to
-	// the agent's own configuration.
+	// AgentRedisURL is handed to agents at enrolment when Access is nil;
+	// empty leaves it to the agent's own configuration.
 	AgentRedisURL string
-	Now           func() time.Time
+	// Access gives each enrolled machine its own credentials for its job
+	// queues (redisacl.Granter); nil hands every agent AgentRedisURL.
+	Access Access
+	Now    func() time.Time
+}
+
+// Access grants and revokes a machine's access to its job queues.
+type Access interface {
+	// Grant gives machineID access to exactly queues, replacing what it
+	// had, and returns the Redis URL the agent connects with.
+	Grant(ctx context.Context, machineID string, queues []string) (string, error)
+	// Revoke takes the machine's access away.
+	Revoke(ctx context.Context, machineID string) error
 }
 
 // Service applies the fleet rules over storage.
@@ -52,9 +64,19 @@ var clusterIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 // ValidClusterID reports whether id may name a cluster in queue names.
 func ValidClusterID(id string) bool { return clusterIDPattern.MatchString(id) }
 
+// Enrolment is who enrols a machine: a team, through one of its API tokens.
+type Enrolment struct {
+	TeamID int64
+	// TokenID is the API token used, recorded so that revoking the token
+	// revokes the machine's queue access too; 0 records none.
+	TokenID int64
+}
+
 // Enroll registers (or re-registers) a machine of a team. The same public
-// key always gets the same machine id.
-func (s *Service) Enroll(ctx context.Context, teamID int64, req proofgrid.EnrollRequest) (proofgrid.EnrollResponse, error) {
+// key always gets the same machine id. The machine gets its own
+// credentials for its queues, replacing those of an earlier enrolment.
+func (s *Service) Enroll(ctx context.Context, by Enrolment, req proofgrid.EnrollRequest) (proofgrid.EnrollResponse, error) {
+	teamID := by.TeamID
 	if err := validateEnroll(req); err != nil {
 		return proofgrid.EnrollResponse{}, err
 	}
@@ -76,12 +98,46 @@ func (s *Service) Enroll(ctx context.Context, teamID int64, req proofgrid.Enroll
 	} else if err != nil {
 		return proofgrid.EnrollResponse{}, fmt.Errorf("enrol machine: %w", err)
 	}
+	if by.TokenID != 0 {
+		if err := s.db.SetMachineEnrolToken(ctx, m.ID, by.TokenID); err != nil {
+			return proofgrid.EnrollResponse{}, err
+		}
+	}
+	queues := Queues(m)
+	redisURL := s.cfg.AgentRedisURL
+	if s.cfg.Access != nil {
+		if redisURL, err = s.cfg.Access.Grant(ctx, m.ID, queues); err != nil {
+			return proofgrid.EnrollResponse{}, fmt.Errorf("grant queue access: %w", err)
+		}
+	}
 	return proofgrid.EnrollResponse{
 		MachineID:         m.ID,
-		Queues:            Queues(m),
-		RedisURL:          s.cfg.AgentRedisURL,
+		Queues:            queues,
+		RedisURL:          redisURL,
 		HeartbeatInterval: int(s.cfg.HeartbeatInterval / time.Second),
 	}, nil
+}
+
+// RevokeEnrolments takes queue access away from every machine that API
+// token tokenID enrolled last; the caller revokes the token itself after
+// this succeeds, so that a failure here can be retried with the token
+// still known. The machines stay enrolled and keep sending heartbeats
+// (those are signed by the machine's own key), but take no more jobs
+// until enrolled again with a live token. It returns the machine ids.
+func (s *Service) RevokeEnrolments(ctx context.Context, tokenID int64) ([]string, error) {
+	ids, err := s.db.MachinesEnrolledByToken(ctx, tokenID)
+	if err != nil {
+		return nil, err
+	}
+	if s.cfg.Access == nil {
+		return ids, nil
+	}
+	for _, id := range ids {
+		if err := s.cfg.Access.Revoke(ctx, id); err != nil {
+			return nil, fmt.Errorf("revoke queue access of machine %s: %w", id, err)
+		}
+	}
+	return ids, nil
 }
 
 // checkCluster refuses a cluster the team does not own: its queue would

@@ -60,7 +60,7 @@ func (f *fixture) enroll(t *testing.T, team int64, name, role string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := f.svc.Enroll(context.Background(), team, proofgrid.EnrollRequest{
+	resp, err := f.svc.Enroll(context.Background(), fleet.Enrolment{TeamID: team}, proofgrid.EnrollRequest{
 		Name: name, Role: role, PublicKey: base64.StdEncoding.EncodeToString(pub), AgentVersion: "1.2.0",
 	})
 	if err != nil {

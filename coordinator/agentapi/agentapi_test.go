@@ -11,9 +11,12 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/auth"
@@ -347,6 +350,83 @@ func TestAgentInputsRefusedAlikeOnBothDatabases(t *testing.T) {
 			r.header.Set("Authorization", "Bearer "+token)
 			if status, out := r.send(t, env.URL); status != 400 || !strings.Contains(out["error"].(string), "name") {
 				t.Errorf("NUL in the enrolled name: %d %v, want 400", status, out)
+			}
+		})
+	}
+}
+
+// TestEnrolmentGrantsOwnRedisUser checks that an agent gets a Redis user
+// of its own, which reaches its cluster's queue and none of the
+// coordinator's keys, and that revoking the token that enrolled it
+// deletes the user.
+func TestEnrolmentGrantsOwnRedisUser(t *testing.T) {
+	for _, dialect := range []string{storage.DialectSQLite, storage.DialectPostgres} {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			env := coordinatortest.Start(t, coordinatortest.Options{Dialect: dialect})
+			ctx := context.Background()
+			write := env.Token("alpha", auth.ModeWrite)
+			admin := env.Token("alpha", auth.ModeAdmin)
+			otherAdmin := env.Token("beta", auth.ModeAdmin)
+			cluster := createCluster(t, env, write, "alpha-1")
+			_, key, _ := ed25519.GenerateKey(nil)
+			status, out := enrollIn(t, env, write, key, cluster)
+			if status != 200 {
+				t.Fatalf("enrol: %d %v", status, out)
+			}
+			id := out["machine_id"].(string)
+			u, err := url.Parse(out["redis_url"].(string))
+			if err != nil || u.User.Username() != "pg-agent-"+id || u.Host != env.Redis.Addr() {
+				t.Fatalf("redis_url %v (%v): want user pg-agent-%s on %s", u.Redacted(), err, id, env.Redis.Addr())
+			}
+			pw, _ := u.User.Password()
+			agent := redis.NewClient(&redis.Options{Addr: u.Host, Username: u.User.Username(), Password: pw})
+			defer agent.Close()
+			if err := agent.Do(ctx, "LPUSH", "asynq:{prove.cluster-"+cluster+"}:pending", "x").Err(); err != nil {
+				t.Fatalf("write its own queue: %v", err)
+			}
+			for _, cmd := range [][]any{
+				{"GET", "proofgrid:nonce:x"}, {"DEL", "asynq:{verify}:pending"}, {"KEYS", "*"},
+			} {
+				if err := agent.Do(ctx, cmd...).Err(); err == nil || !strings.HasPrefix(err.Error(), "NOPERM") {
+					t.Errorf("%v with the agent's user: %v, want NOPERM", cmd, err)
+				}
+			}
+
+			revoke := func(by, token string) (int, map[string]any) {
+				body, _ := json.Marshal(map[string]string{"token": token})
+				req, _ := http.NewRequest("POST", env.URL+"/proofgrid/v1/tokens/revoke", bytes.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+by)
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				var out map[string]any
+				json.NewDecoder(resp.Body).Decode(&out)
+				return resp.StatusCode, out
+			}
+			if status, out := revoke(otherAdmin, write); status != 404 {
+				t.Fatalf("another team's admin revoking: %d %v, want 404", status, out)
+			}
+			if status, out := revoke(write, write); status != 403 {
+				t.Fatalf("a write token revoking: %d %v, want 403", status, out)
+			}
+			status, out = revoke(admin, write)
+			if status != 200 || out["revoked"] != true || len(out["machines"].([]any)) != 1 || out["machines"].([]any)[0] != id {
+				t.Fatalf("revoke: %d %v", status, out)
+			}
+			if err := agent.Ping(ctx).Err(); err == nil {
+				t.Error("the agent's open connection survived the revocation")
+			}
+			fresh := redis.NewClient(&redis.Options{Addr: u.Host, Username: u.User.Username(), Password: pw})
+			defer fresh.Close()
+			if err := fresh.Ping(ctx).Err(); err == nil || !strings.HasPrefix(err.Error(), "WRONGPASS") {
+				t.Errorf("new connection after revocation: %v, want WRONGPASS", err)
+			}
+			if status, _ := enrollIn(t, env, write, key, cluster); status != 401 {
+				t.Errorf("enrolling with the revoked token: %d, want 401", status)
 			}
 		})
 	}
