@@ -38,6 +38,12 @@ type Config struct {
 	// AgentRedisURL is the Redis URL handed to agents at enrolment
 	// (default: RedisURL). Set it when agents reach Redis by another name.
 	AgentRedisURL string
+	// AgentRedisACL is how agents get Redis credentials: "auto" (default)
+	// gives each machine its own Redis user limited to its queues when
+	// Redis allows it and falls back to AgentRedisURL with an error in the
+	// log; "on" refuses to start without per-machine users; "off" hands
+	// every agent AgentRedisURL (redisacl).
+	AgentRedisACL string
 	// Roles to run (default all three).
 	Roles []string
 	// JWTSecret enables admin JWTs (HS256). Required in production.

@@ -106,6 +106,7 @@ func configFlags(fs *flag.FlagSet, cfg *coordinator.Config) (roles, logLevel, lo
 	fs.StringVar(&cfg.DatabaseURL, "database-url", env("sqlite://./data/proofgrid.db", "PROOFGRID_DATABASE_URL"), "sqlite:///path or postgres://... (PROOFGRID_DATABASE_URL)")
 	fs.StringVar(&cfg.RedisURL, "redis-url", env("redis://127.0.0.1:6379/0", "PROOFGRID_REDIS_URL"), "asynq Redis URL (PROOFGRID_REDIS_URL)")
 	fs.StringVar(&cfg.AgentRedisURL, "agent-redis-url", env("", "PROOFGRID_AGENT_REDIS_URL"), "Redis URL handed to agents (PROOFGRID_AGENT_REDIS_URL; default: --redis-url)")
+	fs.StringVar(&cfg.AgentRedisACL, "agent-redis-acl", env("auto", "PROOFGRID_AGENT_REDIS_ACL"), "per-agent Redis users: auto, on or off (PROOFGRID_AGENT_REDIS_ACL)")
 	fs.StringVar(&cfg.DataDir, "data-dir", env("./data", "PROOFGRID_DATA_DIR"), "blob store directory (PROOFGRID_DATA_DIR)")
 	fs.BoolVar(&cfg.Production, "production", env("", "PROOFGRID_PRODUCTION") == "true", "refuse to start without secrets (PROOFGRID_PRODUCTION=true)")
 	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", envDuration("PROOFGRID_HEARTBEAT_INTERVAL", 15*time.Second), "heartbeat interval told to agents (PROOFGRID_HEARTBEAT_INTERVAL)")

@@ -4,6 +4,7 @@
 package agentapi
 
 import (
+	"context"
 	"encoding/base64"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/proofgrid/proofgrid/client"
 	"github.com/proofgrid/proofgrid/coordinator/web"
 	"github.com/proofgrid/proofgrid/fleet"
+	"github.com/proofgrid/proofgrid/storage"
 )
 
 // Prefix is where the surface is mounted.
@@ -26,6 +28,14 @@ type API struct {
 	Fleet    *fleet.Service
 	Auth     web.Authenticator
 	Verifier web.SignatureVerifier
+	// Tokens revokes API tokens; nil leaves the revocation route out.
+	Tokens Tokens
+}
+
+// Tokens finds and revokes API tokens (auth.Service).
+type Tokens interface {
+	FindToken(ctx context.Context, teamID int64, plain string) (storage.APIToken, error)
+	RevokeToken(ctx context.Context, id int64) error
 }
 
 // Mount registers the routes on app.
@@ -37,7 +47,12 @@ func (a *API) Mount(app fiber.Router) {
 	r.Get("/machines", read, a.machines)
 	r.Get("/machines/:id", read, a.machine)
 	r.Get("/machines/:id/metrics", read, a.metrics)
+	if a.Tokens != nil {
+		r.Post("/tokens/revoke", limitBody(maxRevokeBytes), web.RequireToken(a.Auth, auth.ModeAdmin), a.revokeToken)
+	}
 }
+
+const maxRevokeBytes = 4 << 10
 
 // limitBody refuses bodies above n bytes (the app-wide limit is larger,
 // for uploads).
@@ -71,7 +86,7 @@ func (a *API) enroll(c *fiber.Ctx) error {
 	if sig.KeyID != base64.StdEncoding.EncodeToString(pub) {
 		return proofgrid.Errorf(proofgrid.EUNAUTHORIZED, "the signature's key id must be the enrolled public_key")
 	}
-	resp, err := a.Fleet.Enroll(c.UserContext(), p.TeamID, req)
+	resp, err := a.Fleet.Enroll(c.UserContext(), fleet.Enrolment{TeamID: p.TeamID, TokenID: p.TokenID}, req)
 	if err != nil {
 		return err
 	}
@@ -89,6 +104,46 @@ func (a *API) heartbeat(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(client.HeartbeatResponse{ReceivedAt: at, HeartbeatInterval: int(a.Fleet.HeartbeatInterval() / time.Second)})
+}
+
+// RevokeRequest is the body of POST /tokens/revoke.
+type RevokeRequest struct {
+	Token string `json:"token"`
+}
+
+// RevokeResponse answers POST /tokens/revoke.
+type RevokeResponse struct {
+	Revoked bool `json:"revoked"`
+	// Machines lists the machines the token enrolled last, whose access to
+	// their job queues (their Redis users) was revoked with it.
+	Machines []string `json:"machines"`
+}
+
+// revokeToken revokes an API token of the caller's team (any team for an
+// admin JWT), and with it the queue access of the machines it enrolled.
+func (a *API) revokeToken(c *fiber.Ctx) error {
+	p, _ := web.PrincipalOf(c)
+	var req RevokeRequest
+	if err := web.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.Token == "" {
+		return web.Invalid("token is required")
+	}
+	tok, err := a.Tokens.FindToken(c.UserContext(), p.TeamID, req.Token)
+	if err != nil {
+		return err
+	}
+	// Machines first: if that fails, the token is still live and the
+	// call can be repeated.
+	ids, err := a.Fleet.RevokeEnrolments(c.UserContext(), tok.ID)
+	if err != nil {
+		return err
+	}
+	if err := a.Tokens.RevokeToken(c.UserContext(), tok.ID); err != nil {
+		return err
+	}
+	return c.JSON(RevokeResponse{Revoked: true, Machines: ids})
 }
 
 func (a *API) machines(c *fiber.Ctx) error {

@@ -324,6 +324,18 @@ func testSurface(t *testing.T, dialect string) {
 		},
 	})
 	teamA, teamB := env.Token("team-a", auth.ModeWrite), env.Token("team-b", auth.ModeWrite)
+	// A prover enrols only into a cluster of its own team.
+	ta, err := env.Coordinator.DB.TeamByName(context.Background(), "team-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster, _, err := env.Coordinator.DB.CreateCluster(context.Background(), storage.Cluster{
+		ID: "5d0c2a4e-7f1b-4c8e-9a3d-2b6f8e1c0a11", TeamID: ta.ID, Name: "a-1", NumGPUs: 2,
+		DeploymentType: storage.DeploymentOnPrem, IsActive: true,
+	}, 1, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
 	readA, adminJWT := env.Token("team-a", auth.ModeRead), env.AdminJWT()
 	cat := fleet.EmbeddedCatalogue()
 	latest := func(id, network string) string {
@@ -373,7 +385,7 @@ func testSurface(t *testing.T, dialect string) {
 		AVS: "witness_chain", Chain: "mainnet", Version: latest("witness_chain", "mainnet"), OperatorAddress: operatorDown,
 		HealthURL: node(&downHealth), RegisteredCommand: []string{"false"},
 	}}}
-	prover := &machineSpec{name: "prover-1", role: proofgrid.RoleProver, cluster: "c1", version: "1.2.0", token: teamA, handlers: proveHandlers,
+	prover := &machineSpec{name: "prover-1", role: proofgrid.RoleProver, cluster: cluster.ID, version: "1.2.0", token: teamA, handlers: proveHandlers,
 		gpus: []proofgrid.GPU{
 			{Index: 0, UUID: "GPU-0", Name: "NVIDIA H100 80GB HBM3", MemoryTotalBytes: 80 << 30, ThrottleReasons: []string{}},
 			{Index: 1, UUID: "GPU-1", Name: "NVIDIA H100 80GB HBM3", MemoryTotalBytes: 80 << 30, ThrottleReasons: []string{}},
@@ -535,7 +547,7 @@ func testSurface(t *testing.T, dialect string) {
 	// after the job ends, and is idle again once the window has passed.
 	qc := asynq.NewClient(env.Redis.ConnOpt())
 	defer qc.Close()
-	m := queue.ProveBlock(queue.ProveBlockPayload{BlockNumber: 1, ClusterID: "c1", ClusterVersionID: 1})
+	m := queue.ProveBlock(queue.ProveBlockPayload{BlockNumber: 1, ClusterID: cluster.ID, ClusterVersionID: 1})
 	if _, err := qc.Enqueue(m.Task(), asynq.Queue(m.Queue)); err != nil {
 		t.Fatal(err)
 	}
