@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/proofgrid/proofgrid/coordinator/ethproofs"
+	"github.com/proofgrid/proofgrid/coordinator/web"
 	"github.com/proofgrid/proofgrid/fleet"
 	"github.com/proofgrid/proofgrid/psy"
 )
@@ -46,8 +47,10 @@ type Config struct {
 	JWTExpiration time.Duration
 	// Production refuses to start without secrets that have no safe default.
 	Production bool
-	// BodyLimit caps any request body (default 64 MiB, the largest upload);
-	// endpoints cap their own bodies lower.
+	// BodyLimit caps the body of every route but the uploads (default
+	// 1 MiB), read before routing; endpoints may cap theirs lower. Upload
+	// routes (Ethproofs proofs, benchmarks and keys, Psy ingestion) read
+	// larger bodies with their own limits after authentication.
 	BodyLimit int
 	// HeartbeatInterval is what agents are told (default 15 s).
 	HeartbeatInterval time.Duration
@@ -106,7 +109,7 @@ func (c *Config) resolve() error {
 		return errors.New("production mode needs JWT_SECRET (at least 32 characters)")
 	}
 	if c.BodyLimit <= 0 {
-		c.BodyLimit = 64 << 20
+		c.BodyLimit = web.DefaultBodyLimit
 	}
 	if c.HeartbeatInterval <= 0 {
 		c.HeartbeatInterval = 15 * time.Second

@@ -33,6 +33,15 @@ import (
 // Prefix is where the surface is mounted.
 const Prefix = "/api/v0"
 
+// Uploads are the routes whose bodies may exceed the coordinator's
+// app-wide body limit (web.BodyGuard). Each reads its body with its own
+// limit only after authentication.
+var Uploads = []string{
+	fiber.MethodPost + " " + Prefix + "/proofs/proved",
+	fiber.MethodPost + " " + Prefix + "/csp-benchmarks/upload",
+	fiber.MethodPost + " " + Prefix + "/verification-keys/upload",
+}
+
 // maxJSONBody caps request bodies other than proved reports and uploads.
 const maxJSONBody = 1 << 20
 

@@ -30,6 +30,15 @@ var Prefixes = []string{
 	"/admin", "/contracts", "/ws", "/ingest",
 }
 
+// Uploads are the ingest routes, whose batches may exceed the
+// coordinator's app-wide body limit (web.BodyGuard); each reads its body
+// with maxIngestBody after its authentication.
+var Uploads = []string{
+	fiber.MethodPost + " /ingest/worker_events",
+	fiber.MethodPost + " /ingest/user_events",
+	fiber.MethodPost + " /ingest/contracts",
+}
+
 // Body caps.
 const (
 	maxRegisterBody = 8 << 10
@@ -68,8 +77,11 @@ func (a *API) Mount(app fiber.Router) {
 	get := func(path string, h ...fiber.Handler) {
 		app.Get(path, append(append([]fiber.Handler{}, pre...), h...)...)
 	}
+	// The body is read after any authentication, right before the
+	// route's own handler.
 	post := func(path string, limit int, h ...fiber.Handler) {
-		app.Post(path, append(append(append([]fiber.Handler{}, pre...), limitBody(limit)), h...)...)
+		hs := append(append([]fiber.Handler{}, pre...), h[:len(h)-1]...)
+		app.Post(path, append(hs, web.LimitBody(limit), h[len(h)-1])...)
 	}
 
 	post("/register", maxRegisterBody, a.register)
@@ -121,16 +133,6 @@ func requireUpgrade(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	return proofgrid.Errorf(proofgrid.EINVALID, "/ws/tps is a WebSocket: connect with an Upgrade: websocket request")
-}
-
-// limitBody refuses bodies above n bytes before they are decoded.
-func limitBody(n int) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		if len(c.Body()) > n {
-			return proofgrid.Errorf(proofgrid.ETOOLARGE, "request body is larger than %d bytes", n)
-		}
-		return c.Next()
-	}
 }
 
 // rateLimit counts the request against its client address and sets the
@@ -688,7 +690,7 @@ func (a *API) ingestWorkerEvents(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	msg := psy.IngestMessage(c.Method(), c.OriginalURL(), ts, nonce, c.Body())
+	msg := psy.IngestMessage(c.Method(), c.OriginalURL(), ts, nonce, c.Request().Body())
 	user, err := a.Service.AuthenticateWorker(c.UserContext(), c.Get(psy.HeaderPublicKey), msg, c.Get(psy.HeaderSignature))
 	if err != nil {
 		return err
