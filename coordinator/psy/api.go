@@ -6,6 +6,7 @@
 package psy
 
 import (
+	"log/slog"
 	"math"
 	"strconv"
 	"strings"
@@ -65,13 +66,20 @@ type API struct {
 	Nonces web.NonceCache
 	Hub    *Hub
 	Now    func() time.Time
+	// Logger gets the warnings of the rate limiter (default
+	// slog.Default()).
+	Logger *slog.Logger
 }
 
 // Mount registers the routes on app. /health is the coordinator's.
 func (a *API) Mount(app fiber.Router) {
+	// Limits count against the client address, not a bearer
+	// credential: credentials are checked after the limiter, so keying on
+	// them would let a client escape its limit with a new made-up token
+	// each time.
 	pre := []fiber.Handler{}
 	if a.Limiter != nil {
-		pre = append(pre, a.rateLimit)
+		pre = append(pre, web.RateLimit{Limiter: a.Limiter, Prefix: "psy:", Logger: a.Logger}.Handler())
 	}
 	admin := web.RequireToken(a.Auth, auth.ModeAdmin)
 	get := func(path string, h ...fiber.Handler) {
@@ -133,27 +141,6 @@ func requireUpgrade(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	return proofgrid.Errorf(proofgrid.EINVALID, "/ws/tps is a WebSocket: connect with an Upgrade: websocket request")
-}
-
-// rateLimit counts the request against its client address and sets the
-// X-RateLimit-* headers. The address, not a bearer credential, is the key:
-// credentials are checked after the limiter, so keying on them would let
-// a client escape its limit by sending a new made-up token each time.
-// When Redis cannot be asked the request is let through without headers:
-// the limiter guards against abuse, it is not worth an outage.
-func (a *API) rateLimit(c *fiber.Ctx) error {
-	res, err := a.Limiter.Allow(c.UserContext(), "psy:ip:"+c.IP())
-	if err != nil {
-		return c.Next()
-	}
-	c.Set("X-RateLimit-Limit", strconv.Itoa(res.Limit))
-	c.Set("X-RateLimit-Remaining", strconv.Itoa(res.Remaining))
-	c.Set("X-RateLimit-Reset", strconv.FormatInt(int64(math.Ceil(float64(res.Reset.UnixMilli())/1000)), 10))
-	if !res.Allowed {
-		c.Set(fiber.HeaderRetryAfter, strconv.FormatInt(int64(math.Ceil(res.RetryAfter.Seconds())), 10))
-		return proofgrid.Errorf(proofgrid.ERATELIMIT, "rate limit of %d requests per %v exceeded", res.Limit, a.Limiter.Window())
-	}
-	return c.Next()
 }
 
 // Query helpers.

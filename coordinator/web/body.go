@@ -24,13 +24,16 @@ const DefaultUploadLimit = 64 << 20
 // app-wide limit before routing, so that limit has to fit the largest
 // upload and any anonymous client could make every request that large.
 
-const bodyReadKey = "proofgrid.body_read"
+// maxDiscard is how much more than its limit of a refused or unread body
+// is read and dropped, so that the connection can serve the next request.
+// Closing instead makes the client, which may still be sending, see its
+// connection reset rather than the answer; above this much, closing is
+// cheaper. Dropped bytes take no memory.
+const maxDiscard = 4 << 20
 
 // ReadBody reads the request body into memory, refusing it with ETOOLARGE
 // above limit bytes, and returns it. Later calls, and
-// c.Request().Body(), return the same bytes. A refused body is left
-// unread, so the connection is closed after the answer: its rest would
-// otherwise be taken for the next request.
+// c.Request().Body(), return the same bytes.
 func ReadBody(c *fiber.Ctx, limit int) ([]byte, error) {
 	req := c.Request()
 	if !req.IsBodyStream() {
@@ -40,28 +43,47 @@ func ReadBody(c *fiber.Ctx, limit int) ([]byte, error) {
 		}
 		return body, nil
 	}
-	if n := req.Header.ContentLength(); n > limit {
-		c.Response().SetConnectionClose()
-		return nil, tooLarge(n, limit)
-	}
 	size := req.Header.ContentLength()
-	if size < 0 || size > limit {
+	if size > limit {
+		settle(c, 0, limit)
+		return nil, tooLarge(size, limit)
+	}
+	if size < 0 {
 		size = 0 // chunked: grow as it comes
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, size+1))
-	_, err := buf.ReadFrom(io.LimitReader(req.BodyStream(), int64(limit)+1))
-	if err != nil {
+	if _, err := buf.ReadFrom(io.LimitReader(req.BodyStream(), int64(limit)+1)); err != nil {
 		c.Response().SetConnectionClose()
 		return nil, proofgrid.Errorf(proofgrid.EINVALID, "cannot read the request body: %v", err)
 	}
 	if buf.Len() > limit {
-		c.Response().SetConnectionClose()
+		settle(c, buf.Len(), limit)
 		return nil, proofgrid.Errorf(proofgrid.ETOOLARGE, "request body is larger than %d bytes, the most this endpoint accepts", limit)
 	}
 	// SetBodyRaw also releases the stream: the body now lives in buf.
 	req.SetBodyRaw(buf.Bytes())
-	c.Locals(bodyReadKey, true)
 	return buf.Bytes(), nil
+}
+
+// settle deals with the unread rest of a streamed body of which read
+// bytes were read: a rest of at most limit+maxDiscard bytes is dropped, a
+// longer one (or one that cannot be read) closes the connection after the
+// answer, since it would otherwise be taken for the next request.
+func settle(c *fiber.Ctx, read, limit int) {
+	req := c.Request()
+	size := req.Header.ContentLength()
+	if !req.IsBodyStream() || size == 0 {
+		return
+	}
+	allowance := int64(limit + maxDiscard)
+	if size > 0 && int64(size-read) > allowance {
+		c.Response().SetConnectionClose()
+		return
+	}
+	n, err := io.Copy(io.Discard, io.LimitReader(req.BodyStream(), allowance+1))
+	if err != nil || n > allowance {
+		c.Response().SetConnectionClose()
+	}
 }
 
 func tooLarge(n, limit int) error {
@@ -113,10 +135,8 @@ func (g BodyGuard) Handler() fiber.Handler {
 		}
 		err := c.Next()
 		// A route that answered without reading its body (refused
-		// credentials, say) leaves the body on the connection.
-		if read, _ := c.Locals(bodyReadKey).(bool); !read && c.Request().IsBodyStream() {
-			c.Response().SetConnectionClose()
-		}
+		// credentials, say) leaves it on the connection.
+		settle(c, 0, 0)
 		return err
 	}
 }
