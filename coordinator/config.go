@@ -25,6 +25,15 @@ const (
 	RoleScheduler = "scheduler"
 )
 
+// Defaults of the settings that name places; cmd/coordinator shows them in
+// its help.
+const (
+	DefaultHTTPAddr    = ":8080"
+	DefaultDatabaseURL = "sqlite://./data/proofgrid.db"
+	DefaultRedisURL    = "redis://127.0.0.1:6379/0"
+	DefaultDataDir     = "./data"
+)
+
 // Config configures the coordinator. Zero values mean the embedded
 // defaults; New resolves and validates them.
 type Config struct {
@@ -80,13 +89,13 @@ type Config struct {
 
 func (c *Config) resolve() error {
 	if c.HTTPAddr == "" {
-		c.HTTPAddr = ":8080"
+		c.HTTPAddr = DefaultHTTPAddr
 	}
 	if c.DatabaseURL == "" {
-		c.DatabaseURL = "sqlite://./data/proofgrid.db"
+		c.DatabaseURL = DefaultDatabaseURL
 	}
 	if c.RedisURL == "" {
-		c.RedisURL = "redis://127.0.0.1:6379/0"
+		c.RedisURL = DefaultRedisURL
 	}
 	if c.AgentRedisURL == "" {
 		c.AgentRedisURL = c.RedisURL
@@ -124,7 +133,7 @@ func (c *Config) resolve() error {
 		c.ShutdownTimeout = 20 * time.Second
 	}
 	if c.DataDir == "" {
-		c.DataDir = "./data"
+		c.DataDir = DefaultDataDir
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
