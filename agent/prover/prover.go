@@ -278,7 +278,7 @@ func (h *Handler) reportFailure(ctx context.Context, index int64, p queue.ProveB
 		"started_at": start.UTC().Format(time.RFC3339Nano), "ended_at": time.Now().UTC().Format(time.RFC3339Nano), "error": msg,
 	}
 	if err := h.rep.DoSigned(rctx, http.MethodPost, "/api/v0/worker-events", body, nil); err != nil {
-		h.log.Warn("could not report the failed job", "block_number", p.BlockNumber, "err", err)
+		h.log.Warn("could not report the failed job", "block_number", p.BlockNumber, "error", err)
 	}
 }
 
