@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/proofgrid/proofgrid/coordinator/ethproofs"
+	"github.com/proofgrid/proofgrid/coordinator/web"
 	"github.com/proofgrid/proofgrid/fleet"
 	"github.com/proofgrid/proofgrid/psy"
 )
@@ -22,6 +23,15 @@ const (
 	RoleAPI       = "api"
 	RoleWorker    = "worker"
 	RoleScheduler = "scheduler"
+)
+
+// Defaults of the settings that name places; cmd/coordinator shows them in
+// its help.
+const (
+	DefaultHTTPAddr    = ":8080"
+	DefaultDatabaseURL = "sqlite://./data/proofgrid.db"
+	DefaultRedisURL    = "redis://127.0.0.1:6379/0"
+	DefaultDataDir     = "./data"
 )
 
 // Config configures the coordinator. Zero values mean the embedded
@@ -52,8 +62,10 @@ type Config struct {
 	JWTExpiration time.Duration
 	// Production refuses to start without secrets that have no safe default.
 	Production bool
-	// BodyLimit caps any request body (default 64 MiB, the largest upload);
-	// endpoints cap their own bodies lower.
+	// BodyLimit caps the body of every route but the uploads (default
+	// 1 MiB), read before routing; endpoints may cap theirs lower. Upload
+	// routes (Ethproofs proofs, benchmarks and keys, Psy ingestion) read
+	// larger bodies with their own limits after authentication.
 	BodyLimit int
 	// HeartbeatInterval is what agents are told (default 15 s).
 	HeartbeatInterval time.Duration
@@ -83,13 +95,13 @@ type Config struct {
 
 func (c *Config) resolve() error {
 	if c.HTTPAddr == "" {
-		c.HTTPAddr = ":8080"
+		c.HTTPAddr = DefaultHTTPAddr
 	}
 	if c.DatabaseURL == "" {
-		c.DatabaseURL = "sqlite://./data/proofgrid.db"
+		c.DatabaseURL = DefaultDatabaseURL
 	}
 	if c.RedisURL == "" {
-		c.RedisURL = "redis://127.0.0.1:6379/0"
+		c.RedisURL = DefaultRedisURL
 	}
 	if c.AgentRedisURL == "" {
 		c.AgentRedisURL = c.RedisURL
@@ -112,7 +124,7 @@ func (c *Config) resolve() error {
 		return errors.New("production mode needs JWT_SECRET (at least 32 characters)")
 	}
 	if c.BodyLimit <= 0 {
-		c.BodyLimit = 64 << 20
+		c.BodyLimit = web.DefaultBodyLimit
 	}
 	if c.HeartbeatInterval <= 0 {
 		c.HeartbeatInterval = 15 * time.Second
@@ -127,7 +139,7 @@ func (c *Config) resolve() error {
 		c.ShutdownTimeout = 20 * time.Second
 	}
 	if c.DataDir == "" {
-		c.DataDir = "./data"
+		c.DataDir = DefaultDataDir
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -199,7 +199,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 	case runErr = <-errc:
-		log.Error("api server stopped", "err", runErr)
+		log.Error("api server stopped", "error", runErr)
 	}
 	log.Info("shutting down")
 	stopBackground()
@@ -209,7 +209,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	}
 	if c.cfg.Has(RoleAPI) {
 		if err := c.app.ShutdownWithTimeout(c.cfg.ShutdownTimeout); err != nil {
-			log.Warn("http shutdown", "err", err)
+			log.Warn("http shutdown", "error", err)
 		}
 	}
 	if srv != nil {

@@ -205,7 +205,7 @@ func (m *Monitor) RecordStake(ctx context.Context, s storage.OperatorStake) (sto
 		if st.Name == "" || len(st.Name) > maxStrategyName {
 			return s, false, proofgrid.Errorf(proofgrid.EINVALID, "ethereum[%d].name must be 1..%d characters", i, maxStrategyName)
 		}
-		if !validAddress(st.Address) {
+		if !proofgrid.ValidAddress(st.Address) {
 			return s, false, proofgrid.Errorf(proofgrid.EINVALID, "ethereum[%d].address must be 0x followed by 40 hex digits", i)
 		}
 		if !stakeAmount(st.DelegatedStake) {

@@ -12,18 +12,14 @@ import (
 
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/fleet"
+	"github.com/proofgrid/proofgrid/internal/clocktest"
 	"github.com/proofgrid/proofgrid/storage"
 	"github.com/proofgrid/proofgrid/storage/storagetest"
 )
 
-// clock is a settable time source.
-type clock struct{ t time.Time }
-
-func (c *clock) Now() time.Time { return c.t }
-
 type fixture struct {
 	db    *storage.DB
-	clk   *clock
+	clk   *clocktest.Clock
 	svc   *fleet.Service
 	mon   *fleet.Monitor
 	teamA int64
@@ -33,7 +29,7 @@ type fixture struct {
 func newFixture(t *testing.T, db *storage.DB) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	clk := &clock{t: now}
+	clk := clocktest.New(now)
 	f := &fixture{db: db, clk: clk}
 	f.svc = fleet.NewService(db, fleet.Config{HeartbeatInterval: 10 * time.Second, Now: clk.Now})
 	f.mon = fleet.NewMonitor(db, fleet.MonitorConfig{HeartbeatInterval: 10 * time.Second, Now: clk.Now,
@@ -141,7 +137,7 @@ func TestMonitorSweep(t *testing.T) {
 		}
 
 		// Past the TTL (3 × 10 s) the AVS machine goes offline.
-		f.clk.t = now.Add(31 * time.Second)
+		f.clk.Set(now.Add(31 * time.Second))
 		f.beat(t, prover, proofgrid.Heartbeat{Sample: proofgrid.Sample{Disks: []proofgrid.Disk{{Mountpoint: "/data", UsedPercent: 50}}}})
 		res, err := f.mon.Sweep(ctx, f.clk.Now())
 		if err != nil || res.Transitions != 2 {

@@ -41,29 +41,18 @@ type Tokens interface {
 // Mount registers the routes on app.
 func (a *API) Mount(app fiber.Router) {
 	r := app.Group(Prefix)
-	r.Post("/agents/enroll", limitBody(MaxHeartbeatBytes), web.RequireToken(a.Auth, auth.ModeWrite), a.enroll)
-	r.Post("/agents/heartbeat", limitBody(MaxHeartbeatBytes), a.Verifier.RequireAgent(), a.heartbeat)
+	r.Post("/agents/enroll", web.LimitBody(MaxHeartbeatBytes), web.RequireToken(a.Auth, auth.ModeWrite), a.enroll)
+	r.Post("/agents/heartbeat", web.LimitBody(MaxHeartbeatBytes), a.Verifier.RequireAgent(), a.heartbeat)
 	read := web.RequireToken(a.Auth, auth.ModeRead)
 	r.Get("/machines", read, a.machines)
 	r.Get("/machines/:id", read, a.machine)
 	r.Get("/machines/:id/metrics", read, a.metrics)
 	if a.Tokens != nil {
-		r.Post("/tokens/revoke", limitBody(maxRevokeBytes), web.RequireToken(a.Auth, auth.ModeAdmin), a.revokeToken)
+		r.Post("/tokens/revoke", web.LimitBody(maxRevokeBytes), web.RequireToken(a.Auth, auth.ModeAdmin), a.revokeToken)
 	}
 }
 
 const maxRevokeBytes = 4 << 10
-
-// limitBody refuses bodies above n bytes (the app-wide limit is larger,
-// for uploads).
-func limitBody(n int) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		if len(c.Body()) > n {
-			return proofgrid.Errorf(proofgrid.ETOOLARGE, "request body is %d bytes; this endpoint accepts at most %d", len(c.Body()), n)
-		}
-		return c.Next()
-	}
-}
 
 func (a *API) enroll(c *fiber.Ctx) error {
 	p, _ := web.PrincipalOf(c)

@@ -31,6 +31,7 @@ import (
 	"github.com/proofgrid/proofgrid/coordinator"
 	"github.com/proofgrid/proofgrid/coordinator/coordinatortest"
 	"github.com/proofgrid/proofgrid/fleet"
+	"github.com/proofgrid/proofgrid/internal/clocktest"
 	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/storage"
 )
@@ -42,14 +43,6 @@ const (
 	operatorOld  = "0x1111111111111111111111111111111111111111"
 	operatorDown = "0x2222222222222222222222222222222222222222"
 )
-
-// clock is the shared time of the coordinator and its agents: real time
-// plus an offset the test moves forward, so that TTLs and idle windows
-// pass without sleeping.
-type clock struct{ offset atomic.Int64 }
-
-func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 // percent is a figure a fake collector reports, changed by the test.
 type percent struct{ bits atomic.Uint64 }
@@ -77,7 +70,7 @@ type machineSpec struct {
 // startAgent runs a real agent against the coordinator, with the memory,
 // CPU, disk and GPU collectors replaced by fakes so that health figures
 // are the test's to choose.
-func startAgent(t *testing.T, env *coordinatortest.Env, clk *clock, m *machineSpec) {
+func startAgent(t *testing.T, env *coordinatortest.Env, clk *clocktest.Clock, m *machineSpec) {
 	t.Helper()
 	if m.disk == nil {
 		m.disk = newPercent(50)
@@ -314,7 +307,10 @@ func TestSurface(t *testing.T) {
 }
 
 func testSurface(t *testing.T, dialect string) {
-	clk := &clock{}
+	// The shared time of the coordinator and its agents: real time plus
+	// an offset the test moves forward, so that TTLs and idle windows
+	// pass without sleeping.
+	clk := clocktest.Running()
 	env := coordinatortest.Start(t, coordinatortest.Options{
 		Dialect: dialect,
 		Configure: func(cfg *coordinator.Config) {

@@ -73,6 +73,11 @@ type SignatureVerifier struct {
 	Keys   AgentKeys
 	Nonces NonceCache
 	Now    func() time.Time
+	// MaxBody caps the body read to check a signature (default
+	// DefaultUploadLimit). The signature covers the body, so an upload
+	// route signed by an agent reads it before the request is
+	// authentic; only requests naming an enrolled machine get that far.
+	MaxBody int
 }
 
 // Verify checks the request's X-Proofgrid-Signature against pub (or, when
@@ -98,7 +103,15 @@ func (v SignatureVerifier) Verify(c *fiber.Ctx, pub ed25519.PublicKey) (proofgri
 	if v.Now != nil {
 		now = v.Now
 	}
-	if err := proofgrid.VerifyRequest(pub, sig, c.Method(), c.OriginalURL(), c.Body(), now()); err != nil {
+	maxBody := v.MaxBody
+	if maxBody <= 0 {
+		maxBody = DefaultUploadLimit
+	}
+	body, err := ReadBody(c, maxBody)
+	if err != nil {
+		return sig, nil, err
+	}
+	if err := proofgrid.VerifyRequest(pub, sig, c.Method(), c.OriginalURL(), body, now()); err != nil {
 		return sig, nil, err
 	}
 	if err := v.Nonces.Use(c.UserContext(), sig.KeyID, sig.Nonce); err != nil {
