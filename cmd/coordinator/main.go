@@ -117,7 +117,7 @@ func configFlags(fs *flag.FlagSet, cfg *coordinator.Config) (roles, logLevel, lo
 	logFormat = fs.String("log-format", env("text", "PROOFGRID_LOG_FORMAT"), "text|json (PROOFGRID_LOG_FORMAT)")
 	ethproofsFlags(fs, &cfg.Ethproofs)
 	healthFlags(fs, &cfg.Health)
-	psyFlags(fs, &cfg.Psy)
+	psyFlags(fs, &cfg.Rewards, &cfg.Psy)
 	cfg.JWTSecret = os.Getenv("JWT_SECRET")
 	if h := os.Getenv("JWT_EXPIRATION_HOURS"); h != "" {
 		cfg.JWTExpiration = time.Duration(atoi(h)) * time.Hour
