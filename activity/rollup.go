@@ -15,14 +15,46 @@ import (
 // counted.
 type rollupStep func(ctx context.Context, tx *storage.Tx, limit int) (int, error)
 
+// rollup is a rollup over rows of type R: the rows that wait for it, what
+// counting them adds to its tables, and how they are marked counted. Rows
+// are marked in the transaction that counts them, so each is counted
+// exactly once whatever the order in which rows commit.
+type rollup[R any] struct {
+	unrolled func(tx *storage.Tx, ctx context.Context, limit int) ([]R, error)
+	id       func(R) int64
+	add      func(ctx context.Context, tx *storage.Tx, rows []R) error
+	mark     func(tx *storage.Tx, ctx context.Context, ids []int64) error
+}
+
+func (r rollup[R]) step(ctx context.Context, tx *storage.Tx, limit int) (int, error) {
+	rows, err := r.unrolled(tx, ctx, limit)
+	if err != nil || len(rows) == 0 {
+		return 0, err
+	}
+	if err := r.add(ctx, tx, rows); err != nil {
+		return 0, err
+	}
+	ids := make([]int64, 0, len(rows))
+	for _, row := range rows {
+		ids = append(ids, r.id(row))
+	}
+	return len(rows), r.mark(tx, ctx, ids)
+}
+
 // rollups are the rollups Refresh keeps, each with the psy_state row that
 // serialises it and records its last refresh.
 var rollups = []struct {
 	name, state string
 	step        rollupStep
 }{
-	{"job rollup", storage.PsyStateRollup, rollJobEvents},
-	{"user event rollup", storage.PsyStateUserRollup, rollUserEvents},
+	{"job rollup", storage.PsyStateRollup, rollup[storage.PsyJobEvent]{
+		unrolled: (*storage.Tx).UnrolledPsyJobEvents, id: func(e storage.PsyJobEvent) int64 { return e.ID },
+		add: addJobEvents, mark: (*storage.Tx).MarkPsyJobEventsRolledUp,
+	}.step},
+	{"user event rollup", storage.PsyStateUserRollup, rollup[storage.PsyUserEvent]{
+		unrolled: (*storage.Tx).UnrolledPsyUserEvents, id: func(e storage.PsyUserEvent) int64 { return e.ID },
+		add: addUserEvents, mark: (*storage.Tx).MarkPsyUserEventsRolledUp,
+	}.step},
 }
 
 // Refresh brings the rollups up to date with the job events and user
@@ -114,13 +146,9 @@ func (d bucketDeltas[T]) sorted() []T {
 	return out
 }
 
-// rollJobEvents counts job events into the event rollup (by bucket of
+// addJobEvents counts job events into the event rollup (by bucket of
 // their end time, with the bucket's workers) and the hourly job rollup.
-func rollJobEvents(ctx context.Context, tx *storage.Tx, limit int) (int, error) {
-	evs, err := tx.UnrolledPsyJobEvents(ctx, limit)
-	if err != nil || len(evs) == 0 {
-		return 0, err
-	}
+func addJobEvents(ctx context.Context, tx *storage.Tx, evs []storage.PsyJobEvent) error {
 	deltas := newBucketDeltas(func(b string, start time.Time) *storage.PsyEventRollup {
 		return &storage.PsyEventRollup{Bucket: b, BucketStart: start}
 	})
@@ -132,18 +160,16 @@ func rollJobEvents(ctx context.Context, tx *storage.Tx, limit int) (int, error) 
 		circuit string
 	}
 	jobs := map[jobKey]*storage.PsyJobRollup{}
-	ids := make([]int64, 0, len(evs))
 	for _, e := range evs {
-		ids = append(ids, e.ID)
 		deltas.add(e.EndTime, func(b string, start time.Time, d *storage.PsyEventRollup) {
 			d.TotalEvents++
+			workers[storage.PsyBucketWorker{Bucket: b, BucketStart: start, Worker: e.WorkerPublicKey}] = true
 			switch e.Status {
 			case storage.WorkerEventCompleted:
 				d.Completed++
 			case storage.WorkerEventFailed:
 				d.Failed++
 			}
-			workers[storage.PsyBucketWorker{Bucket: b, BucketStart: start, Worker: e.WorkerPublicKey}] = true
 		})
 		hour, _ := BucketStart(BucketHour, e.EndTime)
 		jk := jobKey{hour, e.RealmID, e.Status, e.CircuitType}
@@ -156,7 +182,7 @@ func rollJobEvents(ctx context.Context, tx *storage.Tx, limit int) (int, error) 
 		j.DurationMSSum += e.DurationMS
 	}
 	if err := tx.AddPsyEventRollups(ctx, deltas.sorted(), sortedWorkers(workers)); err != nil {
-		return 0, err
+		return err
 	}
 	js := make([]storage.PsyJobRollup, 0, len(jobs))
 	for _, j := range jobs {
@@ -167,10 +193,7 @@ func rollJobEvents(ctx context.Context, tx *storage.Tx, limit int) (int, error) 
 		return cmp.Or(x.HourStart.Compare(y.HourStart), cmp.Compare(x.RealmID, y.RealmID),
 			cmp.Compare(x.Status, y.Status), cmp.Compare(x.CircuitType, y.CircuitType))
 	})
-	if err := tx.AddPsyJobRollups(ctx, js); err != nil {
-		return 0, err
-	}
-	return len(evs), tx.MarkPsyJobEventsRolledUp(ctx, ids)
+	return tx.AddPsyJobRollups(ctx, js)
 }
 
 func sortedWorkers(m map[storage.PsyBucketWorker]bool) []storage.PsyBucketWorker {
@@ -184,19 +207,13 @@ func sortedWorkers(m map[storage.PsyBucketWorker]bool) []storage.PsyBucketWorker
 	return out
 }
 
-// rollUserEvents counts user events into the user-event rollup, by bucket
+// addUserEvents counts user events into the user-event rollup, by bucket
 // of their timestamp.
-func rollUserEvents(ctx context.Context, tx *storage.Tx, limit int) (int, error) {
-	evs, err := tx.UnrolledPsyUserEvents(ctx, limit)
-	if err != nil || len(evs) == 0 {
-		return 0, err
-	}
+func addUserEvents(ctx context.Context, tx *storage.Tx, evs []storage.PsyUserEvent) error {
 	deltas := newBucketDeltas(func(b string, start time.Time) *storage.PsyUserEventRollup {
 		return &storage.PsyUserEventRollup{Bucket: b, BucketStart: start}
 	})
-	ids := make([]int64, 0, len(evs))
 	for _, e := range evs {
-		ids = append(ids, e.ID)
 		deltas.add(e.Timestamp, func(_ string, _ time.Time, d *storage.PsyUserEventRollup) {
 			d.TotalEvents++
 			switch e.TxType {
@@ -209,10 +226,7 @@ func rollUserEvents(ctx context.Context, tx *storage.Tx, limit int) (int, error)
 			}
 		})
 	}
-	if err := tx.AddPsyUserEventRollups(ctx, deltas.sorted()); err != nil {
-		return 0, err
-	}
-	return len(evs), tx.MarkPsyUserEventsRolledUp(ctx, ids)
+	return tx.AddPsyUserEventRollups(ctx, deltas.sorted())
 }
 
 // RollupHealthy reports whether the rollups are fresh: each refreshed

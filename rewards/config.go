@@ -55,8 +55,13 @@ type Config struct {
 
 // Resolve fills defaults and validates c.
 func (c *Config) Resolve() error {
-	if c.CheckpointGrace <= 0 {
-		c.CheckpointGrace = DefaultCheckpointGrace
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{{&c.CheckpointGrace, DefaultCheckpointGrace}, {&c.EventConversionEvery, DefaultEventConversion}, {&c.RewardSweepEvery, DefaultRewardSweep}} {
+		if *d.v <= 0 {
+			*d.v = d.def
+		}
 	}
 	if c.RewardPool == 0 {
 		c.RewardPool = DefaultRewardPool
@@ -66,12 +71,6 @@ func (c *Config) Resolve() error {
 	}
 	if c.Batch <= 0 {
 		c.Batch = DefaultBatch
-	}
-	if c.EventConversionEvery <= 0 {
-		c.EventConversionEvery = DefaultEventConversion
-	}
-	if c.RewardSweepEvery <= 0 {
-		c.RewardSweepEvery = DefaultRewardSweep
 	}
 	if err := c.weights().Validate(); err != nil {
 		return err

@@ -82,14 +82,13 @@ func (c *Config) Resolve() {
 	if c.RateLimit == 0 {
 		c.RateLimit = DefaultRateLimit
 	}
-	if c.RateWindow <= 0 {
-		c.RateWindow = DefaultRateWindow
-	}
-	if c.JobStatusRefreshEvery <= 0 {
-		c.JobStatusRefreshEvery = DefaultJobStatusRefresh
-	}
-	if c.TPSBroadcastEvery <= 0 {
-		c.TPSBroadcastEvery = DefaultTPSBroadcast
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{{&c.RateWindow, DefaultRateWindow}, {&c.JobStatusRefreshEvery, DefaultJobStatusRefresh}, {&c.TPSBroadcastEvery, DefaultTPSBroadcast}} {
+		if *d.v <= 0 {
+			*d.v = d.def
+		}
 	}
 	c.Activity.Resolve()
 }
@@ -165,24 +164,10 @@ func (a *API) Mount(app fiber.Router) {
 	}))
 
 	post("/ingest/worker_events", maxIngestBody, handle(a.ingestWorkerEvents))
-	post("/ingest/user_events", maxIngestBody, admin, handle(func(c *fiber.Ctx) (activity.IngestResult, error) {
-		var body struct {
-			Events []activity.UserEventInput `json:"events"`
-		}
-		if err := web.DecodeJSON(c, &body); err != nil {
-			return activity.IngestResult{}, err
-		}
-		return a.Activity.IngestUserEvents(c.UserContext(), body.Events)
-	}))
-	post("/ingest/contracts", maxIngestBody, admin, handle(func(c *fiber.Ctx) (activity.IngestResult, error) {
-		var body struct {
-			Contracts []storage.PsyContract `json:"contracts"`
-		}
-		if err := web.DecodeJSON(c, &body); err != nil {
-			return activity.IngestResult{}, err
-		}
-		return a.Activity.RecordContracts(c.UserContext(), body.Contracts)
-	}))
+	post("/ingest/user_events", maxIngestBody, admin, ingest(func(b *userEventsBody) []activity.UserEventInput { return b.Events },
+		a.Activity.IngestUserEvents))
+	post("/ingest/contracts", maxIngestBody, admin, ingest(func(b *contractsBody) []storage.PsyContract { return b.Contracts },
+		a.Activity.RecordContracts))
 
 	if a.Hub != nil {
 		get("/ws/tps", a.requireUpgrade, websocket.New(a.Hub.Serve, websocket.Config{
@@ -276,6 +261,28 @@ func byWorker[T any](f func(ctx context.Context, key string) (T, error)) fiber.H
 func mapped[A, D, R any](f func(context.Context, A) (D, error), m func(D) R) func(context.Context, A) (R, error) {
 	return func(ctx context.Context, arg A) (R, error) { return then(m)(f(ctx, arg)) }
 }
+
+// ingest answers an admin ingest request: it decodes the body B and
+// records the list that list picks from it with record.
+func ingest[B, T any](list func(*B) []T, record func(context.Context, []T) (activity.IngestResult, error)) fiber.Handler {
+	return handle(func(c *fiber.Ctx) (activity.IngestResult, error) {
+		var body B
+		if err := web.DecodeJSON(c, &body); err != nil {
+			return activity.IngestResult{}, err
+		}
+		return record(c.UserContext(), list(&body))
+	})
+}
+
+// Bodies of the admin ingest routes.
+type (
+	userEventsBody struct {
+		Events []activity.UserEventInput `json:"events"`
+	}
+	contractsBody struct {
+		Contracts []storage.PsyContract `json:"contracts"`
+	}
+)
 
 // Query helpers.
 
