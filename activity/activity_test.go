@@ -5,31 +5,21 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/proofgrid/proofgrid/activity"
 	"github.com/proofgrid/proofgrid/rewards"
+	"github.com/proofgrid/proofgrid/rewards/rewardstest"
 	"github.com/proofgrid/proofgrid/storage"
 	"github.com/proofgrid/proofgrid/storage/storagetest"
 )
-
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 type fixture struct {
 	db      *storage.DB
 	rewards *rewards.Service
 	svc     *activity.Service
-	clock   *clock
-	seq     int
+	clock   *rewardstest.Clock
 }
 
 // The checkpoint length of the fixtures: ids are Unix time / 600.
@@ -37,7 +27,7 @@ const cpLen = 10 * time.Minute
 
 func newFixture(t *testing.T, db *storage.DB) *fixture {
 	t.Helper()
-	f := &fixture{db: db, clock: &clock{t: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}}
+	f := &fixture{db: db, clock: rewardstest.NewClock(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))}
 	var err error
 	f.rewards, err = rewards.New(db, rewards.Config{
 		CheckpointLength: cpLen, CheckpointGrace: time.Minute, RewardPool: 1000,
@@ -52,31 +42,12 @@ func newFixture(t *testing.T, db *storage.DB) *fixture {
 	return f
 }
 
-type ev struct {
-	worker, circuit, status string
-	end                     time.Time
-	realm                   int64
-}
+type ev = rewardstest.Job
 
 // add records enrolled agents' jobs through the reward pipeline.
 func (f *fixture) add(t *testing.T, evs ...ev) {
 	t.Helper()
-	err := f.db.InTx(context.Background(), func(tx *storage.Tx) error {
-		for _, e := range evs {
-			f.seq++
-			if _, err := f.rewards.RecordJob(context.Background(), tx, rewards.Job{
-				Key: fmt.Sprintf("test:%d", f.seq), Source: rewards.SourceAgent, RealmID: e.realm, Worker: e.worker,
-				Topic: "prove:block", CircuitType: e.circuit, JobID: fmt.Sprintf("job-%d", f.seq), Status: e.status,
-				Start: e.end.Add(-1500 * time.Millisecond), End: e.end, DurationMS: 1500,
-			}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rewardstest.Record(t, f.db, f.rewards, evs...)
 }
 
 // TestAggregationsAcrossBuckets records events spread over six weeks, so
@@ -102,7 +73,7 @@ func TestAggregationsAcrossBuckets(t *testing.T) {
 				at = start.Add(time.Duration(rng.Int64N(int64(42 * 24 * time.Hour))))
 			}
 			at = at.Truncate(time.Microsecond)
-			evs = append(evs, ev{fmt.Sprintf("w%02d", rng.IntN(30)), "A", statuses[rng.IntN(len(statuses))], at, int64(rng.IntN(3))})
+			evs = append(evs, ev{Worker: fmt.Sprintf("w%02d", rng.IntN(30)), Circuit: "A", Status: statuses[rng.IntN(len(statuses))], End: at, Realm: int64(rng.IntN(3))})
 			if i%2 == 0 {
 				users = append(users, activity.UserEventInput{EventKey: fmt.Sprint(i), UserID: fmt.Sprint(rng.IntN(50)),
 					PublicKey: "0xuser", TxType: txTypes[rng.IntN(3)], Timestamp: at})
@@ -133,20 +104,20 @@ func TestAggregationsAcrossBuckets(t *testing.T) {
 			want := map[time.Time]*counts{}
 			seen := map[string]bool{}
 			for _, e := range evs {
-				bs, _ := activity.BucketStart(b, e.end)
+				bs, _ := activity.BucketStart(b, e.End)
 				c := want[bs]
 				if c == nil {
 					c = &counts{}
 					want[bs] = c
 				}
 				c.total++
-				switch e.status {
+				switch e.Status {
 				case "Completed":
 					c.completed++
 				case "Failed":
 					c.failed++
 				}
-				if k := bs.String() + e.worker; !seen[k] {
+				if k := bs.String() + e.Worker; !seen[k] {
 					seen[k] = true
 					c.workers++
 				}
@@ -231,7 +202,7 @@ func TestAggregationsAcrossBuckets(t *testing.T) {
 		}
 		wantCounts := map[string]int64{"Completed": 0, "Failed": 0, "Cancelled": 0, "InProgress": 0, "Pending": 0}
 		for _, e := range evs {
-			wantCounts[e.status]++
+			wantCounts[e.Status]++
 		}
 		if !reflect.DeepEqual(counts, wantCounts) {
 			t.Fatalf("job counts %v, want %v", counts, wantCounts)
@@ -239,7 +210,7 @@ func TestAggregationsAcrossBuckets(t *testing.T) {
 
 		// New events make the rollups stale once they wait longer than
 		// StaleAfter without a refresh.
-		f.add(t, ev{"w01", "A", "Completed", f.clock.Now(), 0})
+		f.add(t, ev{Worker: "w01", Circuit: "A", Status: "Completed", End: f.clock.Now(), Realm: 0})
 		f.clock.Set(f.clock.Now().Add(2 * time.Minute))
 		if healthy, err := f.svc.RollupHealthy(ctx); err != nil || healthy {
 			t.Fatalf("healthy with a stale rollup: %v %v", healthy, err)
@@ -258,9 +229,9 @@ func TestRewardStats(t *testing.T) {
 		in := cpStart.Add(3 * time.Minute)
 		f.clock.Set(in)
 		f.add(t,
-			ev{"alice", "A", "Completed", in, 1}, ev{"alice", "A", "Completed", in, 1},
-			ev{"bob", "A", "Completed", in, 1}, ev{"bob", "B", "Completed", in, 2}, ev{"bob", "B", "Completed", in, 2},
-			ev{"carol", "B", "Completed", in, 2}, ev{"carol", "B", "Failed", in, 2}, ev{"dave", "A", "Failed", in, 1},
+			ev{Worker: "alice", Circuit: "A", Status: "Completed", End: in, Realm: 1}, ev{Worker: "alice", Circuit: "A", Status: "Completed", End: in, Realm: 1},
+			ev{Worker: "bob", Circuit: "A", Status: "Completed", End: in, Realm: 1}, ev{Worker: "bob", Circuit: "B", Status: "Completed", End: in, Realm: 2}, ev{Worker: "bob", Circuit: "B", Status: "Completed", End: in, Realm: 2},
+			ev{Worker: "carol", Circuit: "B", Status: "Completed", End: in, Realm: 2}, ev{Worker: "carol", Circuit: "B", Status: "Failed", End: in, Realm: 2}, ev{Worker: "dave", Circuit: "A", Status: "Failed", End: in, Realm: 1},
 		)
 		f.clock.Set(cpStart.Add(cpLen + 30*time.Second)) // the window ended, its grace has not
 		if _, err := f.rewards.CalculateNow(ctx, cp); err != nil {

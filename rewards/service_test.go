@@ -11,24 +11,15 @@ import (
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/rewards"
+	"github.com/proofgrid/proofgrid/rewards/rewardstest"
 	"github.com/proofgrid/proofgrid/storage"
 	"github.com/proofgrid/proofgrid/storage/storagetest"
 )
 
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
-
 type fixture struct {
 	db    *storage.DB
 	svc   *rewards.Service
-	clock *clock
-	seq   int
+	clock *rewardstest.Clock
 }
 
 // The checkpoint length of the fixtures: ids are Unix time / 600.
@@ -40,7 +31,7 @@ const trustedKey = "0xAA11"
 
 func newFixture(t *testing.T, db *storage.DB) *fixture {
 	t.Helper()
-	f := &fixture{db: db, clock: &clock{t: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}}
+	f := &fixture{db: db, clock: rewardstest.NewClock(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))}
 	var err error
 	f.svc, err = rewards.New(db, rewards.Config{
 		CheckpointLength: cpLen, CheckpointGrace: time.Minute, RewardPool: 1000,
@@ -53,37 +44,11 @@ func newFixture(t *testing.T, db *storage.DB) *fixture {
 	return f
 }
 
-type ev struct {
-	worker, circuit, status string
-	end                     time.Time
-	realm                   int64
-	// source defaults to an enrolled agent.
-	source rewards.Source
-}
+type ev = rewardstest.Job
 
-// add records jobs through RecordJob, as proofs and the Psy ingest do.
 func (f *fixture) add(t *testing.T, evs ...ev) {
 	t.Helper()
-	err := f.db.InTx(context.Background(), func(tx *storage.Tx) error {
-		for _, e := range evs {
-			f.seq++
-			src := e.source
-			if src == "" {
-				src = rewards.SourceAgent
-			}
-			if _, err := f.svc.RecordJob(context.Background(), tx, rewards.Job{
-				Key: fmt.Sprintf("test:%d", f.seq), Source: src, RealmID: e.realm, Worker: e.worker, Topic: "prove:block",
-				CircuitType: e.circuit, JobID: fmt.Sprintf("job-%d", f.seq), Status: e.status,
-				Start: e.end.Add(-1500 * time.Millisecond), End: e.end, DurationMS: 1500,
-			}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rewardstest.Record(t, f.db, f.svc, evs...)
 }
 
 // TestCheckpointRewards computes a checkpoint's rewards and compares them
@@ -98,12 +63,12 @@ func TestCheckpointRewards(t *testing.T) {
 		in := cpStart.Add(3 * time.Minute)
 		f.clock.Set(in)
 		f.add(t,
-			ev{worker: "alice", circuit: "A", status: "Completed", end: in, realm: 1}, ev{worker: "alice", circuit: "A", status: "Completed", end: in, realm: 1},
-			ev{worker: "bob", circuit: "A", status: "Completed", end: in, realm: 1}, ev{worker: "bob", circuit: "B", status: "Completed", end: in, realm: 2},
-			ev{worker: "bob", circuit: "B", status: "Completed", end: in, realm: 2},
-			ev{worker: "carol", circuit: "B", status: "Completed", end: in, realm: 2},
-			ev{worker: "carol", circuit: "B", status: "Failed", end: in, realm: 2}, ev{worker: "dave", circuit: "A", status: "Failed", end: in, realm: 1},
-			ev{worker: "erin", circuit: "B", status: "Cancelled", end: in, realm: 1},
+			ev{Worker: "alice", Circuit: "A", Status: "Completed", End: in, Realm: 1}, ev{Worker: "alice", Circuit: "A", Status: "Completed", End: in, Realm: 1},
+			ev{Worker: "bob", Circuit: "A", Status: "Completed", End: in, Realm: 1}, ev{Worker: "bob", Circuit: "B", Status: "Completed", End: in, Realm: 2},
+			ev{Worker: "bob", Circuit: "B", Status: "Completed", End: in, Realm: 2},
+			ev{Worker: "carol", Circuit: "B", Status: "Completed", End: in, Realm: 2},
+			ev{Worker: "carol", Circuit: "B", Status: "Failed", End: in, Realm: 2}, ev{Worker: "dave", Circuit: "A", Status: "Failed", End: in, Realm: 1},
+			ev{Worker: "erin", Circuit: "B", Status: "Cancelled", End: in, Realm: 1},
 		)
 		if _, err := f.svc.CalculateNow(ctx, cp); proofgrid.ErrorCode(err) != proofgrid.ECONFLICT {
 			t.Fatalf("calculate an open window: %v", err)
@@ -164,7 +129,7 @@ func TestCheckpointRewards(t *testing.T) {
 
 		// A late event that ended inside the closed checkpoint goes to the
 		// current one; recomputing gives the very same rows.
-		f.add(t, ev{worker: "zed", circuit: "A", status: "Completed", end: in, realm: 1})
+		f.add(t, ev{Worker: "zed", Circuit: "A", Status: "Completed", End: in, Realm: 1})
 		if n, err := f.svc.Convert(ctx); err != nil || n != 1 {
 			t.Fatalf("convert late: %d %v", n, err)
 		}
@@ -201,12 +166,12 @@ func TestEligibility(t *testing.T) {
 		f.clock.Set(in)
 		var evs []ev
 		for range 1000 {
-			evs = append(evs, ev{worker: "0xbad0", circuit: "A", status: "Completed", end: in, source: rewards.SourceIngest})
+			evs = append(evs, ev{Worker: "0xbad0", Circuit: "A", Status: "Completed", End: in, Source: rewards.SourceIngest})
 		}
 		evs = append(evs,
-			ev{worker: "agent", circuit: "B", status: "Completed", end: in},
-			ev{worker: rewards.CoordinatorWorker, circuit: "B", status: "Completed", end: in, source: rewards.SourceCoordinator},
-			ev{worker: "team:x", circuit: "A", status: "Completed", end: in, source: rewards.SourceTeam},
+			ev{Worker: "agent", Circuit: "B", Status: "Completed", End: in},
+			ev{Worker: rewards.CoordinatorWorker, Circuit: "B", Status: "Completed", End: in, Source: rewards.SourceCoordinator},
+			ev{Worker: "team:x", Circuit: "A", Status: "Completed", End: in, Source: rewards.SourceTeam},
 		)
 		f.add(t, evs...)
 		f.clock.Set(cpStart.Add(cpLen + time.Second))
@@ -230,8 +195,8 @@ func TestEligibility(t *testing.T) {
 		next := cpStart.Add(cpLen + time.Minute)
 		f.clock.Set(next)
 		f.add(t,
-			ev{worker: "0xaa11", circuit: "A", status: "Completed", end: next, source: rewards.SourceIngest},
-			ev{worker: "agent", circuit: "A", status: "Completed", end: next},
+			ev{Worker: "0xaa11", Circuit: "A", Status: "Completed", End: next, Source: rewards.SourceIngest},
+			ev{Worker: "agent", Circuit: "A", Status: "Completed", End: next},
 		)
 		f.clock.Set(next.Add(cpLen - 30*time.Second)) // the window ended, its grace has not
 		got, err = f.svc.CalculateNow(ctx, cp+1)
@@ -270,8 +235,8 @@ func TestConcurrentRecomputation(t *testing.T) {
 		cpStart := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 		var evs []ev
 		for i := range 3000 {
-			evs = append(evs, ev{worker: fmt.Sprintf("w%03d", i%97), circuit: []string{"A", "B", "C"}[i%3], status: "Completed",
-				end: cpStart.Add(time.Duration(i) * 100 * time.Millisecond)})
+			evs = append(evs, ev{Worker: fmt.Sprintf("w%03d", i%97), Circuit: []string{"A", "B", "C"}[i%3], Status: "Completed",
+				End: cpStart.Add(time.Duration(i) * 100 * time.Millisecond)})
 		}
 		f.clock.Set(cpStart.Add(5 * time.Minute))
 		f.add(t, evs...)

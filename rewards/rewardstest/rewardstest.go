@@ -1,0 +1,68 @@
+// Package rewardstest helps tests feed the reward pipeline: a settable
+// clock and a way to record many jobs at once, as proofs and the Psy
+// ingest do.
+package rewardstest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/proofgrid/proofgrid/rewards"
+	"github.com/proofgrid/proofgrid/storage"
+)
+
+// Clock is a settable time source.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a Clock showing t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+// Set sets the clock's time.
+func (c *Clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
+// Job is a prove:block job that took 1.5 s and ended at End.
+type Job struct {
+	Worker, Circuit, Status string
+	End                     time.Time
+	Realm                   int64
+	// Source defaults to an enrolled agent.
+	Source rewards.Source
+}
+
+var seq atomic.Int64
+
+// Record records jobs with svc in one transaction, each under a key of
+// its own.
+func Record(tb testing.TB, db *storage.DB, svc *rewards.Service, jobs ...Job) {
+	tb.Helper()
+	err := db.InTx(context.Background(), func(tx *storage.Tx) error {
+		for _, j := range jobs {
+			n := seq.Add(1)
+			src := j.Source
+			if src == "" {
+				src = rewards.SourceAgent
+			}
+			if _, err := svc.RecordJob(context.Background(), tx, rewards.Job{
+				Key: fmt.Sprintf("test:%d", n), Source: src, RealmID: j.Realm, Worker: j.Worker, Topic: "prove:block",
+				CircuitType: j.Circuit, JobID: fmt.Sprintf("job-%d", n), Status: j.Status,
+				Start: j.End.Add(-1500 * time.Millisecond), End: j.End, DurationMS: 1500,
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
