@@ -23,16 +23,13 @@ type fixture struct {
 }
 
 // The checkpoint length of the fixtures: ids are Unix time / 600.
-const cpLen = 10 * time.Minute
+const cpLen = rewardstest.CheckpointLength
 
 func newFixture(t *testing.T, db *storage.DB) *fixture {
 	t.Helper()
 	f := &fixture{db: db, clock: rewardstest.NewClock(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))}
 	var err error
-	f.rewards, err = rewards.New(db, rewards.Config{
-		CheckpointLength: cpLen, CheckpointGrace: time.Minute, RewardPool: 1000,
-		Weights: map[string]int64{"A": 3, "B": 1, "*": 1}, Batch: 700, Now: f.clock.Now,
-	}, nil)
+	f.rewards, err = rewards.New(db, rewardstest.Config(f.clock), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

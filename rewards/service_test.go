@@ -23,7 +23,7 @@ type fixture struct {
 }
 
 // The checkpoint length of the fixtures: ids are Unix time / 600.
-const cpLen = 10 * time.Minute
+const cpLen = rewardstest.CheckpointLength
 
 // trustedKey is the one ingest key the fixtures' operator trusts; it is
 // configured in another spelling than the stored one.
@@ -33,11 +33,9 @@ func newFixture(t *testing.T, db *storage.DB) *fixture {
 	t.Helper()
 	f := &fixture{db: db, clock: rewardstest.NewClock(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))}
 	var err error
-	f.svc, err = rewards.New(db, rewards.Config{
-		CheckpointLength: cpLen, CheckpointGrace: time.Minute, RewardPool: 1000,
-		Weights: map[string]int64{"A": 3, "B": 1, "*": 1}, Batch: 700, Now: f.clock.Now,
-		TrustedIngestKeys: []string{trustedKey},
-	}, nil)
+	cfg := rewardstest.Config(f.clock)
+	cfg.TrustedIngestKeys = []string{trustedKey}
+	f.svc, err = rewards.New(db, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

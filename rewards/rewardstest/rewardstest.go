@@ -66,3 +66,15 @@ func Record(tb testing.TB, db *storage.DB, svc *rewards.Service, jobs ...Job) {
 		tb.Fatal(err)
 	}
 }
+
+// CheckpointLength is the checkpoint length of Config: ids are Unix time
+// / 600.
+const CheckpointLength = 10 * time.Minute
+
+// Config is the pipeline the reward tests compute by hand: 10-minute
+// checkpoints with a minute's grace, a pool of 1000, weights A=3, B=1 and
+// 1 for other circuit types, conversion batches of 700, on clock c.
+func Config(c *Clock) rewards.Config {
+	return rewards.Config{CheckpointLength: CheckpointLength, CheckpointGrace: time.Minute, RewardPool: 1000,
+		Weights: map[string]int64{"A": 3, "B": 1, "*": 1}, Batch: 700, Now: c.Now}
+}
