@@ -13,9 +13,10 @@ import (
 	"time"
 
 	"github.com/proofgrid/proofgrid/coordinator/ethproofs"
+	psyapi "github.com/proofgrid/proofgrid/coordinator/psy"
 	"github.com/proofgrid/proofgrid/coordinator/web"
 	"github.com/proofgrid/proofgrid/fleet"
-	"github.com/proofgrid/proofgrid/psy"
+	"github.com/proofgrid/proofgrid/rewards"
 )
 
 // Roles a coordinator process can play.
@@ -84,10 +85,13 @@ type Config struct {
 	// Ethproofs configures the Ethproofs surface, the proving pipeline
 	// and proof verification.
 	Ethproofs ethproofs.Config
-	// Psy configures the Psy surface: checkpoint window and grace, reward
-	// pool and weights, task intervals and rate limit. Zero fields mean
-	// psy's defaults.
-	Psy psy.Config
+	// Rewards configures the reward pipeline: checkpoint window and
+	// grace, reward pool and weights, the trusted ingest keys and its task
+	// intervals. Zero fields mean the rewards package's defaults.
+	Rewards rewards.Config
+	// Psy configures the Psy surface: rate limit, rollups and its task
+	// intervals. Zero fields mean the defaults.
+	Psy psyapi.Config
 
 	Logger *slog.Logger
 	Now    func() time.Time

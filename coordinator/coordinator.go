@@ -115,7 +115,7 @@ func New(ctx context.Context, cfg Config) (*Coordinator, error) {
 	styles := &web.Styles{}
 	c.app = c.newApp(styles)
 	w := &wiring{app: c.app, styles: styles, tasks: &tasks{c: c}}
-	for _, wire := range []func(context.Context, *wiring) error{c.wireIvynet, c.wireEthproofs, c.wirePsy} {
+	for _, wire := range []func(context.Context, *wiring) error{c.wireIvynet, c.wireRewards, c.wireEthproofs, c.wirePsy} {
 		if err := wire(ctx, w); err != nil {
 			return nil, err
 		}

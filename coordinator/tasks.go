@@ -10,11 +10,12 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/proofgrid/proofgrid/activity"
 	psyapi "github.com/proofgrid/proofgrid/coordinator/psy"
 	"github.com/proofgrid/proofgrid/fleet"
 	"github.com/proofgrid/proofgrid/proofs"
-	"github.com/proofgrid/proofgrid/psy"
 	"github.com/proofgrid/proofgrid/queue"
+	"github.com/proofgrid/proofgrid/rewards"
 )
 
 // tasks holds what the coordinator's task handlers call: the coordinator's
@@ -22,11 +23,15 @@ import (
 // sets here. Every handler is a method named after its task type and is
 // idempotent, because delivery is at least once.
 type tasks struct {
-	c       *Coordinator
-	monitor *fleet.Monitor  // Ivynet
-	proofs  *proofs.Service // Ethproofs
-	psy     *psy.Service    // Psy
-	psyLog  *slog.Logger
+	c         *Coordinator
+	monitor   *fleet.Monitor   // Ivynet
+	proofs    *proofs.Service  // Ethproofs
+	rewards   *rewards.Service // the reward pipeline
+	rewardLog *slog.Logger
+	activity  *activity.Service // Psy
+	psyLog    *slog.Logger
+	// psyRefreshEvery is the interval of maintenance:job_status_refresh.
+	psyRefreshEvery time.Duration
 }
 
 // registerTasks fills mux with the handler of every task type the
@@ -100,14 +105,14 @@ func (t *tasks) verifyProof(ctx context.Context, task *asynq.Task) error {
 	return err
 }
 
-// convertEvents runs maintenance:event_conversion (Psy).
+// convertEvents runs maintenance:event_conversion (rewards).
 func (t *tasks) convertEvents(ctx context.Context, _ *asynq.Task) error {
-	n, err := t.psy.Convert(ctx)
+	n, err := t.rewards.Convert(ctx)
 	if err != nil {
 		return fmt.Errorf("event conversion: %w", err)
 	}
 	if n > 0 {
-		t.psyLog.Debug("worker events converted", "count", n)
+		t.rewardLog.Debug("worker events converted", "count", n)
 	}
 	return nil
 }
@@ -116,7 +121,7 @@ func (t *tasks) convertEvents(ctx context.Context, _ *asynq.Task) error {
 func (t *tasks) refreshJobStatus(ctx context.Context, _ *asynq.Task) error {
 	// Stop in time to commit what was done before the task's 30 s
 	// timeout; the next run goes on from there.
-	caught, err := t.psy.Refresh(ctx, min(t.psy.Config().JobStatusRefreshEvery*2, 20*time.Second))
+	caught, err := t.activity.Refresh(ctx, min(t.psyRefreshEvery*2, 20*time.Second))
 	if err != nil {
 		return fmt.Errorf("job status refresh: %w", err)
 	}
@@ -126,20 +131,20 @@ func (t *tasks) refreshJobStatus(ctx context.Context, _ *asynq.Task) error {
 	return nil
 }
 
-// sweepRewards runs maintenance:reward_sweep (Psy): it closes due
+// sweepRewards runs maintenance:reward_sweep (rewards): it closes due
 // checkpoints and enqueues their reward:checkpoint tasks.
 func (t *tasks) sweepRewards(ctx context.Context, _ *asynq.Task) error {
-	res, err := t.psy.Sweep(ctx)
+	res, err := t.rewards.Sweep(ctx)
 	if err != nil {
 		return fmt.Errorf("reward sweep: %w", err)
 	}
 	if len(res.Closed) > 0 || len(res.Pending) > 0 {
-		t.psyLog.Info("reward sweep", "converted", res.Converted, "closed", res.Closed, "pending", res.Pending)
+		t.rewardLog.Info("reward sweep", "converted", res.Converted, "closed", res.Closed, "pending", res.Pending)
 	}
 	return nil
 }
 
-// computeCheckpoint runs reward:checkpoint (Psy). A checkpoint that does
+// computeCheckpoint runs reward:checkpoint (rewards). A checkpoint that does
 // not exist (ENOTFOUND) or is still open (ECONFLICT) is not retried: the
 // sweep enqueues it again once it is closed.
 func (t *tasks) computeCheckpoint(ctx context.Context, task *asynq.Task) error {
@@ -147,22 +152,22 @@ func (t *tasks) computeCheckpoint(ctx context.Context, task *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	ds, err := t.psy.Compute(ctx, p.CheckpointID)
+	ds, err := t.rewards.Compute(ctx, p.CheckpointID)
 	if err != nil {
 		return fmt.Errorf("reward checkpoint %d: %w", p.CheckpointID, err)
 	}
-	t.psyLog.Info("checkpoint rewards computed", "checkpoint_id", p.CheckpointID, "rows", len(ds))
+	t.rewardLog.Info("checkpoint rewards computed", "checkpoint_id", p.CheckpointID, "rows", len(ds))
 	return nil
 }
 
 // broadcastTPS runs maintenance:tps_broadcast (Psy): the current TPS goes
 // to every replica's WebSocket clients through Redis.
 func (t *tasks) broadcastTPS(ctx context.Context, _ *asynq.Task) error {
-	tps, err := t.psy.CurrentTPS(ctx)
+	tps, err := t.activity.CurrentTPS(ctx)
 	if err != nil {
 		return fmt.Errorf("tps: %w", err)
 	}
-	msg, err := json.Marshal(tps)
+	msg, err := json.Marshal(psyapi.TPSMessage(tps))
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/proofgrid/proofgrid/coordinator/web"
 	"github.com/proofgrid/proofgrid/proofs"
 	"github.com/proofgrid/proofgrid/ratelimit"
-	"github.com/proofgrid/proofgrid/rewards"
 	"github.com/proofgrid/proofgrid/storage"
 	"github.com/proofgrid/proofgrid/zkvm"
 )
@@ -30,13 +29,8 @@ func (c *Coordinator) wireEthproofs(ctx context.Context, w *wiring) error {
 	for slug, command := range cfg.Verifiers {
 		verifiers[slug] = zkvm.ExecVerifier{Command: command, Timeout: cfg.VerifyTimeout}
 	}
-	// Worker events carry the reward checkpoint of the Psy rule.
-	checkpoints, err := rewards.NewWindow(c.cfg.Psy.CheckpointLength, c.cfg.Psy.CheckpointOrigin)
-	if err != nil {
-		return fmt.Errorf("psy checkpoint rule: %w", err)
-	}
 	svc, err := proofs.New(proofs.Config{
-		Checkpoints:       checkpoints,
+		Jobs:              w.rewards,
 		DB:                c.DB,
 		Blobs:             blobs,
 		Outbox:            c.Outbox,

@@ -6,34 +6,40 @@ import (
 	"sync"
 	"time"
 
+	"github.com/proofgrid/proofgrid/activity"
 	"github.com/proofgrid/proofgrid/auth"
 	psyapi "github.com/proofgrid/proofgrid/coordinator/psy"
 	"github.com/proofgrid/proofgrid/coordinator/web"
-	"github.com/proofgrid/proofgrid/psy"
 	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/ratelimit"
+	"github.com/proofgrid/proofgrid/registry"
 )
 
 // wirePsy mounts the Psy surface at the root paths and its WebSocket, hands
-// the Psy service to its task handlers and schedules its periodic tasks:
-// event conversion, job status refresh (the rollups), the reward sweep and
-// the TPS broadcast.
+// the activity service to its task handlers and schedules its periodic
+// tasks: job status refresh (the rollups) and the TPS broadcast. The
+// surface reads checkpoints and rewards from the reward pipeline.
 func (c *Coordinator) wirePsy(ctx context.Context, w *wiring) error {
 	cfg := c.cfg.Psy
-	if cfg.Now == nil {
-		cfg.Now = c.cfg.Now
+	if cfg.Activity.Now == nil {
+		cfg.Activity.Now = c.cfg.Now
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = c.cfg.Logger
+	if cfg.Activity.Logger == nil {
+		cfg.Activity.Logger = c.cfg.Logger
 	}
-	svc, err := psy.New(c.DB, cfg, c.Outbox)
+	cfg.Resolve()
+	log := cfg.Activity.Logger.With("surface", "psy")
+	reg, err := registry.New(c.DB, w.rewards.Rule(), c.cfg.Now)
 	if err != nil {
 		return fmt.Errorf("psy: %w", err)
 	}
-	cfg = svc.Config()
-	log := cfg.Logger.With("surface", "psy")
+	act, err := activity.New(c.DB, w.rewards, cfg.Activity)
+	if err != nil {
+		return fmt.Errorf("psy: %w", err)
+	}
 
-	api := &psyapi.API{Service: svc, Auth: c.Auth, Nonces: auth.NewReplayCache(c.Redis, "proofgrid:psy:nonce:"), Now: c.cfg.Now}
+	api := &psyapi.API{Registry: reg, Activity: act, Rewards: w.rewards, Auth: c.Auth,
+		Nonces: auth.NewReplayCache(c.Redis, "proofgrid:psy:nonce:"), Now: c.cfg.Now}
 	if cfg.RateLimit > 0 {
 		api.Limiter = ratelimit.New(c.Redis, ratelimit.Config{Limit: cfg.RateLimit, Window: cfg.RateWindow, Prefix: "proofgrid:psy:ratelimit:"})
 	}
@@ -55,11 +61,9 @@ func (c *Coordinator) wirePsy(ctx context.Context, w *wiring) error {
 		w.styles.Add(p, web.StylePsy)
 	}
 
-	w.tasks.psy, w.tasks.psyLog = svc, log
+	w.tasks.activity, w.tasks.psyLog, w.tasks.psyRefreshEvery = act, log, cfg.JobStatusRefreshEvery
 	w.periodic = append(w.periodic,
-		queue.Periodic{Type: queue.TypeEventConversion, Every: wholeSeconds(cfg.EventConversionEvery)},
 		queue.Periodic{Type: queue.TypeJobStatusRefresh, Every: wholeSeconds(cfg.JobStatusRefreshEvery)},
-		queue.Periodic{Type: queue.TypeRewardSweep, Every: wholeSeconds(cfg.RewardSweepEvery)},
 		queue.Periodic{Type: queue.TypeTPSBroadcast, Every: wholeSeconds(cfg.TPSBroadcastEvery)},
 	)
 	return nil

@@ -7,14 +7,17 @@ import (
 
 	"github.com/proofgrid/proofgrid/coordinator/web"
 	"github.com/proofgrid/proofgrid/queue"
+	"github.com/proofgrid/proofgrid/rewards"
 )
 
 // wiring is what a surface's wire function adds to: routes, the error
 // style of its prefix, the service its task handlers call (tasks.go
 // registers the handlers), periodic tasks and background loops. Each
 // surface has its own wire_<surface>.go, so the surfaces stay out of each
-// other's way.
+// other's way. The reward pipeline is wired first, because surfaces record
+// jobs with it.
 type wiring struct {
+	rewards  *rewards.Service
 	app      *fiber.App
 	styles   *web.Styles
 	tasks    *tasks

@@ -8,6 +8,7 @@ import (
 
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/queue"
+	"github.com/proofgrid/proofgrid/rewards"
 	"github.com/proofgrid/proofgrid/storage"
 )
 
@@ -31,7 +32,7 @@ type Failure struct {
 const MaxFailureError = 1000
 
 // ReportFailure records a failed or cancelled prove:block job of an agent
-// as a worker event and tells whether it was new. The job is the block's
+// with the reward pipeline and tells whether it was new. The job is the block's
 // task for the cluster's active version; the cluster must be the one the
 // agent is enrolled for.
 func (s *Service) ReportFailure(ctx context.Context, who Reporter, f Failure) (bool, error) {
@@ -60,25 +61,24 @@ func (s *Service) ReportFailure(ctx context.Context, who Reporter, f Failure) (b
 	}
 	jobID := queue.ProveBlockID(uint64(f.BlockNumber), t.version.ID)
 	team := who.TeamID
-	ev := storage.WorkerEvent{
-		Key:             strings.Join([]string{jobID, strings.ToLower(f.Status), who.Machine.ID, strconv.Itoa(f.Attempt)}, ":"),
-		WorkerPublicKey: who.WorkerKey(),
-		MachineID:       who.Machine.ID,
-		TeamID:          &team,
-		Topic:           queue.TypeProveBlock,
-		CircuitType:     circuitType(t.zkvm, t.zv),
-		JobID:           jobID,
-		Status:          f.Status,
-		Error:           f.Error,
-		StartTime:       f.StartedAt,
-		EndTime:         f.EndedAt,
-		DurationMS:      f.EndedAt.Sub(f.StartedAt).Milliseconds(),
-		CheckpointID:    s.cfg.Checkpoints.Of(f.EndedAt),
-		CreatedAt:       now,
+	job := rewards.Job{
+		Key:         strings.Join([]string{jobID, strings.ToLower(f.Status), who.Machine.ID, strconv.Itoa(f.Attempt)}, ":"),
+		Source:      who.source(),
+		Worker:      who.WorkerKey(),
+		MachineID:   who.Machine.ID,
+		TeamID:      &team,
+		Topic:       queue.TypeProveBlock,
+		CircuitType: circuitType(t.zkvm, t.zv),
+		JobID:       jobID,
+		Status:      f.Status,
+		Error:       f.Error,
+		Start:       f.StartedAt,
+		End:         f.EndedAt,
+		DurationMS:  f.EndedAt.Sub(f.StartedAt).Milliseconds(),
 	}
 	var inserted bool
 	err = s.db.InTx(ctx, func(tx *storage.Tx) error {
-		inserted, err = tx.InsertWorkerEvent(ctx, ev)
+		inserted, err = s.cfg.Jobs.RecordJob(ctx, tx, job)
 		return err
 	})
 	return inserted, err

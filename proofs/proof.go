@@ -12,6 +12,7 @@ import (
 
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/queue"
+	"github.com/proofgrid/proofgrid/rewards"
 	"github.com/proofgrid/proofgrid/storage"
 )
 
@@ -32,6 +33,15 @@ func (r Reporter) WorkerKey() string {
 		return r.Machine.PublicKey
 	}
 	return "team:" + TeamUUID(r.TeamID)
+}
+
+// source tells the reward pipeline who vouches for the reporter's jobs:
+// an enrolled agent's signed report, or a team's API key.
+func (r Reporter) source() rewards.Source {
+	if r.Machine != nil {
+		return rewards.SourceAgent
+	}
+	return rewards.SourceTeam
 }
 
 func (r Reporter) machineID() string {
@@ -91,7 +101,8 @@ func (s *Service) target(ctx context.Context, who Reporter, index int64) (report
 // Before the proof is proved any state may follow any other; after, every
 // report is ECONFLICT (NextState). A proved report stores the
 // proof bytes in the blob store and, in the same transaction as the row,
-// writes the proof:verify task and the job's Completed worker event. A
+// writes the proof:verify task and records the job's completion with the
+// reward pipeline. A
 // cluster of another team is ENOTFOUND, like an unknown one; an inactive
 // cluster is EINVALID; a proof above the size cap is ETOOLARGE.
 func (s *Service) Report(ctx context.Context, who Reporter, r Report) (storage.Proof, error) {
@@ -165,21 +176,20 @@ func (s *Service) Report(ctx context.Context, who Reporter, r Report) (storage.P
 		}
 		jobID := queue.ProveBlockID(uint64(r.BlockNumber), t.version.ID)
 		team := who.TeamID
-		_, err = tx.InsertWorkerEvent(ctx, storage.WorkerEvent{
-			Key:             jobID + ":completed",
-			WorkerPublicKey: who.WorkerKey(),
-			MachineID:       who.machineID(),
-			TeamID:          &team,
-			Topic:           queue.TypeProveBlock,
-			CircuitType:     circuitType(t.zkvm, t.zv),
-			JobID:           jobID,
-			Status:          storage.WorkerEventCompleted,
-			Result:          StateProved,
-			StartTime:       now.Add(-time.Duration(r.ProvingTimeMS) * time.Millisecond),
-			EndTime:         now,
-			DurationMS:      r.ProvingTimeMS,
-			CheckpointID:    s.cfg.Checkpoints.Of(now),
-			CreatedAt:       now,
+		_, err = s.cfg.Jobs.RecordJob(ctx, tx, rewards.Job{
+			Key:         jobID + ":completed",
+			Source:      who.source(),
+			Worker:      who.WorkerKey(),
+			MachineID:   who.machineID(),
+			TeamID:      &team,
+			Topic:       queue.TypeProveBlock,
+			CircuitType: circuitType(t.zkvm, t.zv),
+			JobID:       jobID,
+			Status:      storage.WorkerEventCompleted,
+			Result:      StateProved,
+			Start:       now.Add(-time.Duration(r.ProvingTimeMS) * time.Millisecond),
+			End:         now,
+			DurationMS:  r.ProvingTimeMS,
 		})
 		return err
 	})

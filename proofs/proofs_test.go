@@ -14,6 +14,7 @@ import (
 	"github.com/proofgrid/proofgrid/blob"
 	"github.com/proofgrid/proofgrid/proofs"
 	"github.com/proofgrid/proofgrid/queue"
+	"github.com/proofgrid/proofgrid/rewards"
 	"github.com/proofgrid/proofgrid/storage"
 	"github.com/proofgrid/proofgrid/storage/storagetest"
 	"github.com/proofgrid/proofgrid/zkvm"
@@ -38,7 +39,11 @@ func newFixture(t *testing.T, db *storage.DB, verifiers map[string]zkvm.ExecVeri
 		t.Fatal(err)
 	}
 	notes := &counter{}
-	svc, err := proofs.New(proofs.Config{DB: db, Blobs: blobs, Outbox: notes, MaxProofBytes: 1 << 20, Verifiers: verifiers})
+	jobs, err := rewards.New(db, rewards.Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := proofs.New(proofs.Config{DB: db, Blobs: blobs, Outbox: notes, Jobs: jobs, MaxProofBytes: 1 << 20, Verifiers: verifiers})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,6 +178,11 @@ func TestReportsAndVerification(t *testing.T) {
 			evs[0].WorkerPublicKey != "team:"+proofs.TeamUUID(f.teamID) || evs[0].CircuitType != "proofgrid-demo/v1" {
 			t.Fatalf("worker events = %+v %v", evs, err)
 		}
+		// A report made with a team API key has no enrolled agent behind
+		// it: recorded, not rewarded.
+		if evs[0].Eligible {
+			t.Fatalf("a team key's proved report is eligible for rewards: %+v", evs[0])
+		}
 		if f.notes.n.Load() < 2 {
 			t.Fatalf("outbox notified %d times, want a notification per commit with tasks", f.notes.n.Load())
 		}
@@ -187,8 +197,8 @@ func TestReportsAndVerification(t *testing.T) {
 			t.Fatalf("second Verify = %+v %v", again2, err)
 		}
 		evs, _ = f.svc.WorkerEvents(ctx, storage.WorkerEventFilter{Topic: queue.TypeProofVerify})
-		if len(evs) != 1 || evs[0].Result != "valid" || evs[0].WorkerPublicKey != proofs.CoordinatorWorker {
-			t.Fatalf("verify events = %+v", evs)
+		if len(evs) != 1 || evs[0].Result != "valid" || evs[0].WorkerPublicKey != rewards.CoordinatorWorker || evs[0].Eligible {
+			t.Fatalf("verify events = %+v (the coordinator's verification must not be eligible)", evs)
 		}
 
 		// A proof of the wrong block is flagged invalid, not deleted.
@@ -243,6 +253,10 @@ func TestAgentReports(t *testing.T) {
 		p, err := f.svc.Report(ctx, who, proofs.Report{Status: "proved", BlockNumber: 1, ClusterIndex: 1, ProvingTimeMS: 9, Proof: []byte("p")})
 		if err != nil || p.SubmittedBy != "m-1" || p.WorkerKey != "agent-key" {
 			t.Fatalf("agent report = %+v %v", p, err)
+		}
+		proved, err := f.svc.WorkerEvents(ctx, storage.WorkerEventFilter{JobID: queue.ProveBlockID(1, v.ID)})
+		if err != nil || len(proved) != 1 || !proved[0].Eligible {
+			t.Fatalf("an enrolled agent's proved report is not eligible for rewards: %+v %v", proved, err)
 		}
 		other := &proofgrid.Machine{ID: "m-2", TeamID: f.teamID, Role: proofgrid.RoleProver, ClusterID: "another-cluster", PublicKey: "k2"}
 		_, err = f.svc.Report(ctx, proofs.Reporter{TeamID: f.teamID, Machine: other}, proofs.Report{Status: "queued", BlockNumber: 2, ClusterIndex: 1})

@@ -34,13 +34,18 @@ const (
 	DefaultMaxVKBytes        = 16 << 20
 )
 
-// CoordinatorWorker is the worker key of jobs the coordinator runs itself.
-const CoordinatorWorker = "coordinator"
-
 // Notifier is told that outbox rows were committed; *outbox.Relay is one.
 type Notifier interface {
 	Notify()
 }
+
+// JobRecorder records a finished job as a worker event in the transaction
+// of the change that reports it; *rewards.Service is one.
+type JobRecorder interface {
+	RecordJob(ctx context.Context, tx *storage.Tx, j rewards.Job) (bool, error)
+}
+
+var _ JobRecorder = (*rewards.Service)(nil)
 
 // Config configures a Service. Zero values mean defaults.
 type Config struct {
@@ -63,13 +68,10 @@ type Config struct {
 	// DemoVerifyWorkers is the parallelism of demo verification (default
 	// GOMAXPROCS).
 	DemoVerifyWorkers int
-	// Checkpoints assigns a worker event to its reward checkpoint by the
-	// time the job ended; the coordinator passes the Psy rule so that
-	// worker_events.checkpoint_id and the reward checkpoints agree
-	// (default: rewards' default window).
-	Checkpoints rewards.Rule
-	Now         func() time.Time
-	Logger      *slog.Logger
+	// Jobs records the jobs the pipeline sees finish (required).
+	Jobs   JobRecorder
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Service applies the pipeline's rules over storage and the blob store.
@@ -81,8 +83,8 @@ type Service struct {
 
 // New returns a Service.
 func New(cfg Config) (*Service, error) {
-	if cfg.DB == nil || cfg.Blobs == nil {
-		return nil, errors.New("proofs: a database and a blob store are required")
+	if cfg.DB == nil || cfg.Blobs == nil || cfg.Jobs == nil {
+		return nil, errors.New("proofs: a database, a blob store and a job recorder are required")
 	}
 	if cfg.MaxProofBytes <= 0 {
 		cfg.MaxProofBytes = DefaultMaxProofBytes
@@ -103,13 +105,6 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
-	}
-	if cfg.Checkpoints == nil {
-		w, err := rewards.NewWindow(0, time.Time{})
-		if err != nil {
-			return nil, err
-		}
-		cfg.Checkpoints = w
 	}
 	return &Service{db: cfg.DB, blobs: cfg.Blobs, cfg: cfg}, nil
 }
@@ -152,7 +147,7 @@ func TeamSlug(teamID int64, name string) string {
 	return slug
 }
 
-// circuitType names what a cluster version proves, for worker events.
+// circuitType names what a cluster version proves, for the jobs it records.
 func circuitType(z storage.ZKVM, v storage.ZKVMVersion) string { return z.Slug + "/" + v.Version }
 
 // withTimeout bounds work that must finish although its request's context

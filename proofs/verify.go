@@ -12,13 +12,16 @@ import (
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/blob"
 	"github.com/proofgrid/proofgrid/queue"
+	"github.com/proofgrid/proofgrid/rewards"
 	"github.com/proofgrid/proofgrid/storage"
 	"github.com/proofgrid/proofgrid/zkvm"
 )
 
 // Verify runs the verifier of proof id's zkVM and records its outcome
 // (valid, invalid or cannot_verify) and how long it took on the proof,
-// with a worker event of the coordinator in the same transaction. A proof
+// and records the verification as a job of the coordinator in the same
+// transaction. The coordinator's verification is the operator's
+// bookkeeping: it is shown but earns nothing (rewards.SourceCoordinator). A proof
 // that fails verification is only flagged by its outcome; nothing is
 // deleted.
 //
@@ -51,21 +54,20 @@ func (s *Service) Verify(ctx context.Context, id int64) (zkvm.Verdict, error) {
 		if err := tx.SetProofVerification(ctx, id, string(verdict.Outcome), verdict.Reason, ms, end); err != nil {
 			return err
 		}
-		_, err := tx.InsertWorkerEvent(ctx, storage.WorkerEvent{
-			Key:             jobID,
-			WorkerPublicKey: CoordinatorWorker,
-			TeamID:          &team,
-			Topic:           queue.TypeProofVerify,
-			CircuitType:     circuitType(v.ZKVM, v.ZKVMVersion),
-			JobID:           jobID,
-			Status:          storage.WorkerEventCompleted,
-			Result:          string(verdict.Outcome),
-			Error:           verdict.Reason,
-			StartTime:       start,
-			EndTime:         end,
-			DurationMS:      verdict.Duration.Milliseconds(),
-			CheckpointID:    s.cfg.Checkpoints.Of(end),
-			CreatedAt:       end,
+		_, err := s.cfg.Jobs.RecordJob(ctx, tx, rewards.Job{
+			Key:         jobID,
+			Source:      rewards.SourceCoordinator,
+			Worker:      rewards.CoordinatorWorker,
+			TeamID:      &team,
+			Topic:       queue.TypeProofVerify,
+			CircuitType: circuitType(v.ZKVM, v.ZKVMVersion),
+			JobID:       jobID,
+			Status:      storage.WorkerEventCompleted,
+			Result:      string(verdict.Outcome),
+			Error:       verdict.Reason,
+			Start:       start,
+			End:         end,
+			DurationMS:  verdict.Duration.Milliseconds(),
 		})
 		return err
 	})

@@ -1,10 +1,15 @@
-// Package rewards holds the reward rules of the Psy surface: how time is
-// cut into checkpoints and how a checkpoint's reward pool is split between
-// the workers whose jobs completed in it.
+// Package rewards is the reward pipeline: the one place where a finished
+// job becomes a worker event (RecordJob, which also decides whether the
+// job may earn), then a job event in a checkpoint (Convert), a closed
+// checkpoint (Sweep, CalculateNow) and a distribution of the checkpoint's
+// pool (Compute).
 //
-// Everything here is pure integer arithmetic over its inputs, so the same
-// inputs give the same distribution on every replica, on every database
-// and on every recomputation.
+// Its rules are pure and stay so: how time is cut into checkpoints
+// (Window) and how a pool is split between the workers whose eligible
+// jobs completed in it (Distribute), integer arithmetic over their inputs,
+// so the same inputs give the same distribution on every replica, on
+// every database and on every recomputation. Service applies them over
+// storage; the package imports neither Fiber nor asynq's runtime.
 package rewards
 
 import (

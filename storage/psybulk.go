@@ -19,9 +19,9 @@ func (d *DB) BulkInsertPsyJobEvents(ctx context.Context, evs []PsyJobEvent) erro
 	}
 	return d.InTx(ctx, func(t *Tx) error {
 		tx := t.sqlTx
-		const cols = 12
+		const cols = 13
 		head := `INSERT INTO psy_job_events (worker_event_id, checkpoint_id, realm_id, job_id, worker_public_key, topic,
-			circuit_type, status, duration_ms, start_time, end_time, rolled_up) VALUES `
+			circuit_type, status, duration_ms, start_time, end_time, eligible, rolled_up) VALUES `
 		// One prepared statement for every full batch: preparing a
 		// statement of thousands of parameters costs as much as running it.
 		full, err := tx.PrepareContext(ctx, head+valuesList(psyInsertBatch, cols))
@@ -46,7 +46,7 @@ func (d *DB) BulkInsertPsyJobEvents(ctx context.Context, evs []PsyJobEvent) erro
 			args = args[:0]
 			for _, e := range batch {
 				args = append(args, e.WorkerEventID, e.CheckpointID, e.RealmID, e.JobID, e.WorkerPublicKey, e.Topic,
-					e.CircuitType, e.Status, e.DurationMS, e.StartTime, e.EndTime, 1)
+					e.CircuitType, e.Status, e.DurationMS, e.StartTime, e.EndTime, e.Eligible, 1)
 			}
 			args = bindArgs(tx.DriverName(), args)
 			if len(batch) == psyInsertBatch {
@@ -92,11 +92,11 @@ func (d *DB) copyPsyJobEvents(ctx context.Context, evs []PsyJobEvent) error {
 			e := evs[i]
 			i++
 			return []any{e.WorkerEventID, e.CheckpointID, e.RealmID, e.JobID, e.WorkerPublicKey, e.Topic, e.CircuitType,
-				e.Status, e.DurationMS, e.StartTime.UTC(), e.EndTime.UTC(), int64(1)}, nil
+				e.Status, e.DurationMS, e.StartTime.UTC(), e.EndTime.UTC(), e.Eligible, int64(1)}, nil
 		})
 		_, err := c.Conn().CopyFrom(ctx, pgx.Identifier{"psy_job_events"}, []string{"worker_event_id", "checkpoint_id",
 			"realm_id", "job_id", "worker_public_key", "topic", "circuit_type", "status", "duration_ms", "start_time",
-			"end_time", "rolled_up"}, src)
+			"end_time", "eligible", "rolled_up"}, src)
 		if err != nil {
 			return fmt.Errorf("storage: copy job events: %w", err)
 		}

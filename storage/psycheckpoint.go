@@ -145,35 +145,37 @@ func (t *Tx) BeginPsyCheckpointComputation(ctx context.Context, id int64) (PsyCh
 	return r.checkpoint(), nil
 }
 
-// PsyCell counts the job events of one worker, circuit type and status in
-// a checkpoint.
+// PsyCell counts the job events of one worker, circuit type, status and
+// eligibility in a checkpoint.
 type PsyCell struct {
 	WorkerPublicKey string `db:"worker_public_key"`
 	CircuitType     string `db:"circuit_type"`
 	Status          string `db:"status"`
+	Eligible        bool   `db:"eligible"`
 	Jobs            int64  `db:"jobs"`
 }
 
 // PsyCheckpointCells groups the job events of checkpoint id by worker,
-// circuit type and status.
+// circuit type, status and eligibility.
 func (c *conn) PsyCheckpointCells(ctx context.Context, id int64) ([]PsyCell, error) {
 	var cells []PsyCell
-	err := selectContext(ctx, c.r, &cells, `SELECT worker_public_key, circuit_type, status, COUNT(*) AS jobs
-		FROM psy_job_events WHERE checkpoint_id = ? GROUP BY status, worker_public_key, circuit_type`, id)
+	err := selectContext(ctx, c.r, &cells, `SELECT worker_public_key, circuit_type, status, eligible, COUNT(*) AS jobs
+		FROM psy_job_events WHERE checkpoint_id = ? GROUP BY status, worker_public_key, circuit_type, eligible`, id)
 	if err != nil {
 		return nil, fmt.Errorf("storage: checkpoint %d cells: %w", id, err)
 	}
 	return cells, nil
 }
 
-// PsyCompletedWork is the plain GROUP BY of a checkpoint's completed jobs
-// by worker and circuit type, the query every reward computation needs at
-// least; benchmarks compare against it.
+// PsyCompletedWork is the plain GROUP BY of a checkpoint's eligible
+// completed jobs by worker and circuit type, the query every reward
+// computation needs at least; benchmarks compare against it.
 func (c *conn) PsyCompletedWork(ctx context.Context, id int64) ([]PsyCell, error) {
 	var cells []PsyCell
-	err := selectContext(ctx, c.r, &cells, `SELECT worker_public_key, circuit_type, status, COUNT(*) AS jobs
-		FROM psy_job_events WHERE checkpoint_id = ? AND status = ? GROUP BY status, worker_public_key, circuit_type`,
-		id, WorkerEventCompleted)
+	err := selectContext(ctx, c.r, &cells, `SELECT worker_public_key, circuit_type, status, eligible, COUNT(*) AS jobs
+		FROM psy_job_events WHERE checkpoint_id = ? AND status = ? AND eligible = ?
+		GROUP BY status, worker_public_key, circuit_type, eligible`,
+		id, WorkerEventCompleted, true)
 	if err != nil {
 		return nil, fmt.Errorf("storage: checkpoint %d work: %w", id, err)
 	}

@@ -125,6 +125,9 @@ type PsyJobEvent struct {
 	DurationMS      int64     `json:"duration_ms"`
 	StartTime       time.Time `json:"start_time"`
 	EndTime         time.Time `json:"end_time"`
+	// Eligible is copied from the worker event: whether the job may draw
+	// from the checkpoint's pool.
+	Eligible bool `json:"-"`
 }
 
 type psyJobEventRow struct {
@@ -140,16 +143,18 @@ type psyJobEventRow struct {
 	DurationMS      int64  `db:"duration_ms"`
 	StartTime       dbTime `db:"start_time"`
 	EndTime         dbTime `db:"end_time"`
+	Eligible        bool   `db:"eligible"`
 }
 
 func (r psyJobEventRow) event() PsyJobEvent {
 	return PsyJobEvent{ID: r.ID, WorkerEventID: r.WorkerEventID, CheckpointID: r.CheckpointID, RealmID: r.RealmID,
 		JobID: r.JobID, WorkerPublicKey: r.WorkerPublicKey, Topic: r.Topic, CircuitType: r.CircuitType,
-		Status: r.Status, DurationMS: r.DurationMS, StartTime: r.StartTime.Time, EndTime: r.EndTime.Time}
+		Status: r.Status, DurationMS: r.DurationMS, StartTime: r.StartTime.Time, EndTime: r.EndTime.Time,
+		Eligible: r.Eligible}
 }
 
 const psyJobEventColumns = `id, worker_event_id, checkpoint_id, realm_id, job_id, worker_public_key, topic,
-	circuit_type, status, duration_ms, start_time, end_time`
+	circuit_type, status, duration_ms, start_time, end_time, eligible`
 
 // psyInsertBatch bounds the rows of one multi-row INSERT: 500 rows of at
 // most 12 columns stay far below both dialects' limits on bound
@@ -176,14 +181,14 @@ func (c *conn) InsertPsyJobEvents(ctx context.Context, evs []PsyJobEvent) (int64
 	var total int64
 	for start := 0; start < len(evs); start += psyInsertBatch {
 		batch := evs[start:min(start+psyInsertBatch, len(evs))]
-		args := make([]any, 0, len(batch)*11)
+		args := make([]any, 0, len(batch)*12)
 		for _, e := range batch {
 			args = append(args, e.WorkerEventID, e.CheckpointID, e.RealmID, e.JobID, e.WorkerPublicKey, e.Topic,
-				e.CircuitType, e.Status, e.DurationMS, e.StartTime, e.EndTime)
+				e.CircuitType, e.Status, e.DurationMS, e.StartTime, e.EndTime, e.Eligible)
 		}
 		res, err := execContext(ctx, c.w, `INSERT INTO psy_job_events (worker_event_id, checkpoint_id, realm_id, job_id,
-			worker_public_key, topic, circuit_type, status, duration_ms, start_time, end_time) VALUES `+
-			valuesList(len(batch), 11)+` ON CONFLICT (worker_event_id) DO NOTHING`, args...)
+			worker_public_key, topic, circuit_type, status, duration_ms, start_time, end_time, eligible) VALUES `+
+			valuesList(len(batch), 12)+` ON CONFLICT (worker_event_id) DO NOTHING`, args...)
 		if err != nil {
 			return total, fmt.Errorf("storage: insert job events: %w", err)
 		}

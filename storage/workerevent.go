@@ -56,6 +56,9 @@ type WorkerEvent struct {
 	DurationMS   int64     `json:"duration_ms"`
 	CheckpointID int64     `json:"checkpoint_id"`
 	CreatedAt    time.Time `json:"created_at"`
+	// Eligible tells whether the job may draw from its checkpoint's
+	// reward pool; the rewards package decides it when it records the job.
+	Eligible bool `json:"-"`
 }
 
 type workerEventRow struct {
@@ -76,6 +79,7 @@ type workerEventRow struct {
 	DurationMS      int64         `db:"duration_ms"`
 	CheckpointID    int64         `db:"checkpoint_id"`
 	CreatedAt       dbTime        `db:"created_at"`
+	Eligible        bool          `db:"eligible"`
 }
 
 func (r workerEventRow) event() WorkerEvent {
@@ -83,12 +87,12 @@ func (r workerEventRow) event() WorkerEvent {
 		ID: r.ID, Key: r.Key, RealmID: r.RealmID, WorkerPublicKey: r.WorkerPublicKey, MachineID: r.MachineID,
 		TeamID: nullInt(r.TeamID), Topic: r.Topic, CircuitType: r.CircuitType, JobID: r.JobID, Status: r.Status,
 		Result: r.Result, Error: r.Error, StartTime: r.StartTime.Time, EndTime: r.EndTime.Time,
-		DurationMS: r.DurationMS, CheckpointID: r.CheckpointID, CreatedAt: r.CreatedAt.Time,
+		DurationMS: r.DurationMS, CheckpointID: r.CheckpointID, CreatedAt: r.CreatedAt.Time, Eligible: r.Eligible,
 	}
 }
 
 const workerEventColumns = `id, event_key, realm_id, worker_public_key, machine_id, team_id, topic, circuit_type,
-	job_id, status, result, error, start_time, end_time, duration_ms, checkpoint_id, created_at`
+	job_id, status, result, error, start_time, end_time, duration_ms, checkpoint_id, created_at, eligible`
 
 // InsertWorkerEvent stores ev (normally on the Tx of the change the event
 // reports) and tells whether it was new: an event whose
@@ -108,11 +112,11 @@ func (c *conn) InsertWorkerEvent(ctx context.Context, ev WorkerEvent) (bool, err
 	}
 	res, err := execContext(ctx, c.w,
 		`INSERT INTO worker_events (event_key, realm_id, worker_public_key, machine_id, team_id, topic, circuit_type,
-		   job_id, status, result, error, start_time, end_time, duration_ms, checkpoint_id, created_at)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		   job_id, status, result, error, start_time, end_time, duration_ms, checkpoint_id, created_at, eligible)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		 ON CONFLICT (event_key) DO NOTHING`,
 		ev.Key, ev.RealmID, ev.WorkerPublicKey, ev.MachineID, ev.TeamID, ev.Topic, ev.CircuitType,
-		ev.JobID, ev.Status, ev.Result, ev.Error, ev.StartTime, ev.EndTime, ev.DurationMS, ev.CheckpointID, createdAt)
+		ev.JobID, ev.Status, ev.Result, ev.Error, ev.StartTime, ev.EndTime, ev.DurationMS, ev.CheckpointID, createdAt, ev.Eligible)
 	if err != nil {
 		return false, fmt.Errorf("storage: insert worker event: %w", err)
 	}

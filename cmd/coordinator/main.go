@@ -108,7 +108,7 @@ func configFlags(s *envflag.Set, cfg *coordinator.Config) *serveFlags {
 	s.String(&f.logFormat, "log-format", "text", "text|json", "PROOFGRID_LOG_FORMAT")
 	ethproofsFlags(s, &cfg.Ethproofs)
 	healthFlags(s, &cfg.Health)
-	psyFlags(s, &cfg.Psy)
+	psyFlags(s, &cfg.Rewards, &cfg.Psy)
 	jwtFlags(s, &cfg.JWTSecret, &cfg.JWTExpiration)
 	return &f
 }

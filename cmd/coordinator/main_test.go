@@ -35,7 +35,7 @@ func TestParseServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.HTTPAddr != ":9000" || cfg.WorkerConcurrency != 6 || !cfg.Production || cfg.JWTSecret != "s3cret" ||
-		cfg.JWTExpiration != 2*time.Hour || len(cfg.Ethproofs.Verifiers["sp1"]) != 2 || cfg.Psy.Weights["A"] != 3 ||
+		cfg.JWTExpiration != 2*time.Hour || len(cfg.Ethproofs.Verifiers["sp1"]) != 2 || cfg.Rewards.Weights["A"] != 3 ||
 		cfg.Health.HeartbeatTTL != time.Minute || cfg.Ethproofs.RateLimit != -1 || len(cfg.Roles) != 1 {
 		t.Fatalf("from environment and flags: %+v", cfg)
 	}

@@ -18,10 +18,13 @@ import (
 	"github.com/decred/dcrd/dcrec/secp256k1/v4/ecdsa"
 	"github.com/fasthttp/websocket"
 
+	"github.com/proofgrid/proofgrid/activity"
 	"github.com/proofgrid/proofgrid/auth"
 	"github.com/proofgrid/proofgrid/coordinator"
 	"github.com/proofgrid/proofgrid/coordinator/coordinatortest"
-	"github.com/proofgrid/proofgrid/psy"
+	"github.com/proofgrid/proofgrid/coordinator/psy"
+	"github.com/proofgrid/proofgrid/registry"
+	"github.com/proofgrid/proofgrid/rewards"
 	"github.com/proofgrid/proofgrid/storage"
 	"github.com/proofgrid/proofgrid/storage/storagetest"
 )
@@ -110,34 +113,43 @@ func signedIngest(t *testing.T, key ed25519.PrivateKey, path string, body []byte
 	rand.Read(nonce)
 	ts := time.Now().Unix()
 	n := hex.EncodeToString(nonce)
-	sig := ed25519.Sign(key, psy.IngestMessage("POST", path, ts, n, body))
+	sig := ed25519.Sign(key, registry.IngestMessage("POST", path, ts, n, body))
 	return map[string]string{
-		psy.HeaderPublicKey: "0x" + hex.EncodeToString(key.Public().(ed25519.PublicKey)),
-		psy.HeaderTimestamp: strconv.FormatInt(ts, 10),
-		psy.HeaderNonce:     n,
-		psy.HeaderSignature: "0x" + hex.EncodeToString(sig),
+		registry.HeaderPublicKey: "0x" + hex.EncodeToString(key.Public().(ed25519.PublicKey)),
+		registry.HeaderTimestamp: strconv.FormatInt(ts, 10),
+		registry.HeaderNonce:     n,
+		registry.HeaderSignature: "0x" + hex.EncodeToString(sig),
 	}
 }
 
-func fastPsy(cfg *coordinator.Config) {
-	cfg.Psy = psy.Config{
-		CheckpointLength: time.Second, CheckpointGrace: time.Second, RewardPool: 1000,
-		Weights:          map[string]int64{"UserRegistration": 3, "*": 1},
-		RewardSweepEvery: time.Second, EventConversionEvery: time.Second,
-		JobStatusRefreshEvery: time.Second, TPSBroadcastEvery: time.Second,
-		StaleAfter: time.Minute,
+// fastPsy runs the Psy tasks every second with one-second checkpoints;
+// trusted are the ingest keys whose events earn.
+func fastPsy(trusted ...string) func(cfg *coordinator.Config) {
+	return func(cfg *coordinator.Config) {
+		cfg.Rewards = rewards.Config{
+			CheckpointLength: time.Second, CheckpointGrace: time.Second, RewardPool: 1000,
+			Weights:          map[string]int64{"UserRegistration": 3, "*": 1},
+			RewardSweepEvery: time.Second, EventConversionEvery: time.Second,
+			TrustedIngestKeys: trusted,
+		}
+		cfg.Psy = psy.Config{
+			JobStatusRefreshEvery: time.Second, TPSBroadcastEvery: time.Second,
+			Activity: activity.Config{StaleAfter: time.Minute},
+		}
 	}
 }
 
 // TestPsyAPI drives the surface end to end on both databases: signed
-// registration, signed ingest, the periodic tasks that convert events,
-// close checkpoints and compute rewards through the outbox, the read
-// endpoints, admin auth and the error shape.
+// registration, signed ingest from a key the operator trusts, the periodic
+// tasks that convert events, close checkpoints and compute rewards through
+// the outbox, the read endpoints, admin auth and the error shape.
 func TestPsyAPI(t *testing.T) {
 	for _, dialect := range storagetest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
-			env := coordinatortest.Start(t, coordinatortest.Options{Dialect: dialect, Configure: fastPsy})
+			_, edKey, _ := ed25519.GenerateKey(rand.Reader)
+			edPub := "0x" + hex.EncodeToString(edKey.Public().(ed25519.PublicKey))
+			env := coordinatortest.Start(t, coordinatortest.Options{Dialect: dialect, Configure: fastPsy(edPub)})
 			c := client{t, env.URL}
 
 			// /health is the coordinator's, with the Psy status.
@@ -148,10 +160,8 @@ func TestPsyAPI(t *testing.T) {
 			}
 
 			// Register an Ed25519 worker and a secp256k1 user.
-			_, edKey, _ := ed25519.GenerateKey(rand.Reader)
-			edPub := "0x" + hex.EncodeToString(edKey.Public().(ed25519.PublicKey))
-			msg := psy.RegistrationMessage(edPub, "@prover", "Rig #1")
-			reg := psy.RegisterRequest{PublicKey: edPub, TwitterHandle: "@prover", Label: "Rig #1",
+			msg := registry.RegistrationMessage(edPub, "@prover", "Rig #1")
+			reg := registry.RegisterRequest{PublicKey: edPub, TwitterHandle: "@prover", Label: "Rig #1",
 				Signature: "0x" + hex.EncodeToString(ed25519.Sign(edKey, msg))}
 			r := c.do("POST", "/register", mustJSON(t, reg), nil)
 			c.expect(r, 200)
@@ -173,16 +183,16 @@ func TestPsyAPI(t *testing.T) {
 
 			sk, _ := secp256k1.GeneratePrivateKey()
 			secPub := "0x" + hex.EncodeToString(sk.PubKey().SerializeCompressed())
-			compact := ecdsa.SignCompact(sk, psy.PersonalSignHash(psy.RegistrationMessage(secPub, "@eth", "eth user")), false)
+			compact := ecdsa.SignCompact(sk, registry.PersonalSignHash(registry.RegistrationMessage(secPub, "@eth", "eth user")), false)
 			sig := append(append([]byte{}, compact[1:]...), compact[0])
-			c.expect(c.do("POST", "/register", mustJSON(t, psy.RegisterRequest{PublicKey: secPub, TwitterHandle: "@eth",
+			c.expect(c.do("POST", "/register", mustJSON(t, registry.RegisterRequest{PublicKey: secPub, TwitterHandle: "@eth",
 				Label: "eth user", Signature: "0x" + hex.EncodeToString(sig)}), nil), 200)
 
 			// The same key in its uncompressed form has the same address.
 			uncompressed := "0x" + hex.EncodeToString(sk.PubKey().SerializeUncompressed())
-			compact = ecdsa.SignCompact(sk, psy.PersonalSignHash(psy.RegistrationMessage(uncompressed, "@eth", "eth user")), false)
+			compact = ecdsa.SignCompact(sk, registry.PersonalSignHash(registry.RegistrationMessage(uncompressed, "@eth", "eth user")), false)
 			sig = append(append([]byte{}, compact[1:]...), compact[0])
-			c.expectError(c.do("POST", "/register", mustJSON(t, psy.RegisterRequest{PublicKey: uncompressed, TwitterHandle: "@eth",
+			c.expectError(c.do("POST", "/register", mustJSON(t, registry.RegisterRequest{PublicKey: uncompressed, TwitterHandle: "@eth",
 				Label: "eth user", Signature: "0x" + hex.EncodeToString(sig)}), nil), 409)
 			c.expectError(c.do("POST", "/register", []byte(`{"public_key": "0x12"}`), nil), 400)
 
@@ -196,18 +206,18 @@ func TestPsyAPI(t *testing.T) {
 
 			// Signed ingest: events that ended two seconds ago.
 			end := time.Now().Add(-2 * time.Second).UTC()
-			var evs []psy.WorkerEventInput
+			var evs []activity.WorkerEventInput
 			for i, ct := range []string{"UserRegistration", "UserRegistration", "ContractExecution", "ContractExecution"} {
-				evs = append(evs, psy.WorkerEventInput{EventKey: fmt.Sprint(i), RealmID: 1, Topic: "prove", CircuitType: ct,
+				evs = append(evs, activity.WorkerEventInput{EventKey: fmt.Sprint(i), RealmID: 1, Topic: "prove", CircuitType: ct,
 					JobID: fmt.Sprint("job-", i), Status: "Completed", StartTime: end.Add(-time.Second), EndTime: end})
 			}
-			evs = append(evs, psy.WorkerEventInput{EventKey: "f", RealmID: 1, Topic: "prove", CircuitType: "ContractExecution",
+			evs = append(evs, activity.WorkerEventInput{EventKey: "f", RealmID: 1, Topic: "prove", CircuitType: "ContractExecution",
 				JobID: "job-f", Status: "Failed", StartTime: end.Add(-time.Second), EndTime: end})
 			body := mustJSON(t, map[string]any{"events": evs})
 			headers := signedIngest(t, edKey, "/ingest/worker_events", body)
 			r = c.do("POST", "/ingest/worker_events", body, headers)
 			c.expect(r, 200)
-			var ing psy.IngestResult
+			var ing activity.IngestResult
 			r.decode(t, &ing)
 			if ing.Accepted != 5 {
 				t.Fatalf("ingest: %s", r.body)
@@ -221,7 +231,7 @@ func TestPsyAPI(t *testing.T) {
 			_, stranger, _ := ed25519.GenerateKey(rand.Reader)
 			c.expectError(c.do("POST", "/ingest/worker_events", body, signedIngest(t, stranger, "/ingest/worker_events", body)), 401)
 			forged := signedIngest(t, stranger, "/ingest/worker_events", body)
-			forged[psy.HeaderPublicKey] = edPub
+			forged[registry.HeaderPublicKey] = edPub
 			c.expectError(c.do("POST", "/ingest/worker_events", body, forged), 401)
 
 			// Admin routes.
@@ -423,8 +433,8 @@ func TestPsyAPI(t *testing.T) {
 // replicas that share Redis and the database: each receives the TPS
 // broadcast, whichever replica's worker ran the task.
 func TestTPSWebSocket(t *testing.T) {
-	a := coordinatortest.Start(t, coordinatortest.Options{Configure: fastPsy})
-	b := coordinatortest.Start(t, coordinatortest.Options{Redis: a.Redis, DatabaseURL: a.DatabaseURL, Configure: fastPsy})
+	a := coordinatortest.Start(t, coordinatortest.Options{Configure: fastPsy()})
+	b := coordinatortest.Start(t, coordinatortest.Options{Redis: a.Redis, DatabaseURL: a.DatabaseURL, Configure: fastPsy()})
 	started := time.Now()
 	defer func() { t.Logf("took %v", time.Since(started)) }()
 	for _, env := range []*coordinatortest.Env{a, b} {

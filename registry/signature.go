@@ -1,4 +1,4 @@
-package psy
+package registry
 
 import (
 	"crypto/ed25519"

@@ -1,4 +1,4 @@
-package psy
+package activity
 
 import "strings"
 

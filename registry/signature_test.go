@@ -1,4 +1,4 @@
-package psy_test
+package registry_test
 
 import (
 	"crypto/ed25519"
@@ -10,13 +10,13 @@ import (
 	"github.com/decred/dcrd/dcrec/secp256k1/v4/ecdsa"
 
 	"github.com/proofgrid/proofgrid"
-	"github.com/proofgrid/proofgrid/psy"
+	"github.com/proofgrid/proofgrid/registry"
 )
 
 // personalSign signs msg as Ethereum's personal_sign does and returns the
 // 65-byte r‖s‖v signature with v = 27 or 28.
 func personalSign(key *secp256k1.PrivateKey, msg []byte) []byte {
-	compact := ecdsa.SignCompact(key, psy.PersonalSignHash(msg), false) // [27+recid] ‖ r ‖ s, low s
+	compact := ecdsa.SignCompact(key, registry.PersonalSignHash(msg), false) // [27+recid] ‖ r ‖ s, low s
 	return append(append([]byte{}, compact[1:]...), compact[0])
 }
 
@@ -36,7 +36,7 @@ func highS(sig []byte) []byte {
 func hx(b []byte) string { return "0x" + hex.EncodeToString(b) }
 
 func TestVerifySignatures(t *testing.T) {
-	msg := psy.RegistrationMessage("0xabc", "@miner", "rig 1")
+	msg := registry.RegistrationMessage("0xabc", "@miner", "rig 1")
 	seed := make([]byte, 32)
 	for i := range seed {
 		seed[i] = byte(i)
@@ -53,7 +53,7 @@ func TestVerifySignatures(t *testing.T) {
 	sig01[64] -= 27
 	compressed := hx(secKey.PubKey().SerializeCompressed())
 	uncompressed := hx(secKey.PubKey().SerializeUncompressed())
-	addrKey, err := psy.ParseKey(compressed)
+	addrKey, err := registry.ParseKey(compressed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestVerifySignatures(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			k, err := psy.ParseKey(tc.key)
+			k, err := registry.ParseKey(tc.key)
 			if err != nil {
 				t.Fatalf("parse key: %v", err)
 			}
@@ -115,25 +115,25 @@ func TestVerifySignatures(t *testing.T) {
 	var r, s secp256k1.ModNScalar
 	r.SetByteSlice(twin[:32])
 	s.SetByteSlice(twin[32:64])
-	if !ecdsa.NewSignature(&r, &s).Verify(psy.PersonalSignHash(msg), secKey.PubKey()) {
+	if !ecdsa.NewSignature(&r, &s).Verify(registry.PersonalSignHash(msg), secKey.PubKey()) {
 		t.Fatal("high-s twin does not verify as plain ECDSA")
 	}
 }
 
 func TestParseKey(t *testing.T) {
 	for _, bad := range []string{"", "0x", "0x1234", "nothex", "0x" + strings.Repeat("00", 33), "0x04" + strings.Repeat("00", 64)} {
-		if _, err := psy.ParseKey(bad); err == nil {
+		if _, err := registry.ParseKey(bad); err == nil {
 			t.Errorf("ParseKey(%q) accepted", bad)
 		}
 	}
-	k, err := psy.ParseKey("0X" + strings.Repeat("AB", 32))
-	if err != nil || k.Canonical != "0x"+strings.Repeat("ab", 32) || k.Type != psy.KeyEd25519 {
+	k, err := registry.ParseKey("0X" + strings.Repeat("AB", 32))
+	if err != nil || k.Canonical != "0x"+strings.Repeat("ab", 32) || k.Type != registry.KeyEd25519 {
 		t.Errorf("canonical form: %+v %v", k, err)
 	}
 }
 
 func TestRegistrationMessage(t *testing.T) {
-	got := string(psy.RegistrationMessage("0xab", "@h", "my rig"))
+	got := string(registry.RegistrationMessage("0xab", "@h", "my rig"))
 	want := "psy-register:v1\npublic_key:0xab\ntwitter_handle:@h\nlabel:my rig"
 	if got != want {
 		t.Fatalf("message:\n%q\nwant\n%q", got, want)
@@ -143,7 +143,7 @@ func TestRegistrationMessage(t *testing.T) {
 func TestPersonalSignHashVector(t *testing.T) {
 	// keccak256("\x19Ethereum Signed Message:\n11hello world"), as
 	// web3.eth.accounts.hashMessage("hello world") gives it.
-	got := hex.EncodeToString(psy.PersonalSignHash([]byte("hello world")))
+	got := hex.EncodeToString(registry.PersonalSignHash([]byte("hello world")))
 	if got != "d9eba16ed0ecae432b71fe008c98cc872bb4cc214d3220a36f365326cf807d68" {
 		t.Fatalf("hash %s", got)
 	}

@@ -1,4 +1,4 @@
-package psy_test
+package rewards_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/proofgrid/proofgrid/internal/clocktest"
-	"github.com/proofgrid/proofgrid/psy"
+	"github.com/proofgrid/proofgrid/rewards"
 	"github.com/proofgrid/proofgrid/storage"
 	"github.com/proofgrid/proofgrid/storage/storagetest"
 )
@@ -24,8 +24,8 @@ import (
 // PostgreSQL. Each run loads the rows once and computes at least three
 // times; -benchtime 1x keeps the testing package from loading them twice.
 //
-//	scripts/testenv.sh go test -run '^$' -bench CheckpointRewards -benchtime 1x ./psy/
-//	PROOFGRID_BENCH_DIALECT=postgres scripts/testenv.sh go test -run '^$' -bench CheckpointRewards -benchtime 1x ./psy/
+//	scripts/testenv.sh go test -run '^$' -bench CheckpointRewards -benchtime 1x ./rewards/
+//	PROOFGRID_BENCH_DIALECT=postgres scripts/testenv.sh go test -run '^$' -bench CheckpointRewards -benchtime 1x ./rewards/
 func BenchmarkCheckpointRewards(b *testing.B) {
 	dialect := storage.DialectSQLite
 	if d := os.Getenv("PROOFGRID_BENCH_DIALECT"); d != "" {
@@ -43,7 +43,7 @@ func BenchmarkCheckpointRewards(b *testing.B) {
 	cpStart := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	cp := cpStart.Unix() / 600
 	clk := clocktest.New(cpStart.Add(time.Hour))
-	svc, err := psy.New(db, psy.Config{CheckpointLength: cpLen, Weights: map[string]int64{"c0": 5, "c1": 3, "c2": 2}, Now: clk.Now}, nil)
+	svc, err := rewards.New(db, rewards.Config{CheckpointLength: cpLen, Weights: map[string]int64{"c0": 5, "c1": 3, "c2": 2}, Now: clk.Now}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func BenchmarkCheckpointRewards(b *testing.B) {
 		evs[i] = storage.PsyJobEvent{
 			WorkerEventID: int64(i + 1), CheckpointID: cp, RealmID: int64(i % 4), JobID: strconv.Itoa(i),
 			WorkerPublicKey: fmt.Sprintf("0x%064x", i%1000), Topic: "prove", CircuitType: circuits[(i/1000)%len(circuits)],
-			Status: status, DurationMS: int64(i % 5000), StartTime: end.Add(-time.Second), EndTime: end,
+			Status: status, DurationMS: int64(i % 5000), StartTime: end.Add(-time.Second), EndTime: end, Eligible: true,
 		}
 	}
 	start := time.Now()

@@ -1,0 +1,279 @@
+package rewards_test
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/proofgrid/proofgrid"
+	"github.com/proofgrid/proofgrid/internal/clocktest"
+	"github.com/proofgrid/proofgrid/queue"
+	"github.com/proofgrid/proofgrid/rewards"
+	"github.com/proofgrid/proofgrid/rewards/rewardstest"
+	"github.com/proofgrid/proofgrid/storage"
+	"github.com/proofgrid/proofgrid/storage/storagetest"
+)
+
+type fixture struct {
+	db    *storage.DB
+	svc   *rewards.Service
+	clock *clocktest.Clock
+}
+
+// The checkpoint length of the fixtures: ids are Unix time / 600.
+const cpLen = rewardstest.CheckpointLength
+
+// trustedKey is the one ingest key the fixtures' operator trusts; it is
+// configured in another spelling than the stored one.
+const trustedKey = "0xAA11"
+
+func newFixture(t *testing.T, db *storage.DB) *fixture {
+	t.Helper()
+	f := &fixture{db: db, clock: clocktest.New(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))}
+	var err error
+	cfg := rewardstest.Config(f.clock.Now)
+	cfg.TrustedIngestKeys = []string{trustedKey}
+	f.svc, err = rewards.New(db, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+type ev = rewardstest.Job
+
+func (f *fixture) add(t *testing.T, evs ...ev) {
+	t.Helper()
+	rewardstest.Record(t, f.db, f.svc, evs...)
+}
+
+// TestCheckpointRewards computes a checkpoint's rewards and compares them
+// with a table computed by hand, then checks recomputation, late events,
+// the outbox task and the processing status.
+func TestCheckpointRewards(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		cpStart := time.Date(2024, 1, 1, 0, 10, 0, 0, time.UTC)
+		cp := cpStart.Unix() / 600
+		in := cpStart.Add(3 * time.Minute)
+		f.clock.Set(in)
+		f.add(t,
+			ev{Worker: "alice", Circuit: "A", Status: "Completed", End: in, Realm: 1}, ev{Worker: "alice", Circuit: "A", Status: "Completed", End: in, Realm: 1},
+			ev{Worker: "bob", Circuit: "A", Status: "Completed", End: in, Realm: 1}, ev{Worker: "bob", Circuit: "B", Status: "Completed", End: in, Realm: 2},
+			ev{Worker: "bob", Circuit: "B", Status: "Completed", End: in, Realm: 2},
+			ev{Worker: "carol", Circuit: "B", Status: "Completed", End: in, Realm: 2},
+			ev{Worker: "carol", Circuit: "B", Status: "Failed", End: in, Realm: 2}, ev{Worker: "dave", Circuit: "A", Status: "Failed", End: in, Realm: 1},
+			ev{Worker: "erin", Circuit: "B", Status: "Cancelled", End: in, Realm: 1},
+		)
+		if _, err := f.svc.CalculateNow(ctx, cp); proofgrid.ErrorCode(err) != proofgrid.ECONFLICT {
+			t.Fatalf("calculate an open window: %v", err)
+		}
+		// Within the grace period the checkpoint stays open.
+		f.clock.Set(cpStart.Add(cpLen + 30*time.Second))
+		res, err := f.svc.Sweep(ctx)
+		if err != nil || len(res.Closed) != 0 || res.Converted != 9 {
+			t.Fatalf("sweep in grace: %+v %v", res, err)
+		}
+		f.clock.Set(cpStart.Add(cpLen + 2*time.Minute))
+		if res, err = f.svc.Sweep(ctx); err != nil || !reflect.DeepEqual(res.Closed, []int64{cp}) || !reflect.DeepEqual(res.Pending, []int64{cp}) {
+			t.Fatalf("sweep: %+v %v", res, err)
+		}
+		msg, err := db.OutboxMessage(ctx, queue.RewardCheckpointID(cp))
+		if err != nil || msg.TaskType != queue.TypeRewardCheckpoint || msg.Queue != queue.QueueReward {
+			t.Fatalf("outbox: %+v %v", msg, err)
+		}
+		st, err := f.svc.Processing(ctx)
+		if err != nil || len(st.Pending) != 1 || st.LastProcessed != nil {
+			t.Fatalf("processing before: %+v %v", st, err)
+		}
+
+		got, err := f.svc.Compute(ctx, cp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// By hand (see TestDistributeHandComputed): points alice/A 6,
+		// bob/A 3, bob/B 2, carol/B 1 of 12; pool 1000 → 500, 250, 166 r8,
+		// 83 r4; the unit left goes to bob/B.
+		type row struct {
+			worker, circuit string
+			jobs, reward    int64
+		}
+		want := []row{{"alice", "A", 2, 500}, {"bob", "A", 1, 250}, {"bob", "B", 2, 167}, {"carol", "B", 1, 83}}
+		if len(got) != len(want) {
+			t.Fatalf("distribution: %+v", got)
+		}
+		for i, w := range want {
+			g := got[i]
+			if g.CheckpointID != cp || g.WorkerPublicKey != w.worker || g.CircuitType != w.circuit || g.JobCount != w.jobs || g.TotalRewards != w.reward {
+				t.Fatalf("row %d: got %+v, want %+v", i, g, w)
+			}
+		}
+		stats, err := f.svc.Checkpoint(ctx, cp)
+		if err != nil || stats.TotalJobs != 9 || stats.CompletedJobs != 6 || stats.FailedJobs != 2 || stats.UniqueWorkers != 5 ||
+			stats.TotalRewards != 1000 || stats.Status != storage.PsyCheckpointProcessed || stats.ProcessingMS == nil {
+			t.Fatalf("stats: %+v %v", stats, err)
+		}
+		sum, err := f.svc.Summary(ctx, cp)
+		if err != nil || !reflect.DeepEqual(sum.ByCircuit, map[string]int64{"A": 750, "B": 250}) {
+			t.Fatalf("summary: %+v %v", sum, err)
+		}
+		st, err = f.svc.Processing(ctx)
+		if err != nil || len(st.Pending) != 0 || st.LastProcessed == nil || *st.LastProcessed != cp {
+			t.Fatalf("processing after: %+v %v", st, err)
+		}
+
+		// A late event that ended inside the closed checkpoint goes to the
+		// current one; recomputing gives the very same rows.
+		f.add(t, ev{Worker: "zed", Circuit: "A", Status: "Completed", End: in, Realm: 1})
+		if n, err := f.svc.Convert(ctx); err != nil || n != 1 {
+			t.Fatalf("convert late: %d %v", n, err)
+		}
+		late, err := f.svc.JobEvents(ctx, f.svc.Rule().Of(f.clock.Now()), 10, 0)
+		if err != nil || len(late) != 1 || late[0].WorkerPublicKey != "zed" {
+			t.Fatalf("late event: %+v %v", late, err)
+		}
+		again, err := f.svc.Compute(ctx, cp)
+		if err != nil || !reflect.DeepEqual(again, got) {
+			t.Fatalf("recomputation differs:\n%+v\n%+v (%v)", again, got, err)
+		}
+		if st, err := f.svc.Checkpoint(ctx, cp); err != nil || st.TotalRewards != 1000 {
+			t.Fatalf("stats after recomputation: %+v %v", st, err)
+		}
+		if _, err := f.svc.Compute(ctx, cp+1000); proofgrid.ErrorCode(err) != proofgrid.ENOTFOUND {
+			t.Fatalf("unknown checkpoint: %v", err)
+		}
+	})
+}
+
+// TestEligibility checks who may draw from a checkpoint's pool: a
+// thousand events an untrusted registered key reported about itself draw
+// nothing beside one job of an enrolled agent, which takes the whole pool;
+// the coordinator's own verification and a team key's report draw
+// nothing; a trusted ingest key draws. Every job still counts in the
+// checkpoint's statistics.
+func TestEligibility(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		cpStart := time.Date(2024, 1, 1, 0, 10, 0, 0, time.UTC)
+		cp := cpStart.Unix() / 600
+		in := cpStart.Add(time.Minute)
+		f.clock.Set(in)
+		var evs []ev
+		for range 1000 {
+			evs = append(evs, ev{Worker: "0xbad0", Circuit: "A", Status: "Completed", End: in, Source: rewards.SourceIngest})
+		}
+		evs = append(evs,
+			ev{Worker: "agent", Circuit: "B", Status: "Completed", End: in},
+			ev{Worker: rewards.CoordinatorWorker, Circuit: "B", Status: "Completed", End: in, Source: rewards.SourceCoordinator},
+			ev{Worker: "team:x", Circuit: "A", Status: "Completed", End: in, Source: rewards.SourceTeam},
+		)
+		f.add(t, evs...)
+		f.clock.Set(cpStart.Add(cpLen + time.Second))
+		got, err := f.svc.CalculateNow(ctx, cp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].WorkerPublicKey != "agent" || got[0].TotalRewards != 1000 || got[0].JobCount != 1 {
+			t.Fatalf("distribution = %+v, want the agent alone with the whole pool", got)
+		}
+		stats, err := f.svc.Checkpoint(ctx, cp)
+		if err != nil || stats.TotalJobs != 1003 || stats.CompletedJobs != 1003 || stats.UniqueWorkers != 4 {
+			t.Fatalf("stats = %+v %v; every job still counts", stats, err)
+		}
+		listed, err := db.WorkerEvents(ctx, storage.WorkerEventFilter{WorkerPublicKey: "0xbad0", Limit: 2000})
+		if err != nil || len(listed) != 1000 || listed[0].Eligible {
+			t.Fatalf("untrusted events: %d listed, %v", len(listed), err)
+		}
+
+		// The trusted key (configured as 0xAA11) draws beside the agent.
+		next := cpStart.Add(cpLen + time.Minute)
+		f.clock.Set(next)
+		f.add(t,
+			ev{Worker: "0xaa11", Circuit: "A", Status: "Completed", End: next, Source: rewards.SourceIngest},
+			ev{Worker: "agent", Circuit: "A", Status: "Completed", End: next},
+		)
+		f.clock.Set(next.Add(cpLen - 30*time.Second)) // the window ended, its grace has not
+		got, err = f.svc.CalculateNow(ctx, cp+1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0].WorkerPublicKey != "0xaa11" || got[0].TotalRewards != 500 || got[1].TotalRewards != 500 {
+			t.Fatalf("distribution with a trusted key = %+v", got)
+		}
+		for _, c := range []struct {
+			src    rewards.Source
+			worker string
+			want   bool
+		}{
+			{rewards.SourceAgent, "anyone", true},
+			{rewards.SourceIngest, "AA11", true},
+			{rewards.SourceIngest, "0xaa12", false},
+			{rewards.SourceCoordinator, rewards.CoordinatorWorker, false},
+			{rewards.SourceTeam, "team:x", false},
+			{"", "x", false},
+		} {
+			if got := f.svc.Eligible(c.src, c.worker); got != c.want {
+				t.Errorf("Eligible(%q, %q) = %v, want %v", c.src, c.worker, got, c.want)
+			}
+		}
+	})
+}
+
+// TestConcurrentRecomputation runs two computations of one checkpoint at
+// once, several times over, while the checkpoint holds thousands of
+// events: they must leave exactly one distribution, the right one.
+func TestConcurrentRecomputation(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		cpStart := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+		var evs []ev
+		for i := range 3000 {
+			evs = append(evs, ev{Worker: fmt.Sprintf("w%03d", i%97), Circuit: []string{"A", "B", "C"}[i%3], Status: "Completed",
+				End: cpStart.Add(time.Duration(i) * 100 * time.Millisecond)})
+		}
+		f.clock.Set(cpStart.Add(5 * time.Minute))
+		f.add(t, evs...)
+		if _, err := f.svc.Convert(ctx); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Set(cpStart.Add(time.Hour))
+		first, err := f.svc.CalculateNow(ctx, cpStart.Unix()/600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var total int64
+		for _, d := range first {
+			total += d.TotalRewards
+		}
+		if total != 1000 || len(first) != 97*3 {
+			t.Fatalf("first computation: %d rows, %d units", len(first), total)
+		}
+		for round := range 5 {
+			var wg sync.WaitGroup
+			errs := make([]error, 2)
+			for i := range 2 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, errs[i] = f.svc.Compute(ctx, cpStart.Unix()/600)
+				}()
+			}
+			wg.Wait()
+			for _, err := range errs {
+				if err != nil {
+					t.Fatalf("round %d: %v", round, err)
+				}
+			}
+			got, err := db.PsyDistributions(ctx, cpStart.Unix()/600)
+			if err != nil || !reflect.DeepEqual(got, first) {
+				t.Fatalf("round %d: distribution changed (%d rows, %v)", round, len(got), err)
+			}
+		}
+	})
+}
