@@ -15,7 +15,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/proofgrid/proofgrid"
-	"github.com/proofgrid/proofgrid/auth"
 	"github.com/proofgrid/proofgrid/coordinator/web"
 	"github.com/proofgrid/proofgrid/psy"
 	"github.com/proofgrid/proofgrid/ratelimit"
@@ -64,7 +63,7 @@ func (a *API) Mount(app fiber.Router) {
 	if a.Limiter != nil {
 		pre = append(pre, a.rateLimit)
 	}
-	admin := web.RequireToken(a.Auth, auth.ModeAdmin)
+	admin := web.RequireOperator(a.Auth) // rewards and ingest are global, not a team's
 	get := func(path string, h ...fiber.Handler) {
 		app.Get(path, append(append([]fiber.Handler{}, pre...), h...)...)
 	}
