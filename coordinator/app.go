@@ -50,7 +50,7 @@ func (c *Coordinator) newApp(styles *web.Styles) *fiber.App {
 
 	verifier := web.SignatureVerifier{Keys: c.Fleet, Nonces: auth.NewReplayCache(c.Redis, ""), Now: c.cfg.Now}
 	c.verifier = verifier
-	(&agentapi.API{Fleet: c.Fleet, Auth: c.Auth, Verifier: verifier}).Mount(app)
+	(&agentapi.API{Fleet: c.Fleet, Auth: c.Auth, Verifier: verifier, Queues: c.Inspector}).Mount(app)
 	styles.Add(agentapi.Prefix, web.StylePlain)
 	return app
 }
