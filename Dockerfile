@@ -5,9 +5,12 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-ARG VERSION=dev
-RUN CGO_ENABLED=1 go build -trimpath -ldflags "-s -w -X github.com/proofgrid/proofgrid/coordinator.Version=${VERSION}" -o /out/coordinator ./cmd/coordinator \
- && CGO_ENABLED=1 go build -trimpath -ldflags "-s -w" -o /out/agent ./cmd/agent
+# `make docker` passes VERSION+<commit>; a plain build has no .git (see
+# .dockerignore) and stamps the VERSION file alone.
+ARG VERSION=""
+RUN v="${VERSION:-$(cat VERSION)}" \
+ && CGO_ENABLED=1 go build -trimpath -ldflags "-s -w -X github.com/proofgrid/proofgrid/coordinator.Version=$v" -o /out/coordinator ./cmd/coordinator \
+ && CGO_ENABLED=1 go build -trimpath -ldflags "-s -w -X main.version=$v" -o /out/agent ./cmd/agent
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl && rm -rf /var/lib/apt/lists/* \

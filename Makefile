@@ -4,19 +4,34 @@
 GO ?= go
 BIN ?= bin
 PKGS ?= ./...
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The release version is the VERSION file plus the commit as semantic
+# versioning build metadata: 0.4.0+3f2a9c1, or 0.4.0+3f2a9c1.dirty with
+# uncommitted changes. The fleet's "agent behind" rule compares the release
+# and ignores the metadata. Raise VERSION when releasing.
+COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null)
+DIRTY := $(shell git diff --quiet HEAD -- 2>/dev/null || echo .dirty)
+VERSION ?= $(shell cat VERSION)$(if $(COMMIT),+$(COMMIT)$(DIRTY))
+LDFLAGS_COORDINATOR = -X github.com/proofgrid/proofgrid/coordinator.Version=$(VERSION)
+LDFLAGS_AGENT = -X main.version=$(VERSION)
 # go-nvml's C headers warn about deprecated NVML calls on every cgo build.
 export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 
-.PHONY: all build test vet fmt bench run clean
+.PHONY: all build docker version test vet fmt bench run clean
 
 all: build
 
 # The agent links NVML through cgo.
 build:
 	@mkdir -p $(BIN)
-	CGO_ENABLED=1 $(GO) build -ldflags "-X github.com/proofgrid/proofgrid/coordinator.Version=$(VERSION)" -o $(BIN)/coordinator ./cmd/coordinator
-	CGO_ENABLED=1 $(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN)/agent ./cmd/agent
+	CGO_ENABLED=1 $(GO) build -ldflags "$(LDFLAGS_COORDINATOR)" -o $(BIN)/coordinator ./cmd/coordinator
+	CGO_ENABLED=1 $(GO) build -ldflags "$(LDFLAGS_AGENT)" -o $(BIN)/agent ./cmd/agent
+
+# The image has no .git; it gets the version from here.
+docker:
+	docker build --build-arg VERSION=$(VERSION) -t proofgrid:$(subst +,_,$(VERSION)) .
+
+version:
+	@echo $(VERSION)
 
 # Runs every test against a throwaway Redis and PostgreSQL; PostgreSQL tests
 # fail instead of skipping when it is unavailable.

@@ -29,6 +29,7 @@ import (
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/agent/collector"
 	"github.com/proofgrid/proofgrid/client"
+	"github.com/proofgrid/proofgrid/redisacl"
 )
 
 // Defaults used where Config leaves a field at its zero value.
@@ -98,7 +99,8 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	// RedisURL, when set, overrides the Redis URL that enrolment returns
 	// (e.g. when the coordinator's view of Redis is not reachable from
-	// this machine). Any URL asynq.ParseRedisURI accepts.
+	// this machine). Any URL asynq.ParseRedisURI accepts; redis:// and
+	// rediss:// URLs may name a user (redis://user:password@host/db).
 	RedisURL string
 	// Concurrency is how many jobs run at once; default
 	// DefaultConcurrency, since a prover job takes the whole machine and
@@ -137,8 +139,12 @@ type Agent struct {
 	random     func() float64     // jitter source in [0,1)
 
 	started atomic.Bool
-	running atomic.Int64 // jobs inside a handler right now
-	lastJob atomic.Int64 // unix nanoseconds when the last job ended; 0: none
+	// redisRefused is set when Redis refuses the agent's user from
+	// enrolment, e.g. after a Redis restart lost the per-agent users; the
+	// heartbeat loop then enrols again for fresh credentials.
+	redisRefused atomic.Bool
+	running      atomic.Int64 // jobs inside a handler right now
+	lastJob      atomic.Int64 // unix nanoseconds when the last job ended; 0: none
 
 	// sources carries a changed place to take jobs from, found by a
 	// re-enrolment in the heartbeat loop, to Run, which owns the job
@@ -214,7 +220,7 @@ func New(cfg Config) (*Agent, error) {
 		conditions: map[string]string{},
 	}
 	if cfg.RedisURL != "" {
-		opt, err := asynq.ParseRedisURI(cfg.RedisURL)
+		opt, err := redisacl.ConnOpt(cfg.RedisURL)
 		if err != nil {
 			return nil, fmt.Errorf("agent: Redis URL: %w", err)
 		}

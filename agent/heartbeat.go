@@ -167,6 +167,12 @@ func (a *Agent) heartbeatLoop(ctx context.Context) {
 			return
 		case <-timer.C:
 		}
+		if a.redisRefused.Swap(false) {
+			a.log.Warn("Redis refuses this machine's credentials; enrolling again for new ones")
+			if err := a.reenroll(ctx); err != nil {
+				a.redisRefused.Store(true) // try again next time
+			}
+		}
 		err := a.heartbeat(ctx)
 		if isUnknownMachine(err) && ctx.Err() == nil {
 			a.log.Warn("coordinator does not accept this machine; enrolling again", "error", err)

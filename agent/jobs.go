@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/proofgrid/proofgrid/redisacl"
 )
 
 // jobRunner owns the asynq server. Only Run's goroutine touches it, which
@@ -74,7 +77,7 @@ func (a *Agent) startJobServer(st machineState) *asynq.Server {
 	opt := a.redis
 	if opt == nil {
 		var err error
-		if opt, err = asynq.ParseRedisURI(redisURL); err != nil {
+		if opt, err = redisacl.ConnOpt(redisURL); err != nil {
 			a.log.Error("unusable Redis URL from enrolment; sending heartbeats only", "error", err)
 			a.setCondition("jobs", "not consuming jobs: "+err.Error())
 			return nil
@@ -97,6 +100,12 @@ func (a *Agent) startJobServer(st machineState) *asynq.Server {
 			a.recordError(fmt.Sprintf("job %s (%s): %v", t.Type(), id, err))
 		}),
 		HealthCheckFunc: func(err error) {
+			// WRONGPASS is how Redis refuses an unknown user or password
+			// (the error carries no type of its own). Only credentials from
+			// enrolment can be renewed by enrolling again.
+			if err != nil && a.redis == nil && strings.HasPrefix(err.Error(), "WRONGPASS") {
+				a.redisRefused.Store(true)
+			}
 			if err != nil {
 				if !redisDown.Swap(true) {
 					a.log.Warn("Redis unreachable; jobs wait until it returns", "error", err)

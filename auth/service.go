@@ -124,3 +124,23 @@ func (s *Service) Authenticate(ctx context.Context, credential string) (Principa
 	}
 	return Principal{TeamID: team.ID, TeamName: team.Name, Mode: tok.Mode, Operator: tok.Operator, TokenID: tok.ID, Subject: tok.Prefix}, nil
 }
+
+// FindToken returns the live API token plain when it belongs to team
+// teamID (0: any team). An unknown or revoked token, or one of another
+// team, is ENOTFOUND, so the answer tells nothing about other teams.
+func (s *Service) FindToken(ctx context.Context, teamID int64, plain string) (storage.APIToken, error) {
+	hash := HashToken(plain)
+	tok, err := s.db.APITokenByHash(ctx, hash)
+	if err != nil && proofgrid.ErrorCode(err) != proofgrid.ENOTFOUND {
+		return storage.APIToken{}, fmt.Errorf("look up token: %w", err)
+	}
+	if err != nil || !SameHash(tok.Hash, hash) || (teamID != 0 && tok.TeamID != teamID) {
+		return storage.APIToken{}, proofgrid.Errorf(proofgrid.ENOTFOUND, "token not found")
+	}
+	return tok, nil
+}
+
+// RevokeToken revokes API token id; it authenticates nothing from then on.
+func (s *Service) RevokeToken(ctx context.Context, id int64) error {
+	return s.db.RevokeAPIToken(ctx, id)
+}

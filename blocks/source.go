@@ -100,7 +100,7 @@ func (s *Source) Run(ctx context.Context) {
 	defer t.Stop()
 	for {
 		if n, err := s.Poll(ctx); err != nil && ctx.Err() == nil {
-			s.cfg.Logger.Warn("block source poll failed", "rpc_url", redact(s.cfg.RPCURL), "err", err)
+			s.cfg.Logger.Warn("block source poll failed", "rpc_url", redact(s.cfg.RPCURL), "error", err)
 		} else if n > 0 {
 			s.cfg.Logger.Info("blocks recorded", "count", n)
 		}

@@ -3,6 +3,7 @@ package coordinator
 import (
 	"encoding/base64"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,8 @@ import (
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/auth"
 	"github.com/proofgrid/proofgrid/coordinator/agentapi"
+	"github.com/proofgrid/proofgrid/coordinator/ethproofs"
+	psyapi "github.com/proofgrid/proofgrid/coordinator/psy"
 	"github.com/proofgrid/proofgrid/coordinator/web"
 )
 
@@ -26,13 +29,22 @@ const MonitorPath = "/monitor"
 
 func (c *Coordinator) newApp(styles *web.Styles) *fiber.App {
 	app := fiber.New(fiber.Config{
-		AppName:               "proofgrid-coordinator",
-		BodyLimit:             c.cfg.BodyLimit,
-		ReadTimeout:           60 * time.Second,
-		WriteTimeout:          120 * time.Second,
-		IdleTimeout:           120 * time.Second,
-		DisableStartupMessage: true,
-		ErrorHandler:          web.ErrorHandler(styles, c.cfg.Logger),
+		AppName: "proofgrid-coordinator",
+		// Bodies are streamed: the server buffers a few KiB of each and
+		// web.BodyGuard reads the rest with the right limit, so an upload
+		// route can take large bodies without every route, before any
+		// authentication, holding that much. In streaming mode BodyLimit
+		// only decides how much the server buffers ahead.
+		StreamRequestBody: true,
+		BodyLimit:         c.cfg.BodyLimit,
+		// Otherwise the server parses multipart bodies before routing,
+		// spilling files to disk without a limit.
+		DisablePreParseMultipartForm: true,
+		ReadTimeout:                  60 * time.Second,
+		WriteTimeout:                 120 * time.Second,
+		IdleTimeout:                  120 * time.Second,
+		DisableStartupMessage:        true,
+		ErrorHandler:                 web.ErrorHandler(styles, c.cfg.Logger),
 	})
 	httpMetrics := newHTTPMetrics(c.registry)
 	app.Use(
@@ -40,7 +52,8 @@ func (c *Coordinator) newApp(styles *web.Styles) *fiber.App {
 		requestid.New(),
 		c.accessLog,
 		httpMetrics.middleware,
-		refuseContentEncoding,
+		web.RefuseContentEncoding,
+		web.BodyGuard{Limit: c.cfg.BodyLimit, Uploads: slices.Concat(ethproofs.Uploads, psyapi.Uploads)}.Handler(),
 	)
 
 	app.Get("/health", c.health)
@@ -50,19 +63,9 @@ func (c *Coordinator) newApp(styles *web.Styles) *fiber.App {
 
 	verifier := web.SignatureVerifier{Keys: c.Fleet, Nonces: auth.NewReplayCache(c.Redis, ""), Now: c.cfg.Now}
 	c.verifier = verifier
-	(&agentapi.API{Fleet: c.Fleet, Auth: c.Auth, Verifier: verifier, Queues: c.Inspector}).Mount(app)
+	(&agentapi.API{Fleet: c.Fleet, Auth: c.Auth, Verifier: verifier, Tokens: c.Auth, Queues: c.Inspector}).Mount(app)
 	styles.Add(agentapi.Prefix, web.StylePlain)
 	return app
-}
-
-// refuseContentEncoding answers 415 to compressed request bodies: Fiber
-// would inflate them past the body limit (a gzip bomb) before any handler
-// could refuse.
-func refuseContentEncoding(c *fiber.Ctx) error {
-	if ce := c.Get(fiber.HeaderContentEncoding); ce != "" && !strings.EqualFold(ce, "identity") {
-		return proofgrid.Errorf(proofgrid.EUNSUPPORTED, "Content-Encoding %q is not accepted: send the body uncompressed", ce)
-	}
-	return c.Next()
 }
 
 // accessLog writes one slog line per request.
@@ -168,9 +171,28 @@ func (m *httpMetrics) middleware(c *fiber.Ctx) error {
 		route = MonitorPath
 	}
 	status := responseStatus(c, err)
-	m.requests.WithLabelValues(c.Method(), route, strconv.Itoa(status)).Inc()
-	m.duration.WithLabelValues(c.Method(), route).Observe(time.Since(start).Seconds())
+	method := methodLabel(c.Method())
+	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
 	return err
+}
+
+// methodLabel returns the method as a constant string. c.Method() points
+// into fasthttp's request buffer, which the next request on the
+// connection overwrites, and a metric keeps its label values for good:
+// kept as they were, "GET" labels turned into "POS" and /metrics failed
+// on the duplicates. Fiber answers unknown methods itself, so these are
+// all the methods a handler sees.
+func methodLabel(m string) string {
+	for _, known := range [...]string{
+		fiber.MethodGet, fiber.MethodHead, fiber.MethodPost, fiber.MethodPut, fiber.MethodPatch,
+		fiber.MethodDelete, fiber.MethodConnect, fiber.MethodOptions, fiber.MethodTrace,
+	} {
+		if m == known {
+			return known
+		}
+	}
+	return "other"
 }
 
 func decodeBase64(s string) (string, error) {

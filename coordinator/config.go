@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/proofgrid/proofgrid/coordinator/ethproofs"
+	"github.com/proofgrid/proofgrid/coordinator/web"
 	"github.com/proofgrid/proofgrid/fleet"
 	"github.com/proofgrid/proofgrid/psy"
 )
@@ -22,6 +23,15 @@ const (
 	RoleAPI       = "api"
 	RoleWorker    = "worker"
 	RoleScheduler = "scheduler"
+)
+
+// Defaults of the settings that name places; cmd/coordinator shows them in
+// its help.
+const (
+	DefaultHTTPAddr    = ":8080"
+	DefaultDatabaseURL = "sqlite://./data/proofgrid.db"
+	DefaultRedisURL    = "redis://127.0.0.1:6379/0"
+	DefaultDataDir     = "./data"
 )
 
 // Config configures the coordinator. Zero values mean the embedded
@@ -38,6 +48,12 @@ type Config struct {
 	// AgentRedisURL is the Redis URL handed to agents at enrolment
 	// (default: RedisURL). Set it when agents reach Redis by another name.
 	AgentRedisURL string
+	// AgentRedisACL is how agents get Redis credentials: "auto" (default)
+	// gives each machine its own Redis user limited to its queues when
+	// Redis allows it and falls back to AgentRedisURL with an error in the
+	// log; "on" refuses to start without per-machine users; "off" hands
+	// every agent AgentRedisURL (redisacl).
+	AgentRedisACL string
 	// Roles to run (default all three).
 	Roles []string
 	// JWTSecret enables admin JWTs (HS256). Required in production.
@@ -46,8 +62,10 @@ type Config struct {
 	JWTExpiration time.Duration
 	// Production refuses to start without secrets that have no safe default.
 	Production bool
-	// BodyLimit caps any request body (default 64 MiB, the largest upload);
-	// endpoints cap their own bodies lower.
+	// BodyLimit caps the body of every route but the uploads (default
+	// 1 MiB), read before routing; endpoints may cap theirs lower. Upload
+	// routes (Ethproofs proofs, benchmarks and keys, Psy ingestion) read
+	// larger bodies with their own limits after authentication.
 	BodyLimit int
 	// HeartbeatInterval is what agents are told (default 15 s).
 	HeartbeatInterval time.Duration
@@ -77,13 +95,13 @@ type Config struct {
 
 func (c *Config) resolve() error {
 	if c.HTTPAddr == "" {
-		c.HTTPAddr = ":8080"
+		c.HTTPAddr = DefaultHTTPAddr
 	}
 	if c.DatabaseURL == "" {
-		c.DatabaseURL = "sqlite://./data/proofgrid.db"
+		c.DatabaseURL = DefaultDatabaseURL
 	}
 	if c.RedisURL == "" {
-		c.RedisURL = "redis://127.0.0.1:6379/0"
+		c.RedisURL = DefaultRedisURL
 	}
 	if c.AgentRedisURL == "" {
 		c.AgentRedisURL = c.RedisURL
@@ -106,7 +124,7 @@ func (c *Config) resolve() error {
 		return errors.New("production mode needs JWT_SECRET (at least 32 characters)")
 	}
 	if c.BodyLimit <= 0 {
-		c.BodyLimit = 64 << 20
+		c.BodyLimit = web.DefaultBodyLimit
 	}
 	if c.HeartbeatInterval <= 0 {
 		c.HeartbeatInterval = 15 * time.Second
@@ -121,7 +139,7 @@ func (c *Config) resolve() error {
 		c.ShutdownTimeout = 20 * time.Second
 	}
 	if c.DataDir == "" {
-		c.DataDir = "./data"
+		c.DataDir = DefaultDataDir
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

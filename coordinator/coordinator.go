@@ -19,6 +19,7 @@ import (
 	"github.com/proofgrid/proofgrid/fleet"
 	"github.com/proofgrid/proofgrid/outbox"
 	"github.com/proofgrid/proofgrid/queue"
+	"github.com/proofgrid/proofgrid/redisacl"
 	"github.com/proofgrid/proofgrid/storage"
 )
 
@@ -75,7 +76,9 @@ func New(ctx context.Context, cfg Config) (*Coordinator, error) {
 		return nil, fmt.Errorf("migrate database: %w", err)
 	}
 
-	c.RedisOpt, err = asynq.ParseRedisURI(cfg.RedisURL)
+	// redisacl.ConnOpt keeps a user name in the URL, which asynq's own
+	// parser drops.
+	c.RedisOpt, err = redisacl.ConnOpt(cfg.RedisURL)
 	if err != nil {
 		return nil, fmt.Errorf("redis url: %w", err)
 	}
@@ -94,7 +97,11 @@ func New(ctx context.Context, cfg Config) (*Coordinator, error) {
 		}
 	}
 	c.Auth = auth.NewService(db, issuer, cfg.Now)
-	c.Fleet = fleet.NewService(db, fleet.Config{HeartbeatInterval: cfg.HeartbeatInterval, AgentRedisURL: cfg.AgentRedisURL, Now: cfg.Now})
+	access, err := redisacl.New(ctx, rdb, redisacl.Config{URL: cfg.AgentRedisURL, Mode: cfg.AgentRedisACL, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	c.Fleet = fleet.NewService(db, fleet.Config{HeartbeatInterval: cfg.HeartbeatInterval, AgentRedisURL: cfg.AgentRedisURL, Access: access, Now: cfg.Now})
 	c.Outbox = outbox.New(db, rdb, outbox.Config{Now: cfg.Now, Logger: cfg.Logger})
 
 	c.registry = prometheus.NewRegistry()
@@ -192,7 +199,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 	case runErr = <-errc:
-		log.Error("api server stopped", "err", runErr)
+		log.Error("api server stopped", "error", runErr)
 	}
 	log.Info("shutting down")
 	stopBackground()
@@ -202,7 +209,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	}
 	if c.cfg.Has(RoleAPI) {
 		if err := c.app.ShutdownWithTimeout(c.cfg.ShutdownTimeout); err != nil {
-			log.Warn("http shutdown", "err", err)
+			log.Warn("http shutdown", "error", err)
 		}
 	}
 	if srv != nil {

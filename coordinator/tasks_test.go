@@ -98,7 +98,7 @@ func TestFailedAttemptIsLoggedAndCounted(t *testing.T) {
 	l := logs.waitFor(t, "task failed", 1)[0]
 	want := map[string]any{
 		"level": "WARN", "msg": "task failed; it will be retried", "task_type": taskType, "task_id": "fail-once-1",
-		"queue": queue.QueueVerify, "attempt": 0.0, "max_retry": 3.0, "err": "redis: connection refused",
+		"queue": queue.QueueVerify, "attempt": 0.0, "max_retry": 3.0, "error": "redis: connection refused",
 	}
 	for k, v := range want {
 		if l[k] != v {

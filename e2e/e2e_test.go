@@ -161,8 +161,20 @@ func TestAgentAndCoordinatorBinaries(t *testing.T) {
 
 	coord := start(t, env, bins.coordinator, "serve")
 	waitReady(t, url)
+	// A prover enrols only into a cluster of its own team.
+	if code := call(t, token, "POST", url+"/api/v0/clusters", map[string]any{"name": "c1", "zkvm_version_id": 1}, nil); code != 200 {
+		t.Fatalf("create cluster: %d", code)
+	}
+	var clusters []struct {
+		UUID string `json:"uuid"`
+	}
+	call(t, token, "GET", url+"/api/v0/clusters", nil, &clusters)
+	if len(clusters) != 1 || clusters[0].UUID == "" {
+		t.Fatalf("clusters: %+v", clusters)
+	}
+	c1 := clusters[0].UUID
 	stateDir := t.TempDir()
-	agentArgs := []string{"run", "--coordinator", url, "--token", token, "--role", "prover", "--cluster", "c1", "--state-dir", stateDir, "--interval", "1s"}
+	agentArgs := []string{"run", "--coordinator", url, "--token", token, "--role", "prover", "--cluster", c1, "--state-dir", stateDir, "--interval", "1s"}
 	agent := start(t, nil, bins.agent, agentArgs...)
 
 	cl, err := client.New(url, client.Options{})
@@ -182,8 +194,8 @@ func TestAgentAndCoordinatorBinaries(t *testing.T) {
 	host, _ := os.Hostname()
 	s := m.Latest
 	switch {
-	case m.Role != proofgrid.RoleProver || m.ClusterID != "c1":
-		t.Errorf("machine role %q cluster %q, want prover c1", m.Role, m.ClusterID)
+	case m.Role != proofgrid.RoleProver || m.ClusterID != c1:
+		t.Errorf("machine role %q cluster %q, want prover %s", m.Role, m.ClusterID, c1)
 	case s.Host.Hostname != host:
 		t.Errorf("sample hostname %q, want %q", s.Host.Hostname, host)
 	case s.Memory.TotalBytes == 0 || s.Memory.UsedPercent <= 0 || s.Memory.UsedPercent > 100:

@@ -173,6 +173,14 @@ func (m *Monitor) asOf(t time.Time) (time.Time, error) {
 	return t.UTC(), nil
 }
 
+// MaxStake bounds a stake amount and the sum of an operator's
+// strategies: a thousand times all the ether there is, and far below
+// where a sum or a reward estimate could overflow to +Inf, which JSON
+// cannot carry.
+const MaxStake = 1e11
+
+func stakeAmount(f float64) bool { return nonNegative(f) && f <= MaxStake }
+
 // Limits of a stake record.
 const (
 	maxStrategies   = 64
@@ -186,9 +194,10 @@ func (m *Monitor) RecordStake(ctx context.Context, s storage.OperatorStake) (sto
 	if s.OperatorAddress, err = ParseOperatorAddress(s.OperatorAddress); err != nil {
 		return s, false, err
 	}
-	if !nonNegative(s.Eigen) {
-		return s, false, proofgrid.Errorf(proofgrid.EINVALID, "eigen must be a non-negative number")
+	if !stakeAmount(s.Eigen) {
+		return s, false, proofgrid.Errorf(proofgrid.EINVALID, "eigen must be a number between 0 and %g", MaxStake)
 	}
+	total := 0.0
 	if len(s.Strategies) > maxStrategies {
 		return s, false, proofgrid.Errorf(proofgrid.EINVALID, "at most %d strategies", maxStrategies)
 	}
@@ -196,12 +205,16 @@ func (m *Monitor) RecordStake(ctx context.Context, s storage.OperatorStake) (sto
 		if st.Name == "" || len(st.Name) > maxStrategyName {
 			return s, false, proofgrid.Errorf(proofgrid.EINVALID, "ethereum[%d].name must be 1..%d characters", i, maxStrategyName)
 		}
-		if !validAddress(st.Address) {
+		if !proofgrid.ValidAddress(st.Address) {
 			return s, false, proofgrid.Errorf(proofgrid.EINVALID, "ethereum[%d].address must be 0x followed by 40 hex digits", i)
 		}
-		if !nonNegative(st.DelegatedStake) {
-			return s, false, proofgrid.Errorf(proofgrid.EINVALID, "ethereum[%d].delegated_stake must be a non-negative number", i)
+		if !stakeAmount(st.DelegatedStake) {
+			return s, false, proofgrid.Errorf(proofgrid.EINVALID, "ethereum[%d].delegated_stake must be a number between 0 and %g", i, MaxStake)
 		}
+		total += st.DelegatedStake
+	}
+	if total > MaxStake {
+		return s, false, proofgrid.Errorf(proofgrid.EINVALID, "the delegated stakes of ethereum add up to %g; at most %g", total, MaxStake)
 	}
 	if s.AsOf, err = m.asOf(s.AsOf); err != nil {
 		return s, false, err
@@ -242,6 +255,11 @@ func (m *Monitor) stakeOf(ctx context.Context, operator string) (StakeFigure, er
 	total := 0.0
 	for _, st := range s.Strategies {
 		total += st.DelegatedStake
+	}
+	// Records stored before amounts were bounded may sum past MaxStake,
+	// even to +Inf; they count as MaxStake.
+	if !(total <= MaxStake) {
+		total = MaxStake
 	}
 	at := s.AsOf
 	return StakeFigure{ETH: total, Source: s.Source, AsOf: &at}, nil

@@ -156,8 +156,8 @@ func (c Catalogue) Validate() error {
 	if v := c.Agent.LatestVersion; v != "" && !ValidVersion(v) {
 		bad("agent.latest_version %q is not a release version", v)
 	}
-	if !positive(c.Prices.ETHUSD) || !positive(c.Prices.EigenUSD) {
-		bad("prices.eth_usd and prices.eigen_usd must be positive numbers")
+	if !price(c.Prices.ETHUSD) || !price(c.Prices.EigenUSD) {
+		bad("prices.eth_usd and prices.eigen_usd must be numbers between %g and %g", minPrice, maxPrice)
 	}
 	if len(c.AVS) == 0 {
 		bad("avs must list at least one AVS")
@@ -226,7 +226,14 @@ func (c Catalogue) Validate() error {
 	return nil
 }
 
-func positive(f float64) bool    { return f > 0 && !math.IsInf(f, 0) }
+// Bounds of a catalogue price in dollars: with stakes bounded by MaxStake
+// they keep every reward estimate finite.
+const (
+	minPrice = 1e-6
+	maxPrice = 1e9
+)
+
+func price(f float64) bool       { return f >= minPrice && f <= maxPrice }
 func nonNegative(f float64) bool { return f >= 0 && !math.IsInf(f, 0) && !math.IsNaN(f) }
 
 // Lookup returns the AVS with the given id.

@@ -89,3 +89,18 @@ func details(err error) []string {
 	}
 	return nil
 }
+
+// TestCataloguePricesBounded checks that prices which would push a reward
+// estimate to +Inf (a huge ETH price, a vanishing EIGEN price) are refused.
+func TestCataloguePricesBounded(t *testing.T) {
+	for name, edit := range map[string]func(*fleet.Catalogue){
+		"eth_usd 1e308":    func(c *fleet.Catalogue) { c.Prices.ETHUSD = 1e308 },
+		"eigen_usd 1e-300": func(c *fleet.Catalogue) { c.Prices.EigenUSD = 1e-300 },
+	} {
+		c := fleet.EmbeddedCatalogue()
+		edit(&c)
+		if err := c.Validate(); proofgrid.ErrorCode(err) != proofgrid.EINVALID {
+			t.Errorf("%s: %v, want invalid", name, err)
+		}
+	}
+}

@@ -11,7 +11,6 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"fmt"
-	"math"
 	"regexp"
 	"sort"
 	"time"
@@ -26,10 +25,22 @@ import (
 type Config struct {
 	// HeartbeatInterval is what agents are told to use (default 15 s).
 	HeartbeatInterval time.Duration
-	// AgentRedisURL is handed to agents at enrolment; empty leaves it to
-	// the agent's own configuration.
+	// AgentRedisURL is handed to agents at enrolment when Access is nil;
+	// empty leaves it to the agent's own configuration.
 	AgentRedisURL string
-	Now           func() time.Time
+	// Access gives each enrolled machine its own credentials for its job
+	// queues (redisacl.Granter); nil hands every agent AgentRedisURL.
+	Access Access
+	Now    func() time.Time
+}
+
+// Access grants and revokes a machine's access to its job queues.
+type Access interface {
+	// Grant gives machineID access to exactly queues, replacing what it
+	// had, and returns the Redis URL the agent connects with.
+	Grant(ctx context.Context, machineID string, queues []string) (string, error)
+	// Revoke takes the machine's access away.
+	Revoke(ctx context.Context, machineID string) error
 }
 
 // Service applies the fleet rules over storage.
@@ -49,28 +60,28 @@ func NewService(db *storage.DB, cfg Config) *Service {
 	return &Service{db: db, cfg: cfg}
 }
 
-// Limits on what an agent may send: a heartbeat is small, and anything
-// beyond these is a broken or hostile agent.
-const (
-	maxNameLen    = 128
-	maxVersionLen = 64
-	maxDisks      = 256
-	maxGPUs       = 64
-	maxStrLen     = 256
-	maxErrors     = 64
-	maxAVS        = 32
-	maxQueues     = 16
-)
-
 var clusterIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 // ValidClusterID reports whether id may name a cluster in queue names.
 func ValidClusterID(id string) bool { return clusterIDPattern.MatchString(id) }
 
+// Enrolment is who enrols a machine: a team, through one of its API tokens.
+type Enrolment struct {
+	TeamID int64
+	// TokenID is the API token used, recorded so that revoking the token
+	// revokes the machine's queue access too; 0 records none.
+	TokenID int64
+}
+
 // Enroll registers (or re-registers) a machine of a team. The same public
-// key always gets the same machine id.
-func (s *Service) Enroll(ctx context.Context, teamID int64, req proofgrid.EnrollRequest) (proofgrid.EnrollResponse, error) {
+// key always gets the same machine id. The machine gets its own
+// credentials for its queues, replacing those of an earlier enrolment.
+func (s *Service) Enroll(ctx context.Context, by Enrolment, req proofgrid.EnrollRequest) (proofgrid.EnrollResponse, error) {
+	teamID := by.TeamID
 	if err := validateEnroll(req); err != nil {
+		return proofgrid.EnrollResponse{}, err
+	}
+	if err := s.checkCluster(ctx, teamID, req.ClusterID); err != nil {
 		return proofgrid.EnrollResponse{}, err
 	}
 	m, _, err := s.db.UpsertMachine(ctx, proofgrid.Machine{
@@ -88,12 +99,64 @@ func (s *Service) Enroll(ctx context.Context, teamID int64, req proofgrid.Enroll
 	} else if err != nil {
 		return proofgrid.EnrollResponse{}, fmt.Errorf("enrol machine: %w", err)
 	}
+	if by.TokenID != 0 {
+		if err := s.db.SetMachineEnrolToken(ctx, m.ID, by.TokenID); err != nil {
+			return proofgrid.EnrollResponse{}, err
+		}
+	}
+	queues := Queues(m)
+	redisURL := s.cfg.AgentRedisURL
+	if s.cfg.Access != nil {
+		if redisURL, err = s.cfg.Access.Grant(ctx, m.ID, queues); err != nil {
+			return proofgrid.EnrollResponse{}, fmt.Errorf("grant queue access: %w", err)
+		}
+	}
 	return proofgrid.EnrollResponse{
 		MachineID:         m.ID,
-		Queues:            Queues(m),
-		RedisURL:          s.cfg.AgentRedisURL,
+		Queues:            queues,
+		RedisURL:          redisURL,
 		HeartbeatInterval: int(s.cfg.HeartbeatInterval / time.Second),
 	}, nil
+}
+
+// RevokeEnrolments takes queue access away from every machine that API
+// token tokenID enrolled last; the caller revokes the token itself after
+// this succeeds, so that a failure here can be retried with the token
+// still known. The machines stay enrolled and keep sending heartbeats
+// (those are signed by the machine's own key), but take no more jobs
+// until enrolled again with a live token. It returns the machine ids.
+func (s *Service) RevokeEnrolments(ctx context.Context, tokenID int64) ([]string, error) {
+	ids, err := s.db.MachinesEnrolledByToken(ctx, tokenID)
+	if err != nil {
+		return nil, err
+	}
+	if s.cfg.Access == nil {
+		return ids, nil
+	}
+	for _, id := range ids {
+		if err := s.cfg.Access.Revoke(ctx, id); err != nil {
+			return nil, fmt.Errorf("revoke queue access of machine %s: %w", id, err)
+		}
+	}
+	return ids, nil
+}
+
+// checkCluster refuses a cluster the team does not own: its queue would
+// hand the machine another team's prove:block tasks. An unknown cluster
+// and another team's cluster get the same not-found answer, so that the
+// answer reveals nothing about which cluster UUIDs exist.
+func (s *Service) checkCluster(ctx context.Context, teamID int64, clusterID string) error {
+	if clusterID == "" {
+		return nil
+	}
+	c, err := s.db.ClusterByID(ctx, clusterID)
+	if err != nil && proofgrid.ErrorCode(err) != proofgrid.ENOTFOUND {
+		return fmt.Errorf("look up cluster: %w", err)
+	}
+	if err != nil || c.TeamID != teamID {
+		return proofgrid.Errorf(proofgrid.ENOTFOUND, "cluster %s not found", clusterID)
+	}
+	return nil
 }
 
 // Queues returns the asynq queues a machine's agent consumes.
@@ -138,25 +201,6 @@ func (s *Service) TeamQueues(ctx context.Context, teamID int64) ([]string, error
 	return out, nil
 }
 
-func validateEnroll(r proofgrid.EnrollRequest) error {
-	switch {
-	case !proofgrid.ValidRole(r.Role):
-		return proofgrid.Errorf(proofgrid.EINVALID, "role must be %q or %q, got %q", proofgrid.RoleProver, proofgrid.RoleAVS, r.Role)
-	case r.Name == "" || len(r.Name) > maxNameLen:
-		return proofgrid.Errorf(proofgrid.EINVALID, "name must be 1..%d characters", maxNameLen)
-	case len(r.AgentVersion) > maxVersionLen:
-		return proofgrid.Errorf(proofgrid.EINVALID, "agent_version must be at most %d characters", maxVersionLen)
-	case r.ClusterID != "" && !ValidClusterID(r.ClusterID):
-		return proofgrid.Errorf(proofgrid.EINVALID, "cluster_id must be 1..64 letters, digits, '.', '_' or '-'")
-	case r.ClusterID != "" && r.Role != proofgrid.RoleProver:
-		return proofgrid.Errorf(proofgrid.EINVALID, "cluster_id is only for prover machines")
-	}
-	if _, err := decodeKey(r.PublicKey); err != nil {
-		return err
-	}
-	return nil
-}
-
 func decodeKey(s string) (ed25519.PublicKey, error) {
 	b, err := base64.StdEncoding.DecodeString(s)
 	if err != nil || len(b) != ed25519.PublicKeySize {
@@ -184,7 +228,7 @@ func (s *Service) AgentKey(ctx context.Context, machineID string) (ed25519.Publi
 
 // Heartbeat validates and records one heartbeat of a machine.
 func (s *Service) Heartbeat(ctx context.Context, machineID string, hb proofgrid.Heartbeat) (time.Time, error) {
-	if err := ValidateHeartbeat(hb); err != nil {
+	if err := ValidateHeartbeat(hb, s.cfg.Now()); err != nil {
 		return time.Time{}, err
 	}
 	now := s.cfg.Now().UTC()
@@ -199,82 +243,6 @@ func (s *Service) Heartbeat(ctx context.Context, machineID string, hb proofgrid.
 
 // HeartbeatInterval is the interval agents are told to use.
 func (s *Service) HeartbeatInterval() time.Duration { return s.cfg.HeartbeatInterval }
-
-// ValidateHeartbeat refuses heartbeats with impossible values: percentages
-// outside 0..100, NaN or infinite numbers, oversized lists or strings.
-func ValidateHeartbeat(hb proofgrid.Heartbeat) error {
-	sm := hb.Sample
-	bad := func(format string, args ...any) error { return proofgrid.Errorf(proofgrid.EINVALID, format, args...) }
-	if len(hb.AgentVersion) > maxVersionLen {
-		return bad("agent_version must be at most %d characters", maxVersionLen)
-	}
-	if len(sm.Disks) > maxDisks || len(sm.GPUs) > maxGPUs {
-		return bad("a sample may list at most %d disks and %d GPUs", maxDisks, maxGPUs)
-	}
-	if len(hb.Status.Errors) > maxErrors || len(hb.Status.AVS) > maxAVS || len(hb.Status.Queues) > maxQueues || len(sm.CollectorErrors) > maxErrors {
-		return bad("status lists are too long (errors ≤ %d, avs ≤ %d, queues ≤ %d)", maxErrors, maxAVS, maxQueues)
-	}
-	if hb.Status.RunningJobs < 0 {
-		return bad("status.running_jobs must not be negative")
-	}
-	pct := map[string]float64{
-		"cpu.usage_percent": sm.CPU.UsagePercent, "memory.used_percent": sm.Memory.UsedPercent,
-		"memory.swap_used_percent": sm.Memory.SwapUsedPercent,
-	}
-	for i, d := range sm.Disks {
-		pct[fmt.Sprintf("disks[%d].used_percent", i)] = d.UsedPercent
-		if err := checkStrings(bad, d.Mountpoint, d.Device, d.FSType); err != nil {
-			return err
-		}
-	}
-	for name, v := range pct {
-		if math.IsNaN(v) || v < 0 || v > 100 {
-			return bad("%s must be between 0 and 100, got %v", name, v)
-		}
-	}
-	for name, v := range map[string]float64{
-		"cpu.load1": sm.CPU.Load1, "cpu.load5": sm.CPU.Load5, "cpu.load15": sm.CPU.Load15,
-		"network.rx_bytes_per_sec": sm.Network.RxBytesPerSec, "network.tx_bytes_per_sec": sm.Network.TxBytesPerSec,
-		"disk_io.read_bytes_per_sec": sm.DiskIO.ReadBytesPerSec, "disk_io.write_bytes_per_sec": sm.DiskIO.WriteBytesPerSec,
-	} {
-		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
-			return bad("%s must be a non-negative number, got %v", name, v)
-		}
-	}
-	for i, g := range sm.GPUs {
-		if g.UtilizationPercent > 100 || g.MemoryUtilPercent > 100 {
-			return bad("gpus[%d] utilisation must be between 0 and 100", i)
-		}
-		if math.IsNaN(g.PowerDrawWatts) || math.IsInf(g.PowerDrawWatts, 0) || g.PowerDrawWatts < 0 {
-			return bad("gpus[%d].power_draw_watts must be a non-negative number", i)
-		}
-		if len(g.ThrottleReasons) > 32 {
-			return bad("gpus[%d] lists too many throttle reasons", i)
-		}
-		if err := checkStrings(bad, g.UUID, g.Name, g.DriverVersion); err != nil {
-			return err
-		}
-	}
-	h := sm.Host
-	if err := checkStrings(bad, h.Hostname, h.OS, h.Platform, h.PlatformVersion, h.KernelVersion, h.KernelArch, sm.CPU.Model); err != nil {
-		return err
-	}
-	for _, a := range hb.Status.AVS {
-		if err := checkStrings(bad, a.AVS, a.Chain, a.Version, a.OperatorAddress, a.Error); err != nil {
-			return err
-		}
-	}
-	return checkStrings(bad, hb.Status.Errors...)
-}
-
-func checkStrings(bad func(string, ...any) error, ss ...string) error {
-	for _, s := range ss {
-		if len(s) > maxStrLen {
-			return bad("a text field is longer than %d characters", maxStrLen)
-		}
-	}
-	return nil
-}
 
 // Machine returns a machine visible to teamID (0: any team). A machine of
 // another team is reported as not found, so ids of others leak nothing.

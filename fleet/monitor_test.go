@@ -5,23 +5,21 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"math"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/fleet"
+	"github.com/proofgrid/proofgrid/internal/clocktest"
 	"github.com/proofgrid/proofgrid/storage"
 	"github.com/proofgrid/proofgrid/storage/storagetest"
 )
 
-// clock is a settable time source.
-type clock struct{ t time.Time }
-
-func (c *clock) Now() time.Time { return c.t }
-
 type fixture struct {
 	db    *storage.DB
-	clk   *clock
+	clk   *clocktest.Clock
 	svc   *fleet.Service
 	mon   *fleet.Monitor
 	teamA int64
@@ -31,7 +29,7 @@ type fixture struct {
 func newFixture(t *testing.T, db *storage.DB) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	clk := &clock{t: now}
+	clk := clocktest.New(now)
 	f := &fixture{db: db, clk: clk}
 	f.svc = fleet.NewService(db, fleet.Config{HeartbeatInterval: 10 * time.Second, Now: clk.Now})
 	f.mon = fleet.NewMonitor(db, fleet.MonitorConfig{HeartbeatInterval: 10 * time.Second, Now: clk.Now,
@@ -58,7 +56,7 @@ func (f *fixture) enroll(t *testing.T, team int64, name, role string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := f.svc.Enroll(context.Background(), team, proofgrid.EnrollRequest{
+	resp, err := f.svc.Enroll(context.Background(), fleet.Enrolment{TeamID: team}, proofgrid.EnrollRequest{
 		Name: name, Role: role, PublicKey: base64.StdEncoding.EncodeToString(pub), AgentVersion: "1.2.0",
 	})
 	if err != nil {
@@ -71,6 +69,9 @@ func (f *fixture) beat(t *testing.T, id string, hb proofgrid.Heartbeat) {
 	t.Helper()
 	if hb.AgentVersion == "" {
 		hb.AgentVersion = "1.2.0"
+	}
+	if hb.Sample.CollectedAt.IsZero() {
+		hb.Sample.CollectedAt = f.clk.Now()
 	}
 	if _, err := f.svc.Heartbeat(context.Background(), id, hb); err != nil {
 		t.Fatalf("heartbeat %s: %v", id, err)
@@ -136,7 +137,7 @@ func TestMonitorSweep(t *testing.T) {
 		}
 
 		// Past the TTL (3 × 10 s) the AVS machine goes offline.
-		f.clk.t = now.Add(31 * time.Second)
+		f.clk.Set(now.Add(31 * time.Second))
 		f.beat(t, prover, proofgrid.Heartbeat{Sample: proofgrid.Sample{Disks: []proofgrid.Disk{{Mountpoint: "/data", UsedPercent: 50}}}})
 		res, err := f.mon.Sweep(ctx, f.clk.Now())
 		if err != nil || res.Transitions != 2 {
@@ -262,6 +263,44 @@ func TestMonitorOperatorFacts(t *testing.T) {
 		}
 		if _, err := f.mon.Stake(ctx, "0x1111111111111111111111111111111111111111"); proofgrid.ErrorCode(err) != proofgrid.ENOTFOUND {
 			t.Errorf("no stake recorded: %v", err)
+		}
+	})
+}
+
+// TestStakeTotalsStayFinite checks that stakes whose sum overflows a
+// float64 are refused at input, and that a stored record that sums to
+// +Inf anyway (written before the limit) still gives finite answers:
+// +Inf cannot be encoded as JSON, so every reader would get a 500.
+func TestStakeTotalsStayFinite(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		op := "0x2222222222222222222222222222222222222222"
+		huge := []storage.StakeStrategy{
+			{Name: "a", Address: "0x93c4b944D05dfe6df7645A86cd2206016c51564D", DelegatedStake: 1e308},
+			{Name: "b", Address: "0x93c4b944D05dfe6df7645A86cd2206016c51564E", DelegatedStake: 1e308},
+		}
+		_, _, err := f.mon.RecordStake(ctx, storage.OperatorStake{OperatorAddress: op, Strategies: huge})
+		if proofgrid.ErrorCode(err) != proofgrid.EINVALID || !strings.Contains(proofgrid.ErrorMessage(err), "ethereum[0].delegated_stake") {
+			t.Fatalf("two stakes of 1e308: %v, want invalid", err)
+		}
+		_, _, err = f.mon.RecordStake(ctx, storage.OperatorStake{OperatorAddress: op, Eigen: 1e308})
+		if proofgrid.ErrorCode(err) != proofgrid.EINVALID || !strings.Contains(proofgrid.ErrorMessage(err), "eigen") {
+			t.Fatalf("eigen 1e308: %v, want invalid", err)
+		}
+
+		if _, err := db.PutOperatorStake(ctx, storage.OperatorStake{OperatorAddress: op, Strategies: huge, Source: fleet.SourceAdmin, AsOf: now}); err != nil {
+			t.Fatal(err)
+		}
+		req, err := f.mon.Requirements(ctx, "eigenda", op)
+		if err != nil || math.IsInf(req.Stake.ETH, 0) || req.Stake.ETH != fleet.MaxStake || !req.MeetsMinimum {
+			t.Fatalf("Requirements over a stored overflowing stake = %+v, %v", req.Stake, err)
+		}
+		r, err := f.mon.Rewards(ctx, "eigenda", op)
+		for name, v := range map[string]float64{"ethereum": r.Ethereum, "dollar": r.Dollar, "eigen": r.Eigen} {
+			if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
+				t.Fatalf("Rewards %s = %v, %v; want a finite figure", name, v, err)
+			}
 		}
 	})
 }

@@ -54,7 +54,7 @@ func Observe(machineID string, receivedAt time.Time, hb proofgrid.Heartbeat) (st
 		}
 		seen[key] = true
 		op := strings.TrimSpace(a.OperatorAddress)
-		if validAddress(op) {
+		if proofgrid.ValidAddress(op) {
 			op = strings.ToLower(op)
 		}
 		deps = append(deps, storage.AVSDeployment{

@@ -23,6 +23,11 @@ func TestCompareVersions(t *testing.T) {
 		{"0.9.0-alpha", "0.9.0-alpha.1", -1, true},
 		{"0.9.0-1", "0.9.0-alpha", -1, true},
 		{"1.0.0+build.5", "1.0.0", 0, true},
+		// Release builds carry VERSION+<commit>[.dirty] (the Makefile).
+		{"0.4.0+3f2a9c1", "0.4.0", 0, true},
+		{"0.4.0+3f2a9c1.dirty", "0.4.1", -1, true},
+		{"0.4.1+3f2a9c1", "0.4.0+0000000", 1, true},
+		{"v0.4.0-rc.1+3f2a9c1", "0.4.0", -1, true},
 		{"1.2.3.4", "1.2.3", 1, true},
 		{"dev", "1.0.0", 0, false},
 		{"", "1.0.0", 0, false},
@@ -36,6 +41,9 @@ func TestCompareVersions(t *testing.T) {
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("CompareVersions(%q, %q) = %d, %v; want %d, %v", tt.a, tt.b, got, ok, tt.want, tt.ok)
 		}
+	}
+	if !fleet.Behind("0.4.0+3f2a9c1", "0.4.1") || fleet.Behind("0.4.1+3f2a9c1.dirty", "0.4.1") {
+		t.Error("Behind does not ignore build metadata")
 	}
 	if !fleet.Behind("0.8.5", "0.8.6") || fleet.Behind("dev", "0.8.6") || fleet.Behind("0.8.6", "") {
 		t.Error("Behind disagrees with CompareVersions")

@@ -94,7 +94,7 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 			if err := r.enqueue(ctx, client, m); err != nil {
 				// Leave it pending; the next pass tries again. Later
 				// rows still go out.
-				r.cfg.Logger.Warn("outbox enqueue failed", "outbox_id", m.ID, "task_type", m.TaskType, "err", err)
+				r.cfg.Logger.Warn("outbox enqueue failed", "outbox_id", m.ID, "task_type", m.TaskType, "error", err)
 				_ = r.db.RecordOutboxError(ctx, m.ID, err.Error())
 				if ctx.Err() != nil {
 					return total, ctx.Err()
@@ -175,7 +175,7 @@ func (r *Relay) Run(ctx context.Context) {
 	defer t.Stop()
 	for {
 		if _, err := r.Flush(ctx); err != nil && ctx.Err() == nil {
-			r.cfg.Logger.Warn("outbox flush failed", "err", err)
+			r.cfg.Logger.Warn("outbox flush failed", "error", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -204,7 +204,7 @@ func (s *Service) dropOrphan(ctx context.Context, key string, block, version int
 		return
 	}
 	if err := s.blobs.Delete(ctx, key); err != nil {
-		s.cfg.Logger.Warn("could not remove the proof of a refused report", "blob_key", key, "err", err)
+		s.cfg.Logger.Warn("could not remove the proof of a refused report", "blob_key", key, "error", err)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proofgrid/proofgrid/internal/clocktest"
 	"github.com/proofgrid/proofgrid/psy"
 	"github.com/proofgrid/proofgrid/storage"
 	"github.com/proofgrid/proofgrid/storage/storagetest"
@@ -41,7 +42,7 @@ func BenchmarkCheckpointRewards(b *testing.B) {
 	db := storagetest.Open(b, dialect)
 	cpStart := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	cp := cpStart.Unix() / 600
-	clk := &clock{t: cpStart.Add(time.Hour)}
+	clk := clocktest.New(cpStart.Add(time.Hour))
 	svc, err := psy.New(db, psy.Config{CheckpointLength: cpLen, Weights: map[string]int64{"c0": 5, "c1": 3, "c2": 2}, Now: clk.Now}, nil)
 	if err != nil {
 		b.Fatal(err)

@@ -10,25 +10,17 @@ import (
 	"time"
 
 	"github.com/proofgrid/proofgrid"
+	"github.com/proofgrid/proofgrid/internal/clocktest"
 	"github.com/proofgrid/proofgrid/psy"
 	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/storage"
 	"github.com/proofgrid/proofgrid/storage/storagetest"
 )
 
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
-
 type fixture struct {
 	db    *storage.DB
 	svc   *psy.Service
-	clock *clock
+	clock *clocktest.Clock
 	seq   int
 }
 
@@ -37,7 +29,7 @@ const cpLen = 10 * time.Minute
 
 func newFixture(t *testing.T, db *storage.DB) *fixture {
 	t.Helper()
-	f := &fixture{db: db, clock: &clock{t: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}}
+	f := &fixture{db: db, clock: clocktest.New(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))}
 	var err error
 	f.svc, err = psy.New(db, psy.Config{
 		CheckpointLength: cpLen, CheckpointGrace: time.Minute, RewardPool: 1000,

@@ -59,7 +59,7 @@ func (f *Failures) HandleError(ctx context.Context, task *asynq.Task, err error)
 	// ctx may have ended (a timeout, shutdown); the line is still written.
 	f.logger.Log(context.WithoutCancel(ctx), level, msg,
 		"task_type", task.Type(), "task_id", id, "queue", queueName,
-		"attempt", retried, "max_retry", maxRetry, "err", err)
+		"attempt", retried, "max_retry", maxRetry, "error", err)
 	f.total.WithLabelValues(task.Type()).Inc()
 }
 

@@ -103,7 +103,7 @@ func TestFailuresLogsAndCountsEachFailedAttempt(t *testing.T) {
 	want := map[string]any{
 		"level": "WARN", "msg": "task failed; it will be retried",
 		"task_type": queue.TypeMetricsRetention, "task_id": "maintenance:metrics_retention:1800000000",
-		"queue": queue.QueueMaintenance, "attempt": 0.0, "max_retry": 3.0, "err": "database is down",
+		"queue": queue.QueueMaintenance, "attempt": 0.0, "max_retry": 3.0, "error": "database is down",
 	}
 	for k, v := range want {
 		if l[k] != v {

@@ -124,7 +124,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		if _, err := s.Tick(ctx); err != nil && ctx.Err() == nil {
-			s.logger.Warn("scheduler tick failed", "err", err)
+			s.logger.Warn("scheduler tick failed", "error", err)
 		}
 		select {
 		case <-ctx.Done():

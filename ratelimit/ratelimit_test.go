@@ -7,25 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proofgrid/proofgrid/internal/clocktest"
 	"github.com/proofgrid/proofgrid/queue/queuetest"
 	"github.com/proofgrid/proofgrid/ratelimit"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 func TestSlidingWindow(t *testing.T) {
 	r := queuetest.StartRedis(t, queuetest.Options{})
-	clk := &clock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := clocktest.New(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	l := ratelimit.New(r.Client(), ratelimit.Config{Limit: 3, Window: time.Minute, Now: clk.Now})
 	ctx := context.Background()
 	for i := range 3 {
@@ -33,7 +22,7 @@ func TestSlidingWindow(t *testing.T) {
 		if err != nil || !res.Allowed || res.Remaining != 2-i {
 			t.Fatalf("request %d = %+v %v", i, res, err)
 		}
-		clk.Add(10 * time.Second)
+		clk.Advance(10 * time.Second)
 	}
 	res, err := l.Allow(ctx, "k")
 	if err != nil || res.Allowed || res.Remaining != 0 {
@@ -47,7 +36,7 @@ func TestSlidingWindow(t *testing.T) {
 	if other, _ := l.Allow(ctx, "other"); !other.Allowed {
 		t.Fatal("another key shares the window")
 	}
-	clk.Add(30 * time.Second)
+	clk.Advance(30 * time.Second)
 	if res, err := l.Allow(ctx, "k"); err != nil || !res.Allowed || res.Remaining != 0 {
 		t.Fatalf("after the oldest left = %+v %v", res, err)
 	}

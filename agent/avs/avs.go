@@ -134,7 +134,7 @@ func New(cfg Config) (*Checker, error) {
 			return nil, fmt.Errorf("avs: deployment %d needs an AVS id and a chain", i)
 		case seen[d.AVS+"/"+d.Chain]:
 			return nil, fmt.Errorf("avs: %s on %s is configured twice", d.AVS, d.Chain)
-		case d.OperatorAddress != "" && !validAddress(d.OperatorAddress):
+		case d.OperatorAddress != "" && !proofgrid.ValidAddress(d.OperatorAddress):
 			return nil, fmt.Errorf("avs: %s: operator address must be 0x followed by 40 hex digits, got %q", d.AVS, d.OperatorAddress)
 		case d.HealthURL != "" && !strings.HasPrefix(d.HealthURL, "http://") && !strings.HasPrefix(d.HealthURL, "https://"):
 			return nil, fmt.Errorf("avs: %s: health URL must be http or https, got %q", d.AVS, d.HealthURL)
@@ -311,16 +311,4 @@ func pidAlive(ctx context.Context, path string) error {
 		return fmt.Errorf("process %d from %s is not running", pid, path)
 	}
 	return nil
-}
-
-func validAddress(s string) bool {
-	if len(s) != 42 || s[:2] != "0x" {
-		return false
-	}
-	for _, c := range s[2:] {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return true
 }

@@ -180,7 +180,7 @@ func (s *Set) Collect(ctx context.Context) proofgrid.Sample {
 	for i, e := range s.entries {
 		merge(&out, &parts[i])
 		if errs[i] != nil {
-			s.log.Debug("collector failed", "collector", e.c.Name(), "err", errs[i])
+			s.log.Debug("collector failed", "collector", e.c.Name(), "error", errs[i])
 			out.CollectorErrors = append(out.CollectorErrors, proofgrid.CollectorError{Collector: e.c.Name(), Error: errs[i].Error()})
 		}
 	}

@@ -86,7 +86,7 @@ func (c *gpuCollector) init() error {
 				c.log.Info("no gpu driver, reporting no GPUs", "reason", err)
 			}
 		default:
-			c.log.Info("gpu driver failed to load", "err", err)
+			c.log.Info("gpu driver failed to load", "error", err)
 		}
 		c.initErr = err
 	}

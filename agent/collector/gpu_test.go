@@ -12,16 +12,11 @@ import (
 
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/agent/collector/collectortest"
+	"github.com/proofgrid/proofgrid/internal/clocktest"
 )
 
-// clock is a manual time source for tests.
-type clock struct{ t time.Time }
-
-func (c *clock) Now() time.Time          { return c.t }
-func (c *clock) Advance(d time.Duration) { c.t = c.t.Add(d) }
-
-func newTestGPUCollector(d GPUDriver) (*gpuCollector, *clock) {
-	clk := &clock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+func newTestGPUCollector(d GPUDriver) (*gpuCollector, *clocktest.Clock) {
+	clk := clocktest.New(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	return newGPUCollector(d, clk.Now, slog.New(slog.DiscardHandler)), clk
 }
 

@@ -137,7 +137,7 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		if ee, ok := errors.AsType[*zkvm.ExitError](err); ok {
 			// The prover's own words stay on this machine: the error that
 			// leaves it says only how the prover ended.
-			log.Warn("prover failed", "err", err, "output", ee.Output)
+			log.Warn("prover failed", "error", err, "output", ee.Output)
 		}
 		h.reportFailure(ctx, index, p, start, err)
 		return fmt.Errorf("prover: block %d: %w", p.BlockNumber, err)
@@ -260,7 +260,7 @@ func (h *Handler) reportFailure(ctx context.Context, index int64, p queue.ProveB
 	}
 	var out client.FailureResponse
 	if err := h.rep.DoSigned(rctx, http.MethodPost, client.PathWorkerEvents, body, &out); err != nil {
-		h.log.Warn("could not report the failed job", "block_number", p.BlockNumber, "err", err)
+		h.log.Warn("could not report the failed job", "block_number", p.BlockNumber, "error", err)
 	}
 }
 

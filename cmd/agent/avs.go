@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/agent"
 	"github.com/proofgrid/proofgrid/agent/avs"
+	"github.com/proofgrid/proofgrid/internal/envflag"
 )
 
 // avsFlags are the "agent run" settings of an AVS machine: the deployment
@@ -31,27 +31,22 @@ type avsFlags struct {
 	registerInterval  time.Duration
 }
 
-// bind registers the AVS flags on fs and their environment variables in
-// envOf.
-func (f *avsFlags) bind(fs *flag.FlagSet, envOf map[string]string) {
-	str := func(v *string, name, env, help string) {
-		fs.StringVar(v, name, *v, help+" ("+env+")")
-		envOf[name] = env
-	}
-	str(&f.id, "avs", "PROOFGRID_AGENT_AVS", "AVS this machine runs, by catalogue id (e.g. eigenda); role avs only")
-	str(&f.chain, "avs-chain", "PROOFGRID_AGENT_AVS_CHAIN", "network the AVS node serves; default mainnet")
-	str(&f.version, "avs-version", "PROOFGRID_AGENT_AVS_VERSION", "version of the AVS node software")
-	str(&f.operator, "operator-address", "PROOFGRID_AGENT_OPERATOR_ADDRESS", "operator's Ethereum address (0x + 40 hex digits)")
-	str(&f.process, "avs-process", "PROOFGRID_AGENT_AVS_PROCESS", "name of the AVS node's process, checked every heartbeat")
-	str(&f.pidFile, "avs-pid-file", "PROOFGRID_AGENT_AVS_PID_FILE", "pid file of the AVS node, checked every heartbeat")
-	str(&f.healthURL, "avs-health-url", "PROOFGRID_AGENT_AVS_HEALTH_URL", "URL that answers 2xx while the node is healthy, e.g. http://localhost:9091/eigen/node/health")
-	str(&f.registeredCommand, "avs-registered-command", "PROOFGRID_AGENT_AVS_REGISTERED_COMMAND",
-		"command checking the operator's registration: exit 0 registered, 1 not; a JSON array or space-separated words")
-	str(&f.config, "avs-config", "PROOFGRID_AGENT_AVS_CONFIG", "JSON file listing several AVS deployments instead of the single --avs flags")
-	fs.DurationVar(&f.timeout, "avs-check-timeout", 0, "bound of each AVS check; default 5s (PROOFGRID_AGENT_AVS_CHECK_TIMEOUT)")
-	envOf["avs-check-timeout"] = "PROOFGRID_AGENT_AVS_CHECK_TIMEOUT"
-	fs.DurationVar(&f.registerInterval, "avs-register-interval", 0, "how long a registration check's answer is reused; default 5m (PROOFGRID_AGENT_AVS_REGISTER_INTERVAL)")
-	envOf["avs-register-interval"] = "PROOFGRID_AGENT_AVS_REGISTER_INTERVAL"
+// bind registers the AVS flags and their environment variables on s.
+func (f *avsFlags) bind(s *envflag.Set) {
+	s.String(&f.id, "avs", "", "AVS this machine runs, by catalogue id (e.g. eigenda); role avs only", "PROOFGRID_AGENT_AVS")
+	s.String(&f.chain, "avs-chain", "", "network the AVS node serves; default mainnet", "PROOFGRID_AGENT_AVS_CHAIN")
+	s.String(&f.version, "avs-version", "", "version of the AVS node software", "PROOFGRID_AGENT_AVS_VERSION")
+	s.String(&f.operator, "operator-address", "", "operator's Ethereum address (0x + 40 hex digits)", "PROOFGRID_AGENT_OPERATOR_ADDRESS")
+	s.String(&f.process, "avs-process", "", "name of the AVS node's process, checked every heartbeat", "PROOFGRID_AGENT_AVS_PROCESS")
+	s.String(&f.pidFile, "avs-pid-file", "", "pid file of the AVS node, checked every heartbeat", "PROOFGRID_AGENT_AVS_PID_FILE")
+	s.String(&f.healthURL, "avs-health-url", "",
+		"URL that answers 2xx while the node is healthy, e.g. http://localhost:9091/eigen/node/health", "PROOFGRID_AGENT_AVS_HEALTH_URL")
+	s.String(&f.registeredCommand, "avs-registered-command", "",
+		"command checking the operator's registration: exit 0 registered, 1 not; a JSON array or space-separated words", "PROOFGRID_AGENT_AVS_REGISTERED_COMMAND")
+	s.String(&f.config, "avs-config", "", "JSON file listing several AVS deployments instead of the single --avs flags", "PROOFGRID_AGENT_AVS_CONFIG")
+	s.Duration(&f.timeout, "avs-check-timeout", 0, "bound of each AVS check; default 5s", "PROOFGRID_AGENT_AVS_CHECK_TIMEOUT")
+	s.Duration(&f.registerInterval, "avs-register-interval", 0,
+		"how long a registration check's answer is reused; default 5m", "PROOFGRID_AGENT_AVS_REGISTER_INTERVAL")
 }
 
 // deploymentFile is one entry of an --avs-config file.

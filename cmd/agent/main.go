@@ -25,6 +25,7 @@ import (
 
 	"github.com/proofgrid/proofgrid/agent"
 	"github.com/proofgrid/proofgrid/agent/collector"
+	"github.com/proofgrid/proofgrid/internal/envflag"
 )
 
 // version is stamped at build time:
@@ -85,57 +86,34 @@ type runConfig struct {
 }
 
 // parseRun reads "agent run" flags, falling back to environment variables
-// for flags not given. Variables are applied after parsing, through the
-// flags' own parsers, so that -h never prints a token from the environment
-// as a default.
+// for flags not given (envflag: malformed values are errors naming the
+// variable, and -h never prints a token from the environment).
 func parseRun(args []string, getenv func(string) string, stderr io.Writer) (runConfig, error) {
 	var rc runConfig
 	c := &rc.agent
 	level := "info"
-	fs := flag.NewFlagSet("agent run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	envOf := map[string]string{}
-	str := func(p *string, name, env, help string) {
-		fs.StringVar(p, name, *p, help+" ("+env+")")
-		envOf[name] = env
-	}
-	str(&c.CoordinatorURL, "coordinator", "PROOFGRID_COORDINATOR_URL", "coordinator base URL")
-	str(&c.Token, "token", "PROOFGRID_AGENT_TOKEN", "team API token used to enrol")
-	str(&c.Role, "role", "PROOFGRID_AGENT_ROLE", "machine role: prover or avs")
-	str(&c.ClusterID, "cluster", "PROOFGRID_AGENT_CLUSTER", "prover cluster id")
-	str(&c.Name, "name", "PROOFGRID_AGENT_NAME", "machine name; default the hostname")
-	str(&c.StateDir, "state-dir", "PROOFGRID_AGENT_STATE_DIR", "directory for the key and enrolment; default "+agent.DefaultStateDir)
-	str(&c.RedisURL, "redis", "PROOFGRID_AGENT_REDIS_URL", "Redis URL overriding the one enrolment returns")
-	str(&level, "log-level", "PROOFGRID_AGENT_LOG_LEVEL", "debug, info, warn or error")
-	fs.DurationVar(&c.HeartbeatInterval, "interval", 0, "heartbeat interval; default 15s, the coordinator may ask for another (PROOFGRID_AGENT_INTERVAL)")
-	envOf["interval"] = "PROOFGRID_AGENT_INTERVAL"
-	fs.IntVar(&c.Concurrency, "concurrency", 0, "jobs run at once; default 1 (PROOFGRID_AGENT_CONCURRENCY)")
-	envOf["concurrency"] = "PROOFGRID_AGENT_CONCURRENCY"
-	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 0, "how long shutdown waits for running jobs before requeueing them; default 30s (PROOFGRID_AGENT_SHUTDOWN_TIMEOUT)")
-	envOf["shutdown-timeout"] = "PROOFGRID_AGENT_SHUTDOWN_TIMEOUT"
-	rc.prover.bind(fs, envOf)
-	rc.avs.bind(fs, envOf)
+	s := envflag.New("agent run")
+	s.SetOutput(stderr)
+	s.String(&c.CoordinatorURL, "coordinator", "", "coordinator base URL", "PROOFGRID_COORDINATOR_URL")
+	s.String(&c.Token, "token", "", "team API token used to enrol", "PROOFGRID_AGENT_TOKEN")
+	s.String(&c.Role, "role", "", "machine role: prover or avs", "PROOFGRID_AGENT_ROLE")
+	s.String(&c.ClusterID, "cluster", "", "prover cluster id", "PROOFGRID_AGENT_CLUSTER")
+	s.String(&c.Name, "name", "", "machine name; default the hostname", "PROOFGRID_AGENT_NAME")
+	s.String(&c.StateDir, "state-dir", "", "directory for the key and enrolment; default "+agent.DefaultStateDir, "PROOFGRID_AGENT_STATE_DIR")
+	s.String(&c.RedisURL, "redis", "", "Redis URL overriding the one enrolment returns", "PROOFGRID_AGENT_REDIS_URL")
+	s.String(&level, "log-level", level, "debug, info, warn or error", "PROOFGRID_AGENT_LOG_LEVEL")
+	s.Duration(&c.HeartbeatInterval, "interval", 0, "heartbeat interval; default 15s, the coordinator may ask for another", "PROOFGRID_AGENT_INTERVAL")
+	s.Int(&c.Concurrency, "concurrency", 0, "jobs run at once; default 1", "PROOFGRID_AGENT_CONCURRENCY")
+	s.Duration(&c.ShutdownTimeout, "shutdown-timeout", 0,
+		"how long shutdown waits for running jobs before requeueing them; default 30s", "PROOFGRID_AGENT_SHUTDOWN_TIMEOUT")
+	rc.prover.bind(s)
+	rc.avs.bind(s)
 
-	if err := fs.Parse(args); err != nil {
+	if err := s.Parse(args, getenv); err != nil {
 		return rc, err
 	}
-	if fs.NArg() > 0 {
-		return rc, fmt.Errorf("unexpected arguments: %q", fs.Args())
-	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		env := envOf[f.Name]
-		if given[f.Name] || env == "" || getenv(env) == "" || err != nil {
-			return
-		}
-		if e := f.Value.Set(getenv(env)); e != nil {
-			err = fmt.Errorf("%s: %w", env, e)
-		}
-	})
-	if err != nil {
-		return rc, err
+	if s.NArg() > 0 {
+		return rc, fmt.Errorf("unexpected arguments: %q", s.Args())
 	}
 	if err := rc.logLevel.UnmarshalText([]byte(level)); err != nil {
 		return rc, fmt.Errorf("log level: %w", err)

@@ -54,15 +54,19 @@ func TestParseRunErrors(t *testing.T) {
 	for name, tc := range map[string]struct {
 		args []string
 		env  map[string]string
+		want string // named in the error
 	}{
-		"bad env interval": {nil, map[string]string{"PROOFGRID_AGENT_INTERVAL": "soon"}},
-		"bad env workers":  {nil, map[string]string{"PROOFGRID_AGENT_CONCURRENCY": "many"}},
-		"bad flag":         {[]string{"--nope"}, nil},
-		"stray argument":   {[]string{"extra"}, nil},
-		"bad log level":    {[]string{"--log-level", "loud"}, nil},
+		"bad env interval": {nil, map[string]string{"PROOFGRID_AGENT_INTERVAL": "soon"}, "PROOFGRID_AGENT_INTERVAL"},
+		"bad env workers":  {nil, map[string]string{"PROOFGRID_AGENT_CONCURRENCY": "many"}, "PROOFGRID_AGENT_CONCURRENCY"},
+		"bad env steps":    {nil, map[string]string{"PROOFGRID_AGENT_DEMO_STEPS": "-1"}, "PROOFGRID_AGENT_DEMO_STEPS"},
+		"bad flag value":   {[]string{"--concurrency", "ten"}, nil, "-concurrency"},
+		"bad flag":         {[]string{"--nope"}, nil, "-nope"},
+		"stray argument":   {[]string{"extra"}, nil, "extra"},
+		"bad log level":    {[]string{"--log-level", "loud"}, nil, "log level"},
 	} {
-		if _, err := parseRun(tc.args, env(tc.env), &bytes.Buffer{}); err == nil {
-			t.Errorf("%s: accepted", name)
+		_, err := parseRun(tc.args, env(tc.env), &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one naming %s", name, err, tc.want)
 		}
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/agent"
 	"github.com/proofgrid/proofgrid/agent/prover"
+	"github.com/proofgrid/proofgrid/internal/envflag"
 	"github.com/proofgrid/proofgrid/zkvm"
 )
 
@@ -25,24 +25,21 @@ type proverFlags struct {
 	passEnv    string
 }
 
-// bind registers the prover flags on fs and their environment variables
-// in envOf.
-func (p *proverFlags) bind(fs *flag.FlagSet, envOf map[string]string) {
-	str := func(v *string, name, env, help string) {
-		fs.StringVar(v, name, *v, help+" ("+env+")")
-		envOf[name] = env
-	}
-	str(&p.backend, "prover-backend", "PROOFGRID_AGENT_PROVER_BACKEND", "prover backend: demo (built-in Keccak chain) or exec (a zkVM prover command); default demo")
-	str(&p.command, "prover-command", "PROOFGRID_AGENT_PROVER_COMMAND",
-		`exec backend command template, a JSON array or space-separated words, e.g. "cargo-prove --block {block_number} --rpc {rpc_url} --out {output}"`)
-	str(&p.rpcURL, "rpc-url", "PROOFGRID_AGENT_RPC_URL", "execution node the prover fetches blocks from ({rpc_url})")
-	str(&p.verifierID, "verifier-id", "PROOFGRID_AGENT_VERIFIER_ID", "verifier_id reported with each proof (vkey or image id)")
-	str(&p.passEnv, "prover-pass-env", "PROOFGRID_AGENT_PROVER_PASS_ENV",
-		`comma-separated variables of the agent's environment the exec prover receives besides PATH, HOME, locale, TMPDIR, CUDA_* and the like; "SP1_*" names a prefix`)
-	fs.DurationVar(&p.timeout, "prover-timeout", 0, "bound of one exec prover run; default 1h (PROOFGRID_AGENT_PROVER_TIMEOUT)")
-	envOf["prover-timeout"] = "PROOFGRID_AGENT_PROVER_TIMEOUT"
-	fs.Uint64Var(&p.demoSteps, "demo-steps", 0, "hash-chain steps per block of the demo backend; default 1048576, 1 is the least work (PROOFGRID_AGENT_DEMO_STEPS)")
-	envOf["demo-steps"] = "PROOFGRID_AGENT_DEMO_STEPS"
+// bind registers the prover flags and their environment variables on s.
+func (p *proverFlags) bind(s *envflag.Set) {
+	s.String(&p.backend, "prover-backend", "",
+		"prover backend: demo (built-in Keccak chain) or exec (a zkVM prover command); default demo", "PROOFGRID_AGENT_PROVER_BACKEND")
+	s.String(&p.command, "prover-command", "",
+		`exec backend command template, a JSON array or space-separated words, e.g. "cargo-prove --block {block_number} --rpc {rpc_url} --out {output}"`,
+		"PROOFGRID_AGENT_PROVER_COMMAND")
+	s.String(&p.rpcURL, "rpc-url", "", "execution node the prover fetches blocks from ({rpc_url})", "PROOFGRID_AGENT_RPC_URL")
+	s.String(&p.verifierID, "verifier-id", "", "verifier_id reported with each proof (vkey or image id)", "PROOFGRID_AGENT_VERIFIER_ID")
+	s.Duration(&p.timeout, "prover-timeout", 0, "bound of one exec prover run; default 1h", "PROOFGRID_AGENT_PROVER_TIMEOUT")
+	s.Uint64(&p.demoSteps, "demo-steps", 0,
+		"hash-chain steps per block of the demo backend; default 1048576, 1 is the least work", "PROOFGRID_AGENT_DEMO_STEPS")
+	s.String(&p.passEnv, "prover-pass-env", "",
+		`comma-separated variables of the agent's environment the exec prover receives besides PATH, HOME, locale, TMPDIR, CUDA_* and the like; "SP1_*" names a prefix`,
+		"PROOFGRID_AGENT_PROVER_PASS_ENV")
 }
 
 // handlers returns the job handlers of a prover agent with a cluster, and

@@ -3,26 +3,27 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/proofgrid/proofgrid"
+	"github.com/proofgrid/proofgrid/coordinator"
 	"github.com/proofgrid/proofgrid/fleet"
+	"github.com/proofgrid/proofgrid/internal/envflag"
 	"github.com/proofgrid/proofgrid/storage"
 )
 
-// healthFlags binds the fleet health settings of serve to rules, with
-// environment defaults.
-func healthFlags(fs *flag.FlagSet, rules *fleet.Rules) {
-	fs.DurationVar(&rules.HeartbeatTTL, "heartbeat-ttl", envDuration("PROOFGRID_HEARTBEAT_TTL", 0),
-		"silence after which a machine counts as offline; default 3 heartbeat intervals (PROOFGRID_HEARTBEAT_TTL)")
-	fs.DurationVar(&rules.IdleWindow, "idle-window", envDuration("PROOFGRID_IDLE_WINDOW", 0),
-		"time without an AVS or a job after which a machine counts as idle; default 10m (PROOFGRID_IDLE_WINDOW)")
-	fs.StringVar(&rules.AgentLatestVersion, "agent-latest-version", env("", "PROOFGRID_AGENT_LATEST_VERSION"),
-		"newest agent release; older agents are updateable; default: the AVS catalogue's (PROOFGRID_AGENT_LATEST_VERSION)")
+// healthFlags binds the fleet health settings of serve to rules and their
+// environment variables.
+func healthFlags(s *envflag.Set, rules *fleet.Rules) {
+	s.Duration(&rules.HeartbeatTTL, "heartbeat-ttl", 0,
+		"silence after which a machine counts as offline; default 3 heartbeat intervals", "PROOFGRID_HEARTBEAT_TTL")
+	s.Duration(&rules.IdleWindow, "idle-window", 0,
+		"time without an AVS or a job after which a machine counts as idle; default 10m", "PROOFGRID_IDLE_WINDOW")
+	s.String(&rules.AgentLatestVersion, "agent-latest-version", "",
+		"newest agent release; older agents are updateable; default: the AVS catalogue's", "PROOFGRID_AGENT_LATEST_VERSION")
 }
 
 // avsCommand runs "coordinator avs import [--database-url URL] FILE": it
@@ -33,15 +34,16 @@ func avsCommand(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] != "import" {
 		return errors.New(avsUsage)
 	}
-	fs := flag.NewFlagSet("avs import", flag.ContinueOnError)
-	dbURL := fs.String("database-url", env("sqlite://./data/proofgrid.db", "PROOFGRID_DATABASE_URL"), "database (PROOFGRID_DATABASE_URL)")
-	if err := fs.Parse(args[1:]); err != nil {
+	s := envflag.New("avs import")
+	var dbURL string
+	s.String(&dbURL, "database-url", coordinator.DefaultDatabaseURL, "database", "PROOFGRID_DATABASE_URL")
+	if err := s.Parse(args[1:], os.Getenv); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if s.NArg() != 1 {
 		return errors.New(avsUsage)
 	}
-	path := fs.Arg(0)
+	path := s.Arg(0)
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -51,7 +53,7 @@ func avsCommand(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, describe(err))
 	}
-	db, err := storage.Open(ctx, *dbURL)
+	db, err := storage.Open(ctx, dbURL)
 	if err != nil {
 		return err
 	}

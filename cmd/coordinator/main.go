@@ -13,7 +13,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/proofgrid/proofgrid/auth"
 	"github.com/proofgrid/proofgrid/coordinator"
+	"github.com/proofgrid/proofgrid/internal/envflag"
 	"github.com/proofgrid/proofgrid/storage"
 )
 
@@ -78,58 +78,56 @@ func run(args []string) error {
 	return fmt.Errorf("unknown command %q\n%s", args[0], usage)
 }
 
-// env returns the first non-empty environment variable of names, or def.
-func env(def string, names ...string) string {
-	for _, n := range names {
-		if v := os.Getenv(n); v != "" {
-			return v
+// serveFlags are the settings of serve and migrate besides the Config.
+type serveFlags struct {
+	roles, logLevel, logFormat string
+}
+
+// configFlags binds the serve/migrate flags to cfg and their environment
+// variables.
+func configFlags(s *envflag.Set, cfg *coordinator.Config) *serveFlags {
+	var f serveFlags
+	s.String(&cfg.HTTPAddr, "http-addr", coordinator.DefaultHTTPAddr, "API listen address", "PROOFGRID_HTTP_ADDR")
+	s.EnvFunc("http-addr", "API_PORT", func(v string) error {
+		if n, err := strconv.ParseUint(v, 10, 16); err != nil || n == 0 {
+			return errors.New("want a port number")
 		}
-	}
-	return def
+		cfg.HTTPAddr = ":" + v
+		return nil
+	})
+	s.String(&cfg.DatabaseURL, "database-url", coordinator.DefaultDatabaseURL, "sqlite:///path or postgres://...", "PROOFGRID_DATABASE_URL")
+	s.String(&cfg.RedisURL, "redis-url", coordinator.DefaultRedisURL, "asynq Redis URL", "PROOFGRID_REDIS_URL")
+	s.String(&cfg.AgentRedisURL, "agent-redis-url", "", "Redis URL handed to agents; default: --redis-url", "PROOFGRID_AGENT_REDIS_URL")
+	s.String(&cfg.AgentRedisACL, "agent-redis-acl", "auto", "per-agent Redis users: auto, on or off", "PROOFGRID_AGENT_REDIS_ACL")
+	s.String(&cfg.DataDir, "data-dir", coordinator.DefaultDataDir, "blob store directory", "PROOFGRID_DATA_DIR")
+	s.Bool(&cfg.Production, "production", false, "refuse to start without secrets", "PROOFGRID_PRODUCTION")
+	s.Duration(&cfg.HeartbeatInterval, "heartbeat-interval", 15*time.Second, "heartbeat interval told to agents", "PROOFGRID_HEARTBEAT_INTERVAL")
+	s.Duration(&cfg.MetricsRetention, "metrics-retention", 7*24*time.Hour, "metric history kept", "PROOFGRID_METRICS_RETENTION")
+	s.Int(&cfg.WorkerConcurrency, "worker-concurrency", 10, "asynq workers", "PROOFGRID_WORKER_CONCURRENCY")
+	s.Duration(&cfg.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "bound of each shutdown step", "PROOFGRID_SHUTDOWN_TIMEOUT")
+	s.String(&f.roles, "roles", "api,worker,scheduler", "comma-separated roles", "PROOFGRID_ROLES")
+	s.String(&f.logLevel, "log-level", "info", "debug|info|warn|error", "PROOFGRID_LOG_LEVEL")
+	s.String(&f.logFormat, "log-format", "text", "text|json", "PROOFGRID_LOG_FORMAT")
+	ethproofsFlags(s, &cfg.Ethproofs)
+	healthFlags(s, &cfg.Health)
+	psyFlags(s, &cfg.Psy)
+	jwtFlags(s, &cfg.JWTSecret, &cfg.JWTExpiration)
+	return &f
 }
 
-func envDuration(name string, def time.Duration) time.Duration {
-	if v := os.Getenv(name); v != "" {
-		if d, err := time.ParseDuration(v); err == nil {
-			return d
+// jwtFlags binds the JWT settings. The secret has no flag, so that it
+// never shows in a process listing.
+func jwtFlags(s *envflag.Set, secret *string, ttl *time.Duration) {
+	s.EnvFunc("", "JWT_SECRET", func(v string) error { *secret = v; return nil })
+	s.Func("jwt-expiration-hours", "lifetime of admin JWTs in hours; default 24 (JWT_EXPIRATION_HOURS)", func(v string) error {
+		h, err := strconv.Atoi(v)
+		if err != nil || h <= 0 {
+			return errors.New("want a positive number of hours")
 		}
-		fmt.Fprintf(os.Stderr, "coordinator: ignoring %s=%q: not a duration\n", name, v)
-	}
-	return def
-}
-
-// configFlags binds the serve/migrate flags to cfg, with env defaults.
-func configFlags(fs *flag.FlagSet, cfg *coordinator.Config) (roles, logLevel, logFormat *string) {
-	addr := env(":8080", "PROOFGRID_HTTP_ADDR")
-	if os.Getenv("PROOFGRID_HTTP_ADDR") == "" && os.Getenv("API_PORT") != "" {
-		addr = ":" + os.Getenv("API_PORT")
-	}
-	fs.StringVar(&cfg.HTTPAddr, "http-addr", addr, "API listen address (PROOFGRID_HTTP_ADDR, or API_PORT)")
-	fs.StringVar(&cfg.DatabaseURL, "database-url", env("sqlite://./data/proofgrid.db", "PROOFGRID_DATABASE_URL"), "sqlite:///path or postgres://... (PROOFGRID_DATABASE_URL)")
-	fs.StringVar(&cfg.RedisURL, "redis-url", env("redis://127.0.0.1:6379/0", "PROOFGRID_REDIS_URL"), "asynq Redis URL (PROOFGRID_REDIS_URL)")
-	fs.StringVar(&cfg.AgentRedisURL, "agent-redis-url", env("", "PROOFGRID_AGENT_REDIS_URL"), "Redis URL handed to agents (PROOFGRID_AGENT_REDIS_URL; default: --redis-url)")
-	fs.StringVar(&cfg.DataDir, "data-dir", env("./data", "PROOFGRID_DATA_DIR"), "blob store directory (PROOFGRID_DATA_DIR)")
-	fs.BoolVar(&cfg.Production, "production", env("", "PROOFGRID_PRODUCTION") == "true", "refuse to start without secrets (PROOFGRID_PRODUCTION=true)")
-	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", envDuration("PROOFGRID_HEARTBEAT_INTERVAL", 15*time.Second), "heartbeat interval told to agents (PROOFGRID_HEARTBEAT_INTERVAL)")
-	fs.DurationVar(&cfg.MetricsRetention, "metrics-retention", envDuration("PROOFGRID_METRICS_RETENTION", 7*24*time.Hour), "metric history kept (PROOFGRID_METRICS_RETENTION)")
-	fs.IntVar(&cfg.WorkerConcurrency, "worker-concurrency", atoi(env("10", "PROOFGRID_WORKER_CONCURRENCY")), "asynq workers (PROOFGRID_WORKER_CONCURRENCY)")
-	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", envDuration("PROOFGRID_SHUTDOWN_TIMEOUT", 20*time.Second), "bound of each shutdown step (PROOFGRID_SHUTDOWN_TIMEOUT)")
-	roles = fs.String("roles", env("api,worker,scheduler", "PROOFGRID_ROLES"), "comma-separated roles (PROOFGRID_ROLES)")
-	logLevel = fs.String("log-level", env("info", "PROOFGRID_LOG_LEVEL"), "debug|info|warn|error (PROOFGRID_LOG_LEVEL)")
-	logFormat = fs.String("log-format", env("text", "PROOFGRID_LOG_FORMAT"), "text|json (PROOFGRID_LOG_FORMAT)")
-	ethproofsFlags(fs, &cfg.Ethproofs)
-	healthFlags(fs, &cfg.Health)
-	psyFlags(fs, &cfg.Psy)
-	cfg.JWTSecret = os.Getenv("JWT_SECRET")
-	if h := os.Getenv("JWT_EXPIRATION_HOURS"); h != "" {
-		cfg.JWTExpiration = time.Duration(atoi(h)) * time.Hour
-	}
-	return roles, logLevel, logFormat
-}
-
-func atoi(s string) int {
-	n, _ := strconv.Atoi(s)
-	return n
+		*ttl = time.Duration(h) * time.Hour
+		return nil
+	})
+	s.Env("jwt-expiration-hours", "JWT_EXPIRATION_HOURS")
 }
 
 func newLogger(level, format string) (*slog.Logger, error) {
@@ -147,15 +145,27 @@ func newLogger(level, format string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("log format must be text or json, got %q", format)
 }
 
-func serve(ctx context.Context, args []string) error {
+// parseServe reads the settings of serve and migrate.
+func parseServe(name string, args []string, getenv func(string) string) (coordinator.Config, *serveFlags, error) {
 	var cfg coordinator.Config
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	roles, level, format := configFlags(fs, &cfg)
-	if err := fs.Parse(args); err != nil {
+	s := envflag.New(name)
+	f := configFlags(s, &cfg)
+	if err := s.Parse(args, getenv); err != nil {
+		return cfg, nil, err
+	}
+	if s.NArg() > 0 {
+		return cfg, nil, fmt.Errorf("unexpected arguments: %q", s.Args())
+	}
+	cfg.Roles = strings.Split(f.roles, ",")
+	return cfg, f, nil
+}
+
+func serve(ctx context.Context, args []string) error {
+	cfg, f, err := parseServe("serve", args, os.Getenv)
+	if err != nil {
 		return err
 	}
-	cfg.Roles = strings.Split(*roles, ",")
-	logger, err := newLogger(*level, *format)
+	logger, err := newLogger(f.logLevel, f.logFormat)
 	if err != nil {
 		return err
 	}
@@ -170,10 +180,8 @@ func serve(ctx context.Context, args []string) error {
 }
 
 func migrate(ctx context.Context, args []string) error {
-	var cfg coordinator.Config
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	configFlags(fs, &cfg)
-	if err := fs.Parse(args); err != nil {
+	cfg, _, err := parseServe("migrate", args, os.Getenv)
+	if err != nil {
 		return err
 	}
 	db, err := storage.Open(ctx, cfg.DatabaseURL)
@@ -189,13 +197,14 @@ func migrate(ctx context.Context, args []string) error {
 }
 
 func tokenCreate(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("token create", flag.ContinueOnError)
-	dbURL := fs.String("database-url", env("sqlite://./data/proofgrid.db", "PROOFGRID_DATABASE_URL"), "database (PROOFGRID_DATABASE_URL)")
-	team := fs.String("team", "", "team name (created when new); with --operator, default \""+auth.DefaultOperatorTeam+"\"")
-	mode := fs.String("mode", "", "admin, read or write")
-	operator := fs.Bool("operator", false, "an operator token: global rights on every surface and /monitor (mode admin)")
-	label := fs.String("label", "", "free text shown in listings")
-	if err := fs.Parse(args); err != nil {
+	s := envflag.New("token create")
+	var dbURL string
+	s.String(&dbURL, "database-url", coordinator.DefaultDatabaseURL, "database", "PROOFGRID_DATABASE_URL")
+	team := s.FlagSet.String("team", "", "team name (created when new); with --operator, default \""+auth.DefaultOperatorTeam+"\"")
+	mode := s.FlagSet.String("mode", "", "admin, read or write")
+	operator := s.FlagSet.Bool("operator", false, "an operator token: global rights on every surface and /monitor (mode admin)")
+	label := s.FlagSet.String("label", "", "free text shown in listings")
+	if err := s.Parse(args, os.Getenv); err != nil {
 		return err
 	}
 	usage := errors.New("usage: coordinator token create --team NAME --mode admin|read|write [--label TEXT]\n" +
@@ -206,7 +215,7 @@ func tokenCreate(ctx context.Context, args []string) error {
 	case !*operator && (*team == "" || !auth.ValidMode(*mode)):
 		return usage
 	}
-	db, err := storage.Open(ctx, *dbURL)
+	db, err := storage.Open(ctx, dbURL)
 	if err != nil {
 		return err
 	}
@@ -241,19 +250,18 @@ func tokenCreate(ctx context.Context, args []string) error {
 }
 
 func jwtIssue(args []string) error {
-	fs := flag.NewFlagSet("jwt issue", flag.ContinueOnError)
-	sub := fs.String("sub", "", "subject (who the token is for)")
-	if err := fs.Parse(args); err != nil {
+	s := envflag.New("jwt issue")
+	sub := s.FlagSet.String("sub", "", "subject (who the token is for)")
+	var secret string
+	ttl := 24 * time.Hour
+	jwtFlags(s, &secret, &ttl)
+	if err := s.Parse(args, os.Getenv); err != nil {
 		return err
 	}
 	if *sub == "" {
 		return errors.New("usage: coordinator jwt issue --sub NAME")
 	}
-	ttl := 24 * time.Hour
-	if h := atoi(os.Getenv("JWT_EXPIRATION_HOURS")); h > 0 {
-		ttl = time.Duration(h) * time.Hour
-	}
-	issuer, err := auth.NewJWTIssuer([]byte(os.Getenv("JWT_SECRET")), ttl, nil)
+	issuer, err := auth.NewJWTIssuer([]byte(secret), ttl, nil)
 	if err != nil {
 		return fmt.Errorf("%w (set JWT_SECRET)", err)
 	}

@@ -5,6 +5,7 @@
 package agentapi
 
 import (
+	"context"
 	"encoding/base64"
 	"slices"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/proofgrid/proofgrid/coordinator/web"
 	"github.com/proofgrid/proofgrid/fleet"
 	"github.com/proofgrid/proofgrid/queue"
+	"github.com/proofgrid/proofgrid/storage"
 )
 
 // Prefix is where the surface is mounted.
@@ -39,32 +41,34 @@ type API struct {
 	Fleet    *fleet.Service
 	Auth     web.Authenticator
 	Verifier web.SignatureVerifier
+	// Tokens revokes API tokens; nil leaves the revocation route out.
+	Tokens Tokens
 	// Queues answers GET /queues; nil makes it 503.
 	Queues QueueInspector
+}
+
+// Tokens finds and revokes API tokens (auth.Service).
+type Tokens interface {
+	FindToken(ctx context.Context, teamID int64, plain string) (storage.APIToken, error)
+	RevokeToken(ctx context.Context, id int64) error
 }
 
 // Mount registers the routes on app.
 func (a *API) Mount(app fiber.Router) {
 	r := app.Group(Prefix)
-	r.Post("/agents/enroll", limitBody(MaxHeartbeatBytes), web.RequireToken(a.Auth, auth.ModeWrite), a.enroll)
-	r.Post("/agents/heartbeat", limitBody(MaxHeartbeatBytes), a.Verifier.RequireAgent(), a.heartbeat)
+	r.Post("/agents/enroll", web.LimitBody(MaxHeartbeatBytes), web.RequireToken(a.Auth, auth.ModeWrite), a.enroll)
+	r.Post("/agents/heartbeat", web.LimitBody(MaxHeartbeatBytes), a.Verifier.RequireAgent(), a.heartbeat)
 	read := web.RequireToken(a.Auth, auth.ModeRead)
 	r.Get("/machines", read, a.machines)
 	r.Get("/machines/:id", read, a.machine)
 	r.Get("/machines/:id/metrics", read, a.metrics)
 	r.Get("/queues", read, a.queues)
-}
-
-// limitBody refuses bodies above n bytes (the app-wide limit is larger,
-// for uploads).
-func limitBody(n int) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		if len(c.Body()) > n {
-			return proofgrid.Errorf(proofgrid.ETOOLARGE, "request body is %d bytes; this endpoint accepts at most %d", len(c.Body()), n)
-		}
-		return c.Next()
+	if a.Tokens != nil {
+		r.Post("/tokens/revoke", web.LimitBody(maxRevokeBytes), web.RequireToken(a.Auth, auth.ModeAdmin), a.revokeToken)
 	}
 }
+
+const maxRevokeBytes = 4 << 10
 
 func (a *API) enroll(c *fiber.Ctx) error {
 	p, _ := web.PrincipalOf(c)
@@ -87,7 +91,7 @@ func (a *API) enroll(c *fiber.Ctx) error {
 	if sig.KeyID != base64.StdEncoding.EncodeToString(pub) {
 		return proofgrid.Errorf(proofgrid.EUNAUTHORIZED, "the signature's key id must be the enrolled public_key")
 	}
-	resp, err := a.Fleet.Enroll(c.UserContext(), p.TeamID, req)
+	resp, err := a.Fleet.Enroll(c.UserContext(), fleet.Enrolment{TeamID: p.TeamID, TokenID: p.TokenID}, req)
 	if err != nil {
 		return err
 	}
@@ -107,9 +111,54 @@ func (a *API) heartbeat(c *fiber.Ctx) error {
 	return c.JSON(client.HeartbeatResponse{ReceivedAt: at, HeartbeatInterval: int(a.Fleet.HeartbeatInterval() / time.Second)})
 }
 
+// RevokeRequest is the body of POST /tokens/revoke.
+type RevokeRequest struct {
+	Token string `json:"token"`
+}
+
+// RevokeResponse answers POST /tokens/revoke.
+type RevokeResponse struct {
+	Revoked bool `json:"revoked"`
+	// Machines lists the machines the token enrolled last, whose access to
+	// their job queues (their Redis users) was revoked with it.
+	Machines []string `json:"machines"`
+}
+
+// revokeToken revokes an API token of the caller's team (any team for an
+// admin JWT), and with it the queue access of the machines it enrolled.
+func (a *API) revokeToken(c *fiber.Ctx) error {
+	p, _ := web.PrincipalOf(c)
+	var req RevokeRequest
+	if err := web.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.Token == "" {
+		return web.Invalid("token is required")
+	}
+	// A team's admin revokes its team's tokens; an operator any token.
+	team := p.TeamID
+	if p.IsOperator() {
+		team = 0
+	}
+	tok, err := a.Tokens.FindToken(c.UserContext(), team, req.Token)
+	if err != nil {
+		return err
+	}
+	// Machines first: if that fails, the token is still live and the
+	// call can be repeated.
+	ids, err := a.Fleet.RevokeEnrolments(c.UserContext(), tok.ID)
+	if err != nil {
+		return err
+	}
+	if err := a.Tokens.RevokeToken(c.UserContext(), tok.ID); err != nil {
+		return err
+	}
+	return c.JSON(RevokeResponse{Revoked: true, Machines: ids})
+}
+
 func (a *API) machines(c *fiber.Ctx) error {
 	p, _ := web.PrincipalOf(c)
-	ms, err := a.Fleet.Machines(c.UserContext(), p.TeamID)
+	ms, err := a.Fleet.Machines(c.UserContext(), web.ReadScope(p))
 	if err != nil {
 		return err
 	}
@@ -121,7 +170,7 @@ func (a *API) machines(c *fiber.Ctx) error {
 
 func (a *API) machine(c *fiber.Ctx) error {
 	p, _ := web.PrincipalOf(c)
-	m, err := a.Fleet.Machine(c.UserContext(), p.TeamID, c.Params("id"))
+	m, err := a.Fleet.Machine(c.UserContext(), web.ReadScope(p), c.Params("id"))
 	if err != nil {
 		return err
 	}
@@ -140,7 +189,7 @@ func (a *API) metrics(c *fiber.Ctx) error {
 			return web.Invalid("since must be an RFC 3339 time, got %q", s)
 		}
 	}
-	pts, err := a.Fleet.Metrics(c.UserContext(), p.TeamID, c.Params("id"), since, limit)
+	pts, err := a.Fleet.Metrics(c.UserContext(), web.ReadScope(p), c.Params("id"), since, limit)
 	if err != nil {
 		return err
 	}

@@ -9,9 +9,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/auth"
@@ -202,5 +207,231 @@ func TestMachineReadsAreTeamScoped(t *testing.T) {
 	r.header.Set("Authorization", "Bearer "+beta)
 	if status, _ := r.send(t, env.URL); status != 403 {
 		t.Fatalf("enrol with read token: %d, want 403", status)
+	}
+}
+
+// createCluster creates an Ethproofs cluster for token's team and returns
+// its UUID.
+func createCluster(t testing.TB, env *coordinatortest.Env, token, name string) string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"name": name, "zkvm_version_id": 1})
+	req, _ := http.NewRequest("POST", env.URL+"/api/v0/clusters", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("create cluster: %d", resp.StatusCode)
+	}
+	req, _ = http.NewRequest("GET", env.URL+"/api/v0/clusters", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var list []struct {
+		Name string `json:"name"`
+		UUID string `json:"uuid"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range list {
+		if c.Name == name {
+			return c.UUID
+		}
+	}
+	t.Fatalf("cluster %q not listed", name)
+	return ""
+}
+
+// enrollIn sends one enrolment of a prover into cluster and returns the
+// status and body.
+func enrollIn(t testing.TB, env *coordinatortest.Env, token string, key ed25519.PrivateKey, cluster string) (int, map[string]any) {
+	t.Helper()
+	pub := base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey))
+	body, _ := json.Marshal(proofgrid.EnrollRequest{Name: "p1", Role: proofgrid.RoleProver, ClusterID: cluster, PublicKey: pub, AgentVersion: "1.0.0"})
+	r := sign(t, key, pub, "POST", "/proofgrid/v1/agents/enroll", body, time.Now(), nonce())
+	r.header.Set("Authorization", "Bearer "+token)
+	return r.send(t, env.URL)
+}
+
+// TestEnrolOnlyIntoOwnClusters checks that a team's token cannot enrol a
+// prover into another team's cluster, which would hand it that cluster's
+// prove:block queue, neither at first enrolment nor by re-enrolling a
+// machine it owns.
+func TestEnrolOnlyIntoOwnClusters(t *testing.T) {
+	env := coordinatortest.Start(t, coordinatortest.Options{})
+	alpha := env.Token("alpha", auth.ModeWrite)
+	beta := env.Token("beta", auth.ModeWrite)
+	own := createCluster(t, env, alpha, "alpha-1")
+	foreign := createCluster(t, env, beta, "beta-1")
+
+	_, key, _ := ed25519.GenerateKey(nil)
+	status, out := enrollIn(t, env, alpha, key, foreign)
+	if status != 404 || out["error"] != "cluster "+foreign+" not found" {
+		t.Fatalf("enrol into another team's cluster: %d %v, want 404", status, out)
+	}
+	if ms, _ := env.Coordinator.Fleet.Machines(context.Background(), 0); len(ms) != 0 {
+		t.Fatalf("refused enrolment stored %d machines", len(ms))
+	}
+	// An unknown cluster answers the same, so the answer tells nothing
+	// about which UUIDs exist.
+	status, out = enrollIn(t, env, alpha, key, "3f2b8c1e-0000-4000-8000-000000000000")
+	if status != 404 || out["error"] != "cluster 3f2b8c1e-0000-4000-8000-000000000000 not found" {
+		t.Fatalf("enrol into an unknown cluster: %d %v, want 404", status, out)
+	}
+
+	status, out = enrollIn(t, env, alpha, key, own)
+	if status != 200 || len(out["queues"].([]any)) != 1 || out["queues"].([]any)[0] != "prove.cluster-"+own {
+		t.Fatalf("enrol into own cluster: %d %v", status, out)
+	}
+	id := out["machine_id"].(string)
+	// Re-enrolling the same machine (a role or cluster change) is checked
+	// the same way and leaves the machine where it was.
+	if status, _ := enrollIn(t, env, alpha, key, foreign); status != 404 {
+		t.Fatalf("re-enrol into another team's cluster: %d, want 404", status)
+	}
+	m, err := env.Coordinator.Fleet.Machine(context.Background(), 0, id)
+	if err != nil || m.ClusterID != own {
+		t.Fatalf("machine after refused re-enrolment: cluster %q, err %v; want %s", m.ClusterID, err, own)
+	}
+}
+
+// TestAgentInputsRefusedAlikeOnBothDatabases sends heartbeats and
+// enrolments with values PostgreSQL cannot store (NUL bytes, integers past
+// its INTEGER) or that make no sense (a null body, a time in 2099): each is
+// a 400 naming the field, on both dialects, and nothing is recorded.
+func TestAgentInputsRefusedAlikeOnBothDatabases(t *testing.T) {
+	for _, dialect := range []string{storage.DialectSQLite, storage.DialectPostgres} {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			env := coordinatortest.Start(t, coordinatortest.Options{Dialect: dialect})
+			token := env.Token("alpha", auth.ModeWrite)
+			_, key, _ := ed25519.GenerateKey(nil)
+			id := enroll(t, env, token, key, proofgrid.RoleProver)
+			path := "/proofgrid/v1/agents/heartbeat"
+			mutated := func(mutate func(*proofgrid.Heartbeat)) string {
+				var hb proofgrid.Heartbeat
+				if err := json.Unmarshal(heartbeatBody(t), &hb); err != nil {
+					t.Fatal(err)
+				}
+				mutate(&hb)
+				b, _ := json.Marshal(hb)
+				return string(b)
+			}
+			for name, tc := range map[string]struct{ body, field string }{
+				"null body":         {`null`, "sample.collected_at"},
+				"NUL in hostname":   {mutated(func(h *proofgrid.Heartbeat) { h.Sample.Host.Hostname = "a\x00b" }), "host.hostname"},
+				"NUL in version":    {mutated(func(h *proofgrid.Heartbeat) { h.AgentVersion = "1\x00" }), "agent_version"},
+				"jobs past int4":    {mutated(func(h *proofgrid.Heartbeat) { h.Status.RunningJobs = math.MaxInt64 }), "status.running_jobs"},
+				"NUL in AVS":        {mutated(func(h *proofgrid.Heartbeat) { h.Status.AVS = []proofgrid.AVSReport{{AVS: "eigen\x00da"}} }), "status.avs[0].avs"},
+				"collected in 2099": {mutated(func(h *proofgrid.Heartbeat) { h.Sample.CollectedAt = time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC) }), "sample.collected_at"},
+				"negative cores":    {mutated(func(h *proofgrid.Heartbeat) { h.Sample.CPU.LogicalCores = -5 }), "cpu.logical_cores"},
+			} {
+				r := sign(t, key, id, "POST", path, []byte(tc.body), time.Now(), nonce())
+				status, out := r.send(t, env.URL)
+				msg, _ := out["error"].(string)
+				if status != 400 || !strings.Contains(msg, tc.field) {
+					t.Errorf("%s: %d %v, want 400 naming %s", name, status, out, tc.field)
+				}
+			}
+			if m, err := env.Coordinator.Fleet.Machine(context.Background(), 0, id); err != nil || m.Latest != nil {
+				t.Fatalf("a refused heartbeat was recorded: %+v %v", m.Latest, err)
+			}
+
+			_, key2, _ := ed25519.GenerateKey(nil)
+			pub := base64.StdEncoding.EncodeToString(key2.Public().(ed25519.PublicKey))
+			body := []byte(`{"name":"m\u0000","role":"prover","public_key":"` + pub + `","agent_version":"1.0.0"}`)
+			r := sign(t, key2, pub, "POST", "/proofgrid/v1/agents/enroll", body, time.Now(), nonce())
+			r.header.Set("Authorization", "Bearer "+token)
+			if status, out := r.send(t, env.URL); status != 400 || !strings.Contains(out["error"].(string), "name") {
+				t.Errorf("NUL in the enrolled name: %d %v, want 400", status, out)
+			}
+		})
+	}
+}
+
+// TestEnrolmentGrantsOwnRedisUser checks that an agent gets a Redis user
+// of its own, which reaches its cluster's queue and none of the
+// coordinator's keys, and that revoking the token that enrolled it
+// deletes the user.
+func TestEnrolmentGrantsOwnRedisUser(t *testing.T) {
+	for _, dialect := range []string{storage.DialectSQLite, storage.DialectPostgres} {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			env := coordinatortest.Start(t, coordinatortest.Options{Dialect: dialect})
+			ctx := context.Background()
+			write := env.Token("alpha", auth.ModeWrite)
+			admin := env.Token("alpha", auth.ModeAdmin)
+			otherAdmin := env.Token("beta", auth.ModeAdmin)
+			cluster := createCluster(t, env, write, "alpha-1")
+			_, key, _ := ed25519.GenerateKey(nil)
+			status, out := enrollIn(t, env, write, key, cluster)
+			if status != 200 {
+				t.Fatalf("enrol: %d %v", status, out)
+			}
+			id := out["machine_id"].(string)
+			u, err := url.Parse(out["redis_url"].(string))
+			if err != nil || u.User.Username() != "pg-agent-"+id || u.Host != env.Redis.Addr() {
+				t.Fatalf("redis_url %v (%v): want user pg-agent-%s on %s", u.Redacted(), err, id, env.Redis.Addr())
+			}
+			pw, _ := u.User.Password()
+			agent := redis.NewClient(&redis.Options{Addr: u.Host, Username: u.User.Username(), Password: pw})
+			defer agent.Close()
+			if err := agent.Do(ctx, "LPUSH", "asynq:{prove.cluster-"+cluster+"}:pending", "x").Err(); err != nil {
+				t.Fatalf("write its own queue: %v", err)
+			}
+			for _, cmd := range [][]any{
+				{"GET", "proofgrid:nonce:x"}, {"DEL", "asynq:{verify}:pending"}, {"KEYS", "*"},
+			} {
+				if err := agent.Do(ctx, cmd...).Err(); err == nil || !strings.HasPrefix(err.Error(), "NOPERM") {
+					t.Errorf("%v with the agent's user: %v, want NOPERM", cmd, err)
+				}
+			}
+
+			revoke := func(by, token string) (int, map[string]any) {
+				body, _ := json.Marshal(map[string]string{"token": token})
+				req, _ := http.NewRequest("POST", env.URL+"/proofgrid/v1/tokens/revoke", bytes.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+by)
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				var out map[string]any
+				json.NewDecoder(resp.Body).Decode(&out)
+				return resp.StatusCode, out
+			}
+			if status, out := revoke(otherAdmin, write); status != 404 {
+				t.Fatalf("another team's admin revoking: %d %v, want 404", status, out)
+			}
+			if status, out := revoke(write, write); status != 403 {
+				t.Fatalf("a write token revoking: %d %v, want 403", status, out)
+			}
+			// An operator (of team ops) revokes any team's token.
+			if status, out := revoke(env.OperatorToken("ops"), env.Token("alpha", auth.ModeRead)); status != 200 || out["revoked"] != true {
+				t.Fatalf("an operator revoking alpha's token: %d %v", status, out)
+			}
+			status, out = revoke(admin, write)
+			if status != 200 || out["revoked"] != true || len(out["machines"].([]any)) != 1 || out["machines"].([]any)[0] != id {
+				t.Fatalf("revoke: %d %v", status, out)
+			}
+			if err := agent.Ping(ctx).Err(); err == nil {
+				t.Error("the agent's open connection survived the revocation")
+			}
+			fresh := redis.NewClient(&redis.Options{Addr: u.Host, Username: u.User.Username(), Password: pw})
+			defer fresh.Close()
+			if err := fresh.Ping(ctx).Err(); err == nil || !strings.HasPrefix(err.Error(), "WRONGPASS") {
+				t.Errorf("new connection after revocation: %v, want WRONGPASS", err)
+			}
+			if status, _ := enrollIn(t, env, write, key, cluster); status != 401 {
+				t.Errorf("enrolling with the revoked token: %d, want 401", status)
+			}
+		})
 	}
 }

@@ -136,6 +136,18 @@ func TestTeamQueues(t *testing.T) {
 	if status := call("GET", "/proofgrid/v1/queues", "", nil, nil); status != 401 {
 		t.Fatalf("anonymous GET /queues: %d", status)
 	}
+	// An operator reads every team's machines; a team its own.
+	var ms struct {
+		Machines []proofgrid.Machine `json:"machines"`
+	}
+	call("GET", "/proofgrid/v1/machines", env.OperatorToken("ops"), nil, &ms)
+	if len(ms.Machines) != 2 {
+		t.Fatalf("operator's machines = %+v", ms.Machines)
+	}
+	call("GET", "/proofgrid/v1/machines", beta.token, nil, &ms)
+	if len(ms.Machines) != 1 || ms.Machines[0].ID != beta.machine {
+		t.Fatalf("beta's machines = %+v", ms.Machines)
+	}
 	// An admin JWT belongs to no team; operators have /monitor.
 	if status := call("GET", "/proofgrid/v1/queues", env.AdminJWT(), nil, nil); status != 403 {
 		t.Fatalf("JWT GET /queues: %d", status)

@@ -36,6 +36,15 @@ import (
 // Prefix is where the surface is mounted.
 const Prefix = "/api/v0"
 
+// Uploads are the routes whose bodies may exceed the coordinator's
+// app-wide body limit (web.BodyGuard). Each reads its body with its own
+// limit only after authentication.
+var Uploads = []string{
+	fiber.MethodPost + " " + Prefix + "/proofs/proved",
+	fiber.MethodPost + " " + Prefix + "/csp-benchmarks/upload",
+	fiber.MethodPost + " " + Prefix + "/verification-keys/upload",
+}
+
 // maxJSONBody caps request bodies other than proved reports and uploads.
 const maxJSONBody = 1 << 20
 
@@ -122,6 +131,7 @@ func (a *API) Mount(app fiber.Router) {
 	read, write := a.authenticate(auth.ModeRead, false), a.authenticate(auth.ModeWrite, false)
 	admin, operator := a.authenticate(auth.ModeAdmin, false), a.operator()
 	agentRead, agentWrite := a.authenticate(auth.ModeRead, true), a.authenticate(auth.ModeWrite, true)
+	limit := a.rateLimit()
 
 	r.Get("/openapi.json", a.openAPI)
 	r.Get("/docs", a.docs)
@@ -136,22 +146,22 @@ func (a *API) Mount(app fiber.Router) {
 	r.Post("/clusters", write, a.createCluster)
 	r.Patch("/clusters/:id", write, a.updateCluster)
 
-	r.Get("/proofs", agentRead, a.limit, a.listProofs)
-	r.Post("/proofs/queued", agentWrite, a.limit, a.report(proofs.Report{Status: "queued"}))
-	r.Post("/proofs/proving", agentWrite, a.limit, a.report(proofs.Report{Status: "proving"}))
-	r.Post("/proofs/proved", agentWrite, a.limit, a.report(proofs.Report{Status: "proved"}))
-	r.Get("/proofs/download/block/:block", a.limit, a.downloadBlock)
-	r.Get("/proofs/download/cluster/:cluster", a.limit, a.downloadCluster)
-	r.Get("/proofs/download/:id", read, a.limit, a.downloadProof)
+	r.Get("/proofs", agentRead, limit, a.listProofs)
+	r.Post("/proofs/queued", agentWrite, limit, a.report(proofs.Report{Status: "queued"}))
+	r.Post("/proofs/proving", agentWrite, limit, a.report(proofs.Report{Status: "proving"}))
+	r.Post("/proofs/proved", agentWrite, limit, a.report(proofs.Report{Status: "proved"}))
+	r.Get("/proofs/download/block/:block", limit, a.downloadBlock)
+	r.Get("/proofs/download/cluster/:cluster", limit, a.downloadCluster)
+	r.Get("/proofs/download/:id", read, limit, a.downloadProof)
 
-	r.Post("/worker-events", agentWrite, a.limit, a.reportFailure)
+	r.Post("/worker-events", agentWrite, limit, a.reportFailure)
 
 	r.Post("/csp-benchmarks/upload", operator, a.uploadBenchmark)
 	r.Get("/csp-benchmarks/list", a.listBenchmarks)
 	r.Get("/csp-benchmarks/download/:id", a.downloadBenchmark)
 
-	r.Get("/verification-keys/active", a.limit, a.activeKeys)
-	r.Get("/verification-keys/download/:id", admin, a.limit, a.downloadKey)
+	r.Get("/verification-keys/active", limit, a.activeKeys)
+	r.Get("/verification-keys/download/:id", admin, limit, a.downloadKey)
 	r.Post("/verification-keys/upload", admin, a.uploadKey)
 }
 
@@ -226,33 +236,27 @@ func callerOf(c *fiber.Ctx) caller {
 	return cl
 }
 
-// limit applies the per-key rate limit, or the per-address one for
-// anonymous requests. Like Ethproofs it fails open: when Redis cannot be
-// asked, the request goes through and the failure is logged.
-func (a *API) limit(c *fiber.Ctx) error {
-	if a.Limiter == nil {
-		return c.Next()
-	}
-	key := callerOf(c).rateKey
-	if key == "" {
-		key = "ip:" + c.IP()
-	}
-	res, err := a.Limiter.Allow(c.UserContext(), "ethproofs:"+key)
-	if err != nil {
-		a.Logger.Warn("rate limit unavailable; admitting the request", "err", err)
-		return c.Next()
-	}
-	c.Set("X-RateLimit-Limit", strconv.Itoa(res.Limit))
-	c.Set("X-RateLimit-Remaining", strconv.Itoa(res.Remaining))
-	// Rounded up: a client waiting until the stated second never comes
-	// back too early.
-	c.Set("X-RateLimit-Reset", res.Reset.Add(time.Second-1).Truncate(time.Second).UTC().Format(time.RFC3339))
-	if !res.Allowed {
-		secs := int(math.Ceil(res.RetryAfter.Seconds()))
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
-		return proofgrid.Errorf(proofgrid.ERATELIMIT, "Rate limit exceeded. Try again in %d seconds", secs)
-	}
-	return c.Next()
+// rateLimit limits by API key or agent, or by address for anonymous
+// requests, with Ethproofs' headers and message; see web.RateLimit for
+// why it fails open.
+func (a *API) rateLimit() fiber.Handler {
+	return web.RateLimit{
+		Limiter: a.Limiter,
+		Prefix:  "ethproofs:",
+		Key: func(c *fiber.Ctx) string {
+			if key := callerOf(c).rateKey; key != "" {
+				return key
+			}
+			return "ip:" + c.IP()
+		},
+		FormatReset: func(t time.Time) string {
+			return t.Add(time.Second - 1).Truncate(time.Second).UTC().Format(time.RFC3339)
+		},
+		Refuse: func(res ratelimit.Result, _ time.Duration) error {
+			return proofgrid.Errorf(proofgrid.ERATELIMIT, "Rate limit exceeded. Try again in %d seconds", int(math.Ceil(res.RetryAfter.Seconds())))
+		},
+		Logger: a.Logger,
+	}.Handler()
 }
 
 // timestamp formats times as the API shows them: RFC 3339 in UTC.

@@ -3,8 +3,8 @@ package ethproofs
 import (
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/client"
+	"github.com/proofgrid/proofgrid/coordinator/web"
 	"github.com/proofgrid/proofgrid/proofs"
 	"github.com/proofgrid/proofgrid/storage"
 )
@@ -107,10 +107,11 @@ func (a *API) listZKVMs(c *fiber.Ctx) error {
 
 // importZKVMs imports a catalogue document (operator keys).
 func (a *API) importZKVMs(c *fiber.Ctx) error {
-	if len(c.Body()) > maxJSONBody {
-		return proofgrid.Errorf(proofgrid.ETOOLARGE, "catalogue is larger than %d bytes", maxJSONBody)
+	body, err := web.ReadBody(c, maxJSONBody)
+	if err != nil {
+		return err
 	}
-	cat, err := proofs.ParseCatalogue(c.Body())
+	cat, err := proofs.ParseCatalogue(body)
 	if err != nil {
 		return err
 	}

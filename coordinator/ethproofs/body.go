@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/proofgrid/proofgrid"
+	"github.com/proofgrid/proofgrid/coordinator/web"
 )
 
 // fields is a decoded JSON object body. Ethproofs validates bodies with
@@ -60,9 +61,9 @@ func decodeObject(c *fiber.Ctx, max int) (fields, error) {
 	if ct := string(c.Request().Header.ContentType()); ct != "" && !strings.HasPrefix(strings.ToLower(ct), fiber.MIMEApplicationJSON) {
 		return nil, proofgrid.Errorf(proofgrid.EUNSUPPORTED, "Content-Type must be application/json, not %q", ct)
 	}
-	body := c.Body()
-	if len(body) > max {
-		return nil, proofgrid.Errorf(proofgrid.ETOOLARGE, "request body is %d bytes; this endpoint accepts at most %d", len(body), max)
+	body, err := web.ReadBody(c, max)
+	if err != nil {
+		return nil, err
 	}
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {

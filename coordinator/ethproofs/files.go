@@ -10,12 +10,18 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/proofgrid/proofgrid"
+	"github.com/proofgrid/proofgrid/coordinator/web"
 	"github.com/proofgrid/proofgrid/proofs"
 )
 
 // uploadedFile reads the multipart "file" part and the "filename" field
 // of an upload, refusing files above max bytes (ETOOLARGE).
 func uploadedFile(c *fiber.Ctx, max int64) (string, []byte, error) {
+	// The multipart framing and the filename field take a few bytes more
+	// than the file.
+	if _, err := web.ReadBody(c, int(max)+multipartOverhead); err != nil {
+		return "", nil, err
+	}
 	fh, err := c.FormFile("file")
 	if err != nil {
 		return "", nil, proofgrid.Errorf(proofgrid.EINVALID, "No file provided: send multipart/form-data with a \"file\" part")
@@ -33,6 +39,9 @@ func uploadedFile(c *fiber.Ctx, max int64) (string, []byte, error) {
 	}
 	return filename, data, nil
 }
+
+// multipartOverhead is what an upload body may hold besides the file.
+const multipartOverhead = 64 << 10
 
 func readPart(fh *multipart.FileHeader, max int64) ([]byte, error) {
 	f, err := fh.Open()

@@ -402,11 +402,11 @@ func (a *API) sendZip(c *fiber.Ctx, name string, views []storage.ProofView) erro
 		zw := zip.NewWriter(w)
 		for _, v := range views {
 			if err := a.addToZip(ctx, zw, v); err != nil {
-				a.Logger.Warn("proof left out of a zip download", "proof_id", v.Proof.ID, "err", err)
+				a.Logger.Warn("proof left out of a zip download", "proof_id", v.Proof.ID, "error", err)
 			}
 		}
 		if err := zw.Close(); err != nil {
-			a.Logger.Warn("zip download cut short", "name", name, "err", err)
+			a.Logger.Warn("zip download cut short", "name", name, "error", err)
 		}
 		_ = w.Flush()
 	})

@@ -65,8 +65,8 @@ func (a *API) Mount(app fiber.Router) {
 	r.Get("/avs/rewards/:spec", read, a.rewards)
 	r.Get("/operator/stake/:operator_address", read, a.stake)
 
-	r.Post("/admin/operator/stake", limitBody(maxAdminBody), admin, a.recordStake)
-	r.Post("/admin/avs/registered", limitBody(maxAdminBody), admin, a.recordRegistration)
+	r.Post("/admin/operator/stake", web.LimitBody(maxAdminBody), admin, a.recordStake)
+	r.Post("/admin/avs/registered", web.LimitBody(maxAdminBody), admin, a.recordRegistration)
 }
 
 // envelope is the shape of every answer of the surface.
@@ -79,18 +79,9 @@ func ok(c *fiber.Ctx, status int, result any) error {
 	return c.Status(status).JSON(envelope{Error: []string{}, Result: result})
 }
 
-func limitBody(n int) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		if len(c.Body()) > n {
-			return proofgrid.Errorf(proofgrid.ETOOLARGE, "request body is %d bytes; this endpoint accepts at most %d", len(c.Body()), n)
-		}
-		return c.Next()
-	}
-}
-
 func teamOf(c *fiber.Ctx) int64 {
 	p, _ := web.PrincipalOf(c)
-	return p.TeamID
+	return web.ReadScope(p)
 }
 
 // param returns a path parameter, unescaped: clients may send "&" as %26.

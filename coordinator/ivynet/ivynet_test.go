@@ -31,6 +31,7 @@ import (
 	"github.com/proofgrid/proofgrid/coordinator"
 	"github.com/proofgrid/proofgrid/coordinator/coordinatortest"
 	"github.com/proofgrid/proofgrid/fleet"
+	"github.com/proofgrid/proofgrid/internal/clocktest"
 	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/storage"
 )
@@ -42,14 +43,6 @@ const (
 	operatorOld  = "0x1111111111111111111111111111111111111111"
 	operatorDown = "0x2222222222222222222222222222222222222222"
 )
-
-// clock is the shared time of the coordinator and its agents: real time
-// plus an offset the test moves forward, so that TTLs and idle windows
-// pass without sleeping.
-type clock struct{ offset atomic.Int64 }
-
-func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 // percent is a figure a fake collector reports, changed by the test.
 type percent struct{ bits atomic.Uint64 }
@@ -77,7 +70,7 @@ type machineSpec struct {
 // startAgent runs a real agent against the coordinator, with the memory,
 // CPU, disk and GPU collectors replaced by fakes so that health figures
 // are the test's to choose.
-func startAgent(t *testing.T, env *coordinatortest.Env, clk *clock, m *machineSpec) {
+func startAgent(t *testing.T, env *coordinatortest.Env, clk *clocktest.Clock, m *machineSpec) {
 	t.Helper()
 	if m.disk == nil {
 		m.disk = newPercent(50)
@@ -314,7 +307,10 @@ func TestSurface(t *testing.T) {
 }
 
 func testSurface(t *testing.T, dialect string) {
-	clk := &clock{}
+	// The shared time of the coordinator and its agents: real time plus
+	// an offset the test moves forward, so that TTLs and idle windows
+	// pass without sleeping.
+	clk := clocktest.Running()
 	env := coordinatortest.Start(t, coordinatortest.Options{
 		Dialect: dialect,
 		Configure: func(cfg *coordinator.Config) {
@@ -324,6 +320,18 @@ func testSurface(t *testing.T, dialect string) {
 		},
 	})
 	teamA, teamB := env.Token("team-a", auth.ModeWrite), env.Token("team-b", auth.ModeWrite)
+	// A prover enrols only into a cluster of its own team.
+	ta, err := env.Coordinator.DB.TeamByName(context.Background(), "team-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster, _, err := env.Coordinator.DB.CreateCluster(context.Background(), storage.Cluster{
+		ID: "5d0c2a4e-7f1b-4c8e-9a3d-2b6f8e1c0a11", TeamID: ta.ID, Name: "a-1", NumGPUs: 2,
+		DeploymentType: storage.DeploymentOnPrem, IsActive: true,
+	}, 1, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
 	readA, adminJWT := env.Token("team-a", auth.ModeRead), env.AdminJWT()
 	cat := fleet.EmbeddedCatalogue()
 	latest := func(id, network string) string {
@@ -373,7 +381,7 @@ func testSurface(t *testing.T, dialect string) {
 		AVS: "witness_chain", Chain: "mainnet", Version: latest("witness_chain", "mainnet"), OperatorAddress: operatorDown,
 		HealthURL: node(&downHealth), RegisteredCommand: []string{"false"},
 	}}}
-	prover := &machineSpec{name: "prover-1", role: proofgrid.RoleProver, cluster: "c1", version: "1.2.0", token: teamA, handlers: proveHandlers,
+	prover := &machineSpec{name: "prover-1", role: proofgrid.RoleProver, cluster: cluster.ID, version: "1.2.0", token: teamA, handlers: proveHandlers,
 		gpus: []proofgrid.GPU{
 			{Index: 0, UUID: "GPU-0", Name: "NVIDIA H100 80GB HBM3", MemoryTotalBytes: 80 << 30, ThrottleReasons: []string{}},
 			{Index: 1, UUID: "GPU-1", Name: "NVIDIA H100 80GB HBM3", MemoryTotalBytes: 80 << 30, ThrottleReasons: []string{}},
@@ -535,7 +543,7 @@ func testSurface(t *testing.T, dialect string) {
 	// after the job ends, and is idle again once the window has passed.
 	qc := asynq.NewClient(env.Redis.ConnOpt())
 	defer qc.Close()
-	m := queue.ProveBlock(queue.ProveBlockPayload{BlockNumber: 1, ClusterID: "c1", ClusterVersionID: 1})
+	m := queue.ProveBlock(queue.ProveBlockPayload{BlockNumber: 1, ClusterID: cluster.ID, ClusterVersionID: 1})
 	if _, err := qc.Enqueue(m.Task(), asynq.Queue(m.Queue)); err != nil {
 		t.Fatal(err)
 	}

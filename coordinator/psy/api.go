@@ -6,6 +6,7 @@
 package psy
 
 import (
+	"log/slog"
 	"math"
 	"strconv"
 	"strings"
@@ -27,6 +28,15 @@ var Prefixes = []string{
 	"/register", "/user_info", "/worker_events", "/user_events", "/worker_events_aggregations",
 	"/user_events_aggregations", "/stats", "/rewards", "/rewards_aggregations", "/leaderboard", "/checkpoint",
 	"/admin", "/contracts", "/ws", "/ingest",
+}
+
+// Uploads are the ingest routes, whose batches may exceed the
+// coordinator's app-wide body limit (web.BodyGuard); each reads its body
+// with maxIngestBody after its authentication.
+var Uploads = []string{
+	fiber.MethodPost + " /ingest/worker_events",
+	fiber.MethodPost + " /ingest/user_events",
+	fiber.MethodPost + " /ingest/contracts",
 }
 
 // Body caps.
@@ -55,20 +65,30 @@ type API struct {
 	Nonces web.NonceCache
 	Hub    *Hub
 	Now    func() time.Time
+	// Logger gets the warnings of the rate limiter (default
+	// slog.Default()).
+	Logger *slog.Logger
 }
 
 // Mount registers the routes on app. /health is the coordinator's.
 func (a *API) Mount(app fiber.Router) {
+	// Limits count against the client address, not a bearer
+	// credential: credentials are checked after the limiter, so keying on
+	// them would let a client escape its limit with a new made-up token
+	// each time.
 	pre := []fiber.Handler{}
 	if a.Limiter != nil {
-		pre = append(pre, a.rateLimit)
+		pre = append(pre, web.RateLimit{Limiter: a.Limiter, Prefix: "psy:", Logger: a.Logger}.Handler())
 	}
 	admin := web.RequireOperator(a.Auth) // rewards and ingest are global, not a team's
 	get := func(path string, h ...fiber.Handler) {
 		app.Get(path, append(append([]fiber.Handler{}, pre...), h...)...)
 	}
+	// The body is read after any authentication, right before the
+	// route's own handler.
 	post := func(path string, limit int, h ...fiber.Handler) {
-		app.Post(path, append(append(append([]fiber.Handler{}, pre...), limitBody(limit)), h...)...)
+		hs := append(append([]fiber.Handler{}, pre...), h[:len(h)-1]...)
+		app.Post(path, append(hs, web.LimitBody(limit), h[len(h)-1])...)
 	}
 
 	post("/register", maxRegisterBody, a.register)
@@ -121,37 +141,6 @@ func (a *API) requireUpgrade(c *fiber.Ctx) error {
 	}
 	if !a.Hub.Admits(c.IP()) {
 		return proofgrid.Errorf(proofgrid.ERATELIMIT, "too many /ws/tps connections from this address or in total; close one and retry")
-	}
-	return c.Next()
-}
-
-// limitBody refuses bodies above n bytes before they are decoded.
-func limitBody(n int) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		if len(c.Body()) > n {
-			return proofgrid.Errorf(proofgrid.ETOOLARGE, "request body is larger than %d bytes", n)
-		}
-		return c.Next()
-	}
-}
-
-// rateLimit counts the request against its client address and sets the
-// X-RateLimit-* headers. The address, not a bearer credential, is the key:
-// credentials are checked after the limiter, so keying on them would let
-// a client escape its limit by sending a new made-up token each time.
-// When Redis cannot be asked the request is let through without headers:
-// the limiter guards against abuse, it is not worth an outage.
-func (a *API) rateLimit(c *fiber.Ctx) error {
-	res, err := a.Limiter.Allow(c.UserContext(), "psy:ip:"+c.IP())
-	if err != nil {
-		return c.Next()
-	}
-	c.Set("X-RateLimit-Limit", strconv.Itoa(res.Limit))
-	c.Set("X-RateLimit-Remaining", strconv.Itoa(res.Remaining))
-	c.Set("X-RateLimit-Reset", strconv.FormatInt(int64(math.Ceil(float64(res.Reset.UnixMilli())/1000)), 10))
-	if !res.Allowed {
-		c.Set(fiber.HeaderRetryAfter, strconv.FormatInt(int64(math.Ceil(res.RetryAfter.Seconds())), 10))
-		return proofgrid.Errorf(proofgrid.ERATELIMIT, "rate limit of %d requests per %v exceeded", res.Limit, a.Limiter.Window())
 	}
 	return c.Next()
 }
@@ -690,7 +679,7 @@ func (a *API) ingestWorkerEvents(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	msg := psy.IngestMessage(c.Method(), c.OriginalURL(), ts, nonce, c.Body())
+	msg := psy.IngestMessage(c.Method(), c.OriginalURL(), ts, nonce, c.Request().Body())
 	user, err := a.Service.AuthenticateWorker(c.UserContext(), c.Get(psy.HeaderPublicKey), msg, c.Get(psy.HeaderSignature))
 	if err != nil {
 		return err

@@ -217,7 +217,7 @@ func (h *Hub) Subscribe(ctx context.Context, rdb redis.UniversalClient) {
 	// Wait for the subscription to be confirmed, so that messages
 	// published after Subscribe's caller saw it start are not missed.
 	if _, err := sub.Receive(ctx); err != nil && ctx.Err() == nil {
-		h.logger.Warn("tps subscription", "err", err)
+		h.logger.Warn("tps subscription", "error", err)
 	}
 	ch := sub.Channel()
 	for {

@@ -55,6 +55,15 @@ func RequireOperator(a Authenticator) fiber.Handler {
 	}
 }
 
+// ReadScope is the team whose data p reads on a team-scoped read route: its
+// own, or 0 (every team) for an operator.
+func ReadScope(p auth.Principal) int64 {
+	if p.IsOperator() {
+		return 0
+	}
+	return p.TeamID
+}
+
 // bearer authenticates the request's bearer credential.
 func bearer(c *fiber.Ctx, a Authenticator) (auth.Principal, error) {
 	tok, err := auth.BearerToken(c.Get(fiber.HeaderAuthorization))
@@ -96,6 +105,11 @@ type SignatureVerifier struct {
 	Keys   AgentKeys
 	Nonces NonceCache
 	Now    func() time.Time
+	// MaxBody caps the body read to check a signature (default
+	// DefaultUploadLimit). The signature covers the body, so an upload
+	// route signed by an agent reads it before the request is
+	// authentic; only requests naming an enrolled machine get that far.
+	MaxBody int
 }
 
 // Verify checks the request's X-Proofgrid-Signature against pub (or, when
@@ -121,7 +135,15 @@ func (v SignatureVerifier) Verify(c *fiber.Ctx, pub ed25519.PublicKey) (proofgri
 	if v.Now != nil {
 		now = v.Now
 	}
-	if err := proofgrid.VerifyRequest(pub, sig, c.Method(), c.OriginalURL(), c.Body(), now()); err != nil {
+	maxBody := v.MaxBody
+	if maxBody <= 0 {
+		maxBody = DefaultUploadLimit
+	}
+	body, err := ReadBody(c, maxBody)
+	if err != nil {
+		return sig, nil, err
+	}
+	if err := proofgrid.VerifyRequest(pub, sig, c.Method(), c.OriginalURL(), body, now()); err != nil {
 		return sig, nil, err
 	}
 	if err := v.Nonces.Use(c.UserContext(), sig.KeyID, sig.Nonce); err != nil {

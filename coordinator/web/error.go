@@ -64,10 +64,13 @@ func (s *Styles) For(path string) Style {
 
 // ErrorHandler returns Fiber's error handler: it classifies err once and
 // writes it in the style of the request's surface. Internal errors are
-// logged with the request id and answered with a generic message.
+// logged with the request id and answered with a generic message. Fiber's
+// own errors keep their HTTP status (405 with the Allow header Fiber set,
+// say) even where no error code has that status.
 func ErrorHandler(styles *Styles, logger *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		code, msg := proofgrid.ErrorCode(err), proofgrid.ErrorMessage(err)
+		status := StatusOf(code)
 		var details []string
 		var pe *proofgrid.Error
 		var fe *fiber.Error
@@ -75,14 +78,13 @@ func ErrorHandler(styles *Styles, logger *slog.Logger) fiber.ErrorHandler {
 		case errors.As(err, &pe):
 			details = pe.Details
 		case errors.As(err, &fe):
-			code, msg = proofgrid.CodeOfHTTPStatus(fe.Code), fe.Message
+			code, msg, status = proofgrid.CodeOfHTTPStatus(fe.Code), fe.Message, fe.Code
 			if fe.Code == http.StatusRequestEntityTooLarge {
 				msg = "request body is larger than this endpoint accepts"
 			}
 		}
-		status := StatusOf(code)
 		if status >= 500 {
-			logger.Error("request failed", "request_id", RequestID(c), "method", c.Method(), "path", c.Path(), "err", err)
+			logger.Error("request failed", "request_id", RequestID(c), "method", c.Method(), "path", c.Path(), "error", err)
 		}
 		return WriteError(c, styles.For(c.Path()), status, code, msg, details)
 	}

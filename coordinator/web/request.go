@@ -17,7 +17,7 @@ func DecodeJSON(c *fiber.Ctx, v any) error {
 	if ct := string(c.Request().Header.ContentType()); ct != "" && !bytes.HasPrefix([]byte(ct), []byte(fiber.MIMEApplicationJSON)) {
 		return proofgrid.Errorf(proofgrid.EUNSUPPORTED, "Content-Type must be application/json, not %q", ct)
 	}
-	dec := json.NewDecoder(bytes.NewReader(c.Body()))
+	dec := json.NewDecoder(bytes.NewReader(c.Request().Body()))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		if errors.Is(err, io.EOF) {
