@@ -134,7 +134,7 @@ func TestAuthenticate(t *testing.T) {
 			t.Fatalf("revoked token: %v", err)
 		}
 		jwtTok, _ := iss.Issue("ops")
-		if p, err := svc.Authenticate(ctx, jwtTok); err != nil || !p.IsAdmin() || p.TeamID != 0 {
+		if p, err := svc.Authenticate(ctx, jwtTok); err != nil || !p.IsAdmin() || !p.IsOperator() || p.TeamID != 0 {
 			t.Fatalf("jwt: %+v %v", p, err)
 		}
 		if _, _, err := svc.CreateToken(ctx, "acme", "root", "", auth.PrefixAPI); proofgrid.ErrorCode(err) != proofgrid.EINVALID {
@@ -143,6 +143,44 @@ func TestAuthenticate(t *testing.T) {
 		// Without an issuer JWTs are refused.
 		if _, err := auth.NewService(db, nil, nil).Authenticate(ctx, jwtTok); proofgrid.ErrorCode(err) != proofgrid.EUNAUTHORIZED {
 			t.Fatalf("jwt without issuer: %v", err)
+		}
+	})
+}
+
+// TestOperatorCredentials checks that only operator tokens and admin JWTs
+// are operators: a team's admin token holds admin rights for its team and
+// nothing more.
+func TestOperatorCredentials(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		svc := auth.NewService(db, nil, nil)
+		admin, _, err := svc.CreateToken(ctx, "acme", auth.ModeAdmin, "", auth.PrefixAPI)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := svc.Authenticate(ctx, admin)
+		if err != nil || !p.IsAdmin() || p.IsOperator() || p.TeamName != "acme" {
+			t.Fatalf("team admin: %+v %v", p, err)
+		}
+		op, tok, err := svc.CreateOperatorToken(ctx, "", "on call")
+		if err != nil || !tok.Operator || tok.Mode != auth.ModeAdmin || !strings.HasPrefix(op, auth.PrefixOperator) {
+			t.Fatalf("CreateOperatorToken = %q %+v %v", op, tok, err)
+		}
+		p, err = svc.Authenticate(ctx, op)
+		if err != nil || !p.IsOperator() || p.TeamName != auth.DefaultOperatorTeam || p.TokenID != tok.ID {
+			t.Fatalf("operator: %+v %v", p, err)
+		}
+		// An operator token may name its team.
+		op, _, err = svc.CreateOperatorToken(ctx, "acme", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, err := svc.Authenticate(ctx, op); err != nil || !p.IsOperator() || p.TeamName != "acme" {
+			t.Fatalf("operator of acme: %+v %v", p, err)
+		}
+		// The flag alone is not enough: an operator is an admin.
+		if (auth.Principal{Mode: auth.ModeRead, Operator: true}).IsOperator() {
+			t.Fatal("a read principal flagged operator is an operator")
 		}
 	})
 }

@@ -11,15 +11,23 @@ import (
 
 // Principal is who a request acts for.
 type Principal struct {
-	TeamID   int64
+	TeamID   int64 // 0 for JWT callers, which belong to no team
 	TeamName string
 	Mode     string // admin | read | write
+	// Operator marks a global credential (an operator token or an admin
+	// JWT): it may act on every team's data and on what belongs to no team.
+	// A team's admin token is not one: it acts for its own team only.
+	Operator bool
 	TokenID  int64  // 0 for JWT callers
 	Subject  string // JWT subject, or the token's display prefix
 }
 
-// IsAdmin reports whether the principal holds admin rights.
+// IsAdmin reports whether the principal holds admin rights over its own
+// team (operators hold them too).
 func (p Principal) IsAdmin() bool { return p.Mode == ModeAdmin }
+
+// IsOperator reports whether the principal holds global rights.
+func (p Principal) IsOperator() bool { return p.Operator && p.Mode == ModeAdmin }
 
 // Service authenticates bearer credentials against the database and, when
 // configured, the JWT issuer.
@@ -41,8 +49,24 @@ func NewService(db *storage.DB, jwt *JWTIssuer, now func() time.Time) *Service {
 func (s *Service) JWT() *JWTIssuer { return s.jwt }
 
 // CreateToken creates a team (if needed) and a token of mode for it and
-// returns the plain token, which is not stored anywhere.
+// returns the plain token, which is not stored anywhere. The token acts
+// for that team only.
 func (s *Service) CreateToken(ctx context.Context, team, mode, label, prefix string) (string, storage.APIToken, error) {
+	return s.createToken(ctx, team, mode, label, prefix, false)
+}
+
+// CreateOperatorToken creates an operator token (mode admin, prefix
+// PrefixOperator) and returns the plain token. An operator token belongs
+// to team (created when new; DefaultOperatorTeam when empty), for the
+// routes that act for a team, and has global rights everywhere else.
+func (s *Service) CreateOperatorToken(ctx context.Context, team, label string) (string, storage.APIToken, error) {
+	if team == "" {
+		team = DefaultOperatorTeam
+	}
+	return s.createToken(ctx, team, ModeAdmin, label, PrefixOperator, true)
+}
+
+func (s *Service) createToken(ctx context.Context, team, mode, label, prefix string, operator bool) (string, storage.APIToken, error) {
 	if !ValidMode(mode) {
 		return "", storage.APIToken{}, proofgrid.Errorf(proofgrid.EINVALID, "mode must be admin, read or write, not %q", mode)
 	}
@@ -57,7 +81,9 @@ func (s *Service) CreateToken(ctx context.Context, team, mode, label, prefix str
 	if err != nil {
 		return "", storage.APIToken{}, err
 	}
-	tok, err := s.db.CreateAPIToken(ctx, storage.APIToken{TeamID: t.ID, Mode: mode, Label: label, Prefix: DisplayPrefix(plain), Hash: hash})
+	tok, err := s.db.CreateAPIToken(ctx, storage.APIToken{
+		TeamID: t.ID, Mode: mode, Label: label, Prefix: DisplayPrefix(plain), Hash: hash, Operator: operator,
+	})
 	if err != nil {
 		return "", storage.APIToken{}, fmt.Errorf("create token: %w", err)
 	}
@@ -65,7 +91,7 @@ func (s *Service) CreateToken(ctx context.Context, team, mode, label, prefix str
 }
 
 // Authenticate resolves a bearer credential: an API token, or an admin JWT
-// when an issuer is configured.
+// when an issuer is configured. An admin JWT is an operator credential.
 func (s *Service) Authenticate(ctx context.Context, credential string) (Principal, error) {
 	if LooksLikeJWT(credential) {
 		if s.jwt == nil {
@@ -75,7 +101,7 @@ func (s *Service) Authenticate(ctx context.Context, credential string) (Principa
 		if err != nil {
 			return Principal{}, err
 		}
-		return Principal{Mode: ModeAdmin, Subject: claims.Subject}, nil
+		return Principal{Mode: ModeAdmin, Operator: true, Subject: claims.Subject}, nil
 	}
 	hash := HashToken(credential)
 	tok, err := s.db.APITokenByHash(ctx, hash)
@@ -96,7 +122,7 @@ func (s *Service) Authenticate(ctx context.Context, credential string) (Principa
 	if now := s.now(); tok.LastUsedAt == nil || now.Sub(*tok.LastUsedAt) > time.Minute {
 		_ = s.db.TouchAPIToken(ctx, tok.ID, now)
 	}
-	return Principal{TeamID: team.ID, TeamName: team.Name, Mode: tok.Mode, TokenID: tok.ID, Subject: tok.Prefix}, nil
+	return Principal{TeamID: team.ID, TeamName: team.Name, Mode: tok.Mode, Operator: tok.Operator, TokenID: tok.ID, Subject: tok.Prefix}, nil
 }
 
 // FindToken returns the live API token plain when it belongs to team

@@ -23,15 +23,21 @@ const (
 
 // Token prefixes: they let secret scanners and people recognise a token.
 const (
-	PrefixAPI    = "pg_"
-	PrefixZKGolf = "cmp_"
+	PrefixAPI      = "pg_"
+	PrefixOperator = "pgo_"
+	PrefixZKGolf   = "cmp_"
 )
+
+// DefaultOperatorTeam is the team an operator token belongs to when none
+// is named.
+const DefaultOperatorTeam = "operators"
 
 // ValidMode reports whether m is a known token mode.
 func ValidMode(m string) bool { return m == ModeAdmin || m == ModeRead || m == ModeWrite }
 
-// ModeAllows reports whether a token of mode have may do what need requires:
-// admin may do everything, write may also read.
+// ModeAllows reports whether a token of mode have may do what need requires
+// within its team: admin may do everything, write may also read. Global
+// actions need an operator as well (Principal.IsOperator).
 func ModeAllows(have, need string) bool {
 	switch need {
 	case ModeRead:

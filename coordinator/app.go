@@ -63,7 +63,7 @@ func (c *Coordinator) newApp(styles *web.Styles) *fiber.App {
 
 	verifier := web.SignatureVerifier{Keys: c.Fleet, Nonces: auth.NewReplayCache(c.Redis, ""), Now: c.cfg.Now}
 	c.verifier = verifier
-	(&agentapi.API{Fleet: c.Fleet, Auth: c.Auth, Verifier: verifier, Tokens: c.Auth}).Mount(app)
+	(&agentapi.API{Fleet: c.Fleet, Auth: c.Auth, Verifier: verifier, Tokens: c.Auth, Queues: c.Inspector}).Mount(app)
 	styles.Add(agentapi.Prefix, web.StylePlain)
 	return app
 }
@@ -99,28 +99,30 @@ func (c *Coordinator) readyz(ctx *fiber.Ctx) error {
 }
 
 // mountMonitor serves asynqmon behind HTTP Basic auth so a browser can log
-// in: any user name, and an API token or admin JWT as the password. Admin
-// credentials get the full UI; read and write tokens a read-only one.
+// in: any user name, and an operator token or admin JWT as the password.
+// asynqmon shows and changes every team's queues, task payloads, agent
+// hosts and Redis INFO, so it is an operator tool: team tokens, whatever
+// their mode, are refused (403); teams see their own queues through
+// GET /proofgrid/v1/queues.
 func (c *Coordinator) mountMonitor(app *fiber.App) {
-	fullMon := asynqmon.New(asynqmon.Options{RootPath: MonitorPath, RedisConnOpt: c.RedisOpt})
-	readOnlyMon := asynqmon.New(asynqmon.Options{RootPath: MonitorPath, RedisConnOpt: c.RedisOpt, ReadOnly: true})
-	c.closers = append(c.closers, fullMon.Close, readOnlyMon.Close)
-	full, readOnly := adaptor.HTTPHandler(fullMon), adaptor.HTTPHandler(readOnlyMon)
+	mon := asynqmon.New(asynqmon.Options{RootPath: MonitorPath, RedisConnOpt: c.RedisOpt})
+	c.closers = append(c.closers, mon.Close)
+	serve := adaptor.HTTPHandler(mon)
 	handler := func(ctx *fiber.Ctx) error {
 		_, password, ok := basicAuth(ctx.Get(fiber.HeaderAuthorization))
 		if !ok || password == "" {
 			ctx.Set(fiber.HeaderWWWAuthenticate, `Basic realm="proofgrid monitor", charset="UTF-8"`)
-			return ctx.Status(fiber.StatusUnauthorized).SendString("log in with any user name and an API token (or admin JWT) as the password\n")
+			return ctx.Status(fiber.StatusUnauthorized).SendString("log in with any user name and an operator token (or admin JWT) as the password\n")
 		}
 		p, err := c.Auth.Authenticate(ctx.UserContext(), password)
 		if err != nil {
 			ctx.Set(fiber.HeaderWWWAuthenticate, `Basic realm="proofgrid monitor", charset="UTF-8"`)
 			return ctx.Status(fiber.StatusUnauthorized).SendString(proofgrid.ErrorMessage(err) + "\n")
 		}
-		if p.IsAdmin() {
-			return full(ctx)
+		if !p.IsOperator() {
+			return ctx.Status(fiber.StatusForbidden).SendString("the monitor is for operators: log in with an operator token (coordinator token create --operator) or an admin JWT; a team's queues are at GET /proofgrid/v1/queues\n")
 		}
-		return readOnly(ctx)
+		return serve(ctx)
 	}
 	app.All(MonitorPath, handler)
 	app.All(MonitorPath+"/*", handler)

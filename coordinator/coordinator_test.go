@@ -71,27 +71,64 @@ func TestMonitorNeedsCredentials(t *testing.T) {
 	if status, _, _ := get(t, env.URL+"/monitor/", basic("pg_wrong")); status != 401 {
 		t.Fatalf("bad password: %d", status)
 	}
-	admin := env.Token("ops", auth.ModeAdmin)
-	status, _, body := get(t, env.URL+"/monitor/", basic(admin))
-	if status != 200 || !strings.Contains(body, "<html") {
-		t.Fatalf("admin /monitor: %d %.200s", status, body)
+}
+
+// TestMonitorIsForOperators checks that only operator credentials open
+// /monitor: asynqmon shows every team's queues, payloads, agent hosts
+// and Redis INFO, and a team admin could pause another team's queue.
+func TestMonitorIsForOperators(t *testing.T) {
+	env := coordinatortest.Start(t, coordinatortest.Options{})
+	// A queue of another team, with a task in it.
+	c := asynq.NewClient(env.Redis.ConnOpt())
+	defer c.Close()
+	other := queue.ProveQueue("8a0e4f58-77a1-4b8e-9d2c-3f4e5a6b7c8d")
+	if _, err := c.Enqueue(asynq.NewTask(queue.TypeProveBlock, []byte(`{}`)), asynq.Queue(other)); err != nil {
+		t.Fatal(err)
 	}
-	// The asynqmon API answers under the same prefix.
-	status, _, body = get(t, env.URL+"/monitor/api/queues", basic(admin))
-	if status != 200 || !strings.Contains(body, "queues") {
-		t.Fatalf("/monitor/api/queues: %d %.200s", status, body)
+	for _, mode := range []string{auth.ModeRead, auth.ModeWrite, auth.ModeAdmin} {
+		tok := env.Token("team-"+mode, mode)
+		for _, path := range []string{"/monitor/", "/monitor/api/queues", "/monitor/api/redis_info"} {
+			if status, _, body := get(t, env.URL+path, basic(tok)); status != 403 {
+				t.Errorf("%s token on %s: %d %.200s", mode, path, status, body)
+			}
+		}
+		req, _ := http.NewRequest("POST", env.URL+"/monitor/api/queues/"+other+":pause", nil)
+		req.Header = basic(tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 403 {
+			t.Errorf("%s token pausing another team's queue: %d", mode, resp.StatusCode)
+		}
 	}
-	// A read token gets the read-only UI: mutations are refused.
-	reader := env.Token("ops", auth.ModeRead)
-	req, _ := http.NewRequest("DELETE", env.URL+"/monitor/api/queues/maintenance", nil)
-	req.Header = basic(reader)
+	ins := asynq.NewInspector(env.Redis.ConnOpt())
+	defer ins.Close()
+	if info, err := ins.GetQueueInfo(other); err != nil || info.Paused {
+		t.Fatalf("queue %s after the team tokens: %+v %v", other, info, err)
+	}
+	// Operator credentials get the full UI.
+	for name, tok := range map[string]string{"operator token": env.OperatorToken(""), "admin JWT": env.AdminJWT()} {
+		status, _, body := get(t, env.URL+"/monitor/", basic(tok))
+		if status != 200 || !strings.Contains(body, "<html") {
+			t.Fatalf("%s on /monitor: %d %.200s", name, status, body)
+		}
+		// The asynqmon API answers under the same prefix.
+		status, _, body = get(t, env.URL+"/monitor/api/queues", basic(tok))
+		if status != 200 || !strings.Contains(body, other) {
+			t.Fatalf("%s on /monitor/api/queues: %d %.200s", name, status, body)
+		}
+	}
+	req, _ := http.NewRequest("POST", env.URL+"/monitor/api/queues/"+other+":pause", nil)
+	req.Header = basic(env.OperatorToken(""))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode < 400 {
-		t.Fatalf("read-only monitor allowed a DELETE: %d", resp.StatusCode)
+	if info, err := ins.GetQueueInfo(other); resp.StatusCode != 204 || err != nil || !info.Paused {
+		t.Fatalf("operator pausing %s: %d, then %+v %v", other, resp.StatusCode, info, err)
 	}
 }
 

@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/proofgrid/proofgrid/auth"
 	"github.com/proofgrid/proofgrid/coordinator/coordinatortest"
 )
 
@@ -180,7 +179,7 @@ func TestBodyLimits(t *testing.T) {
 	}
 
 	// An authenticated upload above the app-wide limit works.
-	admin := env.Token("ops", auth.ModeAdmin)
+	admin := env.OperatorToken("ops") // CSP benchmarks are global
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	fw, _ := mw.CreateFormFile("file", "bench.json")

@@ -68,8 +68,10 @@ func TestKilledProverAgentsBlockIsProvedByAnother(t *testing.T) {
 		"PROOFGRID_DATA_DIR=" + t.TempDir(),
 		"JWT_SECRET=e2e-secret-0123456789abcdef0123456789",
 	}
-	token := func(mode string) string {
-		cmd := exec.Command(bins.coordinator, "token", "create", "--team", "provers", "--mode", mode)
+	// The operator token records blocks (global) and, as a token of team
+	// provers, creates the team's cluster.
+	token := func(args ...string) string {
+		cmd := exec.Command(bins.coordinator, append([]string{"token", "create", "--team", "provers"}, args...)...)
 		cmd.Env = append(os.Environ(), env...)
 		out, err := cmd.Output()
 		if err != nil {
@@ -77,12 +79,12 @@ func TestKilledProverAgentsBlockIsProvedByAnother(t *testing.T) {
 		}
 		return strings.TrimSpace(string(out))
 	}
-	admin, write := token("admin"), token("write")
+	operator, write := token("--operator"), token("--mode", "write")
 	start(t, env, bins.coordinator, "serve")
 	waitReady(t, url)
 
 	// The demo zkVM has version id 1 in the built-in catalogue.
-	if code := call(t, admin, "POST", url+"/api/v0/clusters", map[string]any{
+	if code := call(t, operator, "POST", url+"/api/v0/clusters", map[string]any{
 		"name": "kill-test", "zkvm_version_id": 1, "num_gpus": 1, "hardware_description": "e2e", "deployment_type": "on-prem",
 	}, nil); code != 200 && code != 201 {
 		t.Fatalf("create cluster: %d", code)
@@ -90,7 +92,7 @@ func TestKilledProverAgentsBlockIsProvedByAnother(t *testing.T) {
 	var clusters []struct {
 		UUID string `json:"uuid"`
 	}
-	call(t, admin, "GET", url+"/api/v0/clusters", nil, &clusters)
+	call(t, operator, "GET", url+"/api/v0/clusters", nil, &clusters)
 	if len(clusters) != 1 || clusters[0].UUID == "" {
 		t.Fatalf("clusters: %+v", clusters)
 	}
@@ -101,14 +103,14 @@ func TestKilledProverAgentsBlockIsProvedByAnother(t *testing.T) {
 	}
 	// The first agent gets a proof that takes about a minute of hashing.
 	slow := start(t, agentEnv, bins.agent, agentArgs("100000000")...)
-	if code := call(t, admin, "POST", url+"/api/v0/blocks", map[string]any{
+	if code := call(t, operator, "POST", url+"/api/v0/blocks", map[string]any{
 		"block_number": 7, "hash": "0x" + strings.Repeat("ab", 32),
 	}, nil); code != 200 && code != 201 {
 		t.Fatalf("record block: %d", code)
 	}
 	proofs := func() proofList {
 		var l proofList
-		call(t, admin, "GET", url+"/api/v0/proofs?block=7", nil, &l)
+		call(t, operator, "GET", url+"/api/v0/proofs?block=7", nil, &l)
 		return l
 	}
 	waitFor(t, 60*time.Second, "the first agent to start proving", func() bool {

@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"regexp"
+	"sort"
 	"time"
 
 	"github.com/google/uuid"
@@ -167,6 +168,37 @@ func Queues(m proofgrid.Machine) []string {
 		return []string{queue.AVSQueue(m.ID)}
 	}
 	return []string{}
+}
+
+// TeamQueues returns the asynq queues that carry team teamID's work,
+// sorted: the prove queue of each of its clusters and the AVS queue of
+// each of its AVS machines. A prover machine's queue is its cluster's, and
+// only the team's own clusters count: a machine enrolled with a cluster id
+// of another team reveals nothing of that team's queue. teamID 0 names no
+// team (EINVALID).
+func (s *Service) TeamQueues(ctx context.Context, teamID int64) ([]string, error) {
+	if teamID == 0 {
+		return nil, proofgrid.Errorf(proofgrid.EINVALID, "queues belong to a team")
+	}
+	clusters, err := s.db.ListClusters(ctx, teamID)
+	if err != nil {
+		return nil, err
+	}
+	machines, err := s.db.ListMachines(ctx, teamID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(clusters)+len(machines))
+	for _, c := range clusters {
+		out = append(out, queue.ProveQueue(c.Cluster.ID))
+	}
+	for _, m := range machines {
+		if m.Role == proofgrid.RoleAVS {
+			out = append(out, queue.AVSQueue(m.ID))
+		}
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
 func decodeKey(s string) (ed25519.PublicKey, error) {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/proofgrid/proofgrid"
@@ -24,7 +25,33 @@ func ValidFileName(name string) bool { return fileNamePattern.MatchString(name) 
 
 func benchmarkBlobKey(name string) string { return "csp-benchmarks/" + name }
 
-func vkBlobKey(name string) string { return "verification-keys/" + name }
+// vkBlobKey is where team's verification key name is kept. Keys are a
+// team's files: each team has its own namespace, so two teams uploading
+// the same file name keep their own key.
+func vkBlobKey(team int64, name string) string {
+	return "vk/" + strconv.FormatInt(team, 10) + "/" + name
+}
+
+// legacyVKBlobKey is where keys were kept before they were kept per team,
+// in one namespace for every team. Such keys are still read, after the
+// team's own, and nothing is written there any more.
+func legacyVKBlobKey(name string) string { return "verification-keys/" + name }
+
+// readVerificationKey returns team's key called name: the one it uploaded,
+// or else one uploaded under that name before keys were kept per team. A
+// name that names no key is ENOTFOUND.
+func (s *Service) readVerificationKey(ctx context.Context, team int64, name string) ([]byte, error) {
+	for _, key := range []string{vkBlobKey(team, name), legacyVKBlobKey(name)} {
+		if !blob.ValidKey(key) {
+			continue
+		}
+		b, err := blob.ReadAll(ctx, s.blobs, key, s.cfg.MaxVKBytes)
+		if proofgrid.ErrorCode(err) != proofgrid.ENOTFOUND {
+			return b, err
+		}
+	}
+	return nil, proofgrid.Errorf(proofgrid.ENOTFOUND, "verification key %s not found", name)
+}
 
 // PutBenchmark stores a CSP benchmarks file as <filename>.json, replacing
 // one of the same name, and returns its record. filename is letters,
@@ -77,10 +104,15 @@ func (s *Service) OpenBenchmark(ctx context.Context, id string) (storage.CSPBenc
 	return b, rc, err
 }
 
-// PutVerificationKey stores a verification key as <filename>.bin (the
-// extension is added unless given) and returns that name, which a
-// cluster version's vk_path can then name.
-func (s *Service) PutVerificationKey(ctx context.Context, filename string, data []byte) (string, error) {
+// PutVerificationKey stores a verification key of team teamID as
+// <filename>.bin (the extension is added unless given), replacing the
+// team's key of that name, and returns the name, which a vk_path of the
+// team's cluster versions can then name. Keys belong to a team: teamID 0
+// (an admin JWT) is EFORBIDDEN.
+func (s *Service) PutVerificationKey(ctx context.Context, teamID int64, filename string, data []byte) (string, error) {
+	if teamID == 0 {
+		return "", proofgrid.Errorf(proofgrid.EFORBIDDEN, "verification keys belong to teams: upload with a team's admin key")
+	}
 	base := strings.TrimSuffix(filename, ".bin")
 	if !ValidFileName(base) {
 		return "", proofgrid.Errorf(proofgrid.EINVALID, "Invalid filename format. Only alphanumeric characters, underscores, and hyphens are allowed (1..100 characters).")
@@ -92,7 +124,7 @@ func (s *Service) PutVerificationKey(ctx context.Context, filename string, data 
 		return "", proofgrid.Errorf(proofgrid.ETOOLARGE, "file is %d bytes; the limit is %d", len(data), s.cfg.MaxVKBytes)
 	}
 	name := base + ".bin"
-	if _, err := s.blobs.Put(ctx, vkBlobKey(name), bytes.NewReader(data)); err != nil {
+	if _, err := s.blobs.Put(ctx, vkBlobKey(teamID, name), bytes.NewReader(data)); err != nil {
 		return "", err
 	}
 	return name, nil
@@ -105,9 +137,9 @@ type ActiveKey struct {
 }
 
 // ActiveVerificationKeys returns the keys of active cluster versions that
-// name one uploaded to proofgrid. A vk_path that names no uploaded key is
-// left out, like a missing file in Ethproofs; paths on the coordinator's
-// own disk are never served.
+// name one their team uploaded to proofgrid. A vk_path that names no
+// uploaded key is left out, like a missing file in Ethproofs; paths on the
+// coordinator's own disk are never served.
 func (s *Service) ActiveVerificationKeys(ctx context.Context) ([]ActiveKey, error) {
 	refs, err := s.db.ActiveVerificationKeys(ctx)
 	if err != nil {
@@ -115,11 +147,7 @@ func (s *Service) ActiveVerificationKeys(ctx context.Context) ([]ActiveKey, erro
 	}
 	out := []ActiveKey{}
 	for _, r := range refs {
-		key := vkBlobKey(r.VKPath)
-		if !blob.ValidKey(key) {
-			continue
-		}
-		b, err := blob.ReadAll(ctx, s.blobs, key, s.cfg.MaxVKBytes)
+		b, err := s.readVerificationKey(ctx, r.TeamID, r.VKPath)
 		if proofgrid.ErrorCode(err) == proofgrid.ENOTFOUND {
 			s.cfg.Logger.Warn("verification key not found", "cluster_id", r.ClusterID, "vk_path", r.VKPath)
 			continue
@@ -134,7 +162,7 @@ func (s *Service) ActiveVerificationKeys(ctx context.Context) ([]ActiveKey, erro
 // VerificationKeyOfProof returns the name and bytes of the verification
 // key that proved proof id checks against: its cluster version's vk_path,
 // or else <team slug>_<cluster uuid>.bin, the name Ethproofs files keys
-// under. An unknown or unproved proof is ENOTFOUND ("No proof found"), a
+// under, both among the keys of the proof's team. An unknown or unproved proof is ENOTFOUND ("No proof found"), a
 // missing key ENOTFOUND ("No vk binary found").
 func (s *Service) VerificationKeyOfProof(ctx context.Context, id int64) (string, []byte, error) {
 	v, err := s.ProvedProof(ctx, id)
@@ -146,10 +174,7 @@ func (s *Service) VerificationKeyOfProof(ctx context.Context, id int64) (string,
 		names = append([]string{*p}, names...)
 	}
 	for _, name := range names {
-		if !blob.ValidKey(vkBlobKey(name)) {
-			continue
-		}
-		b, err := blob.ReadAll(ctx, s.blobs, vkBlobKey(name), s.cfg.MaxVKBytes)
+		b, err := s.readVerificationKey(ctx, v.Team.ID, name)
 		if err == nil {
 			return name, b, nil
 		} else if proofgrid.ErrorCode(err) != proofgrid.ENOTFOUND {

@@ -310,7 +310,14 @@ func TestExecVerifierAndKeys(t *testing.T) {
 	if v, err := f.svc.Verify(ctx, p1.ID); err != nil || v.Outcome != zkvm.OutcomeCannotVerify {
 		t.Fatalf("Verify without key = %+v %v", v, err)
 	}
-	name, err := f.svc.PutVerificationKey(ctx, "alpha_sp1", []byte("KEY"))
+	// Another team's key of the same name is not this team's.
+	if _, err := f.svc.PutVerificationKey(ctx, f.teamID+1000, "alpha_sp1", []byte("OTHER")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.PutVerificationKey(ctx, 0, "alpha_sp1", []byte("KEY")); proofgrid.ErrorCode(err) != proofgrid.EFORBIDDEN {
+		t.Fatalf("PutVerificationKey without a team = %v", err)
+	}
+	name, err := f.svc.PutVerificationKey(ctx, f.teamID, "alpha_sp1", []byte("KEY"))
 	if err != nil || name != "alpha_sp1.bin" {
 		t.Fatalf("PutVerificationKey = %q %v", name, err)
 	}

@@ -121,7 +121,7 @@ func (s *Service) runVerifier(ctx context.Context, v storage.ProofView) (zkvm.Ve
 		}
 		return zkvm.VerifyDemo(ctx, proof, uint64(v.Proof.BlockNumber), hash, s.cfg.DemoVerifyWorkers)
 	}
-	vkPath, cleanup, verdict := s.verificationKeyFile(ctx, v.ClusterVersion.VKPath)
+	vkPath, cleanup, verdict := s.verificationKeyFile(ctx, v.Cluster.TeamID, v.ClusterVersion.VKPath)
 	defer cleanup()
 	if verdict != nil {
 		return *verdict, nil
@@ -135,22 +135,21 @@ func (s *Service) runVerifier(ctx context.Context, v storage.ProofView) (zkvm.Ve
 }
 
 // verificationKeyFile turns a cluster version's vk_path into a file an
-// exec verifier can read: the key uploaded under that name is copied out
-// of the blob store into a temporary file. Paths on the coordinator's own
+// exec verifier can read: the key the cluster's team uploaded under that
+// name is copied out of the blob store into a temporary file. Paths on the coordinator's own
 // disk are not followed: a team sets vk_path, and a verifier quoting a
 // file it was pointed at would show the file in the proof's reason. No
 // path means no key (the verifier decides whether it needs one).
-func (s *Service) verificationKeyFile(ctx context.Context, vkPath *string) (string, func(), *zkvm.Verdict) {
+func (s *Service) verificationKeyFile(ctx context.Context, team int64, vkPath *string) (string, func(), *zkvm.Verdict) {
 	noop := func() {}
 	if vkPath == nil || *vkPath == "" {
 		return "", noop, nil
 	}
-	key := vkBlobKey(*vkPath)
-	if !blob.ValidKey(key) {
+	if !blob.ValidKey(vkBlobKey(team, *vkPath)) {
 		v := cannotVerify("vk_path %q names no uploaded verification key", *vkPath)
 		return "", noop, &v
 	}
-	b, err := blob.ReadAll(ctx, s.blobs, key, s.cfg.MaxVKBytes)
+	b, err := s.readVerificationKey(ctx, team, *vkPath)
 	if proofgrid.ErrorCode(err) == proofgrid.ENOTFOUND {
 		v := cannotVerify("verification key %s not found: upload it with POST /api/v0/verification-keys/upload", *vkPath)
 		return "", noop, &v

@@ -2,7 +2,8 @@
 # Starts the whole system on the embedded defaults: a local redis-server
 # (installed with apt-get when missing; data under ./data/redis), the
 # coordinator on SQLite (./data/proofgrid.db) and one demo agent. Prints
-# the URLs and an admin token. Ctrl-C stops all of it.
+# the URLs, an operator token and the demo team's admin token. Ctrl-C
+# stops all of it.
 #
 # Settings (environment): PROOFGRID_RUN_HTTP_PORT (8080),
 # PROOFGRID_RUN_REDIS_PORT (6390), PROOFGRID_RUN_AGENT_ROLE (prover),
@@ -65,12 +66,19 @@ export PROOFGRID_REDIS_URL="redis://127.0.0.1:${REDIS_PORT}/0"
 export PROOFGRID_HTTP_ADDR="127.0.0.1:${HTTP_PORT}"
 export PROOFGRID_DATA_DIR="$DATA"
 
+# The operator token (global rights: feeding blocks, /monitor) belongs to
+# team demo too, so it also creates the demo cluster; the team's admin
+# token manages team demo only.
+if [ ! -s "$DATA/operator_token" ]; then
+	(umask 077; bin/coordinator token create --operator --team demo --label "make run operator" 2>/dev/null >"$DATA/operator_token")
+fi
 if [ ! -s "$DATA/admin_token" ]; then
 	(umask 077; bin/coordinator token create --team demo --mode admin --label "make run admin" 2>/dev/null >"$DATA/admin_token")
 fi
 if [ ! -s "$DATA/agent_token" ]; then
 	(umask 077; bin/coordinator token create --team demo --mode write --label "make run agent" 2>/dev/null >"$DATA/agent_token")
 fi
+OPERATOR_TOKEN=$(cat "$DATA/operator_token")
 ADMIN_TOKEN=$(cat "$DATA/admin_token")
 
 bin/coordinator serve >>"$DATA/logs/coordinator.log" 2>&1 &
@@ -78,8 +86,8 @@ pids+=($!)
 for _ in $(seq 100); do curl -fsS "$URL/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 curl -fsS "$URL/readyz" >/dev/null || { echo "run: coordinator did not start; see $DATA/logs/coordinator.log"; tail -20 "$DATA/logs/coordinator.log"; exit 1; }
 
-api() { # METHOD PATH [JSON]: an admin call to the coordinator
-	curl -fsS -X "$1" -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' ${3:+-d "$3"} "$URL$2"
+api() { # METHOD PATH [JSON]: an operator call to the coordinator
+	curl -fsS -X "$1" -H "Authorization: Bearer $OPERATOR_TOKEN" -H 'Content-Type: application/json' ${3:+-d "$3"} "$URL$2"
 }
 
 # A prover agent needs an Ethproofs cluster: create the demo cluster (the
@@ -127,11 +135,13 @@ cat <<MSG
 proofgrid is running (logs in $DATA/logs/):
   API          $URL            (health: $URL/health, ready: $URL/readyz)
   machines     curl -H "Authorization: Bearer \$(cat $DATA/admin_token)" $URL/proofgrid/v1/machines
-  monitor      $URL/monitor    (asynqmon; user: any name, password: the admin token)
+  queues       curl -H "Authorization: Bearer \$(cat $DATA/admin_token)" $URL/proofgrid/v1/queues   (team demo's)
+  monitor      $URL/monitor    (asynqmon, every queue; user: any name, password: the operator token)
   proofs       $URL/api/v0/proofs   (a demo block every ${PROOFGRID_RUN_BLOCK_EVERY:-20}s, proved by the agent, verified by the coordinator)
   fleet        curl -H "Authorization: Bearer \$(cat $DATA/admin_token)" $URL/v1/client/status
   metrics      $URL/metrics
-  admin token  $ADMIN_TOKEN
+  operator token  $OPERATOR_TOKEN   (global: blocks, zkVMs, stake, rewards, /monitor)
+  admin token     $ADMIN_TOKEN   (team demo only)
 Ctrl-C stops the agent, the coordinator and Redis.
 MSG
 wait -n "${pids[@]}" || true

@@ -13,7 +13,9 @@ import (
 )
 
 // API token modes. A read token may only read; a write token may also
-// change its team's data; an admin token may do anything.
+// change its team's data; an admin token may also manage its team (its
+// clusters, its verification keys). An admin token flagged Operator may do
+// anything, for every team.
 const (
 	TokenModeAdmin = "admin"
 	TokenModeRead  = "read"
@@ -36,7 +38,11 @@ type APIToken struct {
 	// list without revealing them.
 	Prefix string `json:"prefix"`
 	// Hash is the hex SHA-256 of the whole token.
-	Hash       string     `json:"-"`
+	Hash string `json:"-"`
+	// Operator marks a global credential: it acts on every team's data and
+	// on what belongs to no team (blocks, zkVMs, stake, rewards, the
+	// monitor). Only admin tokens are operator tokens.
+	Operator   bool       `json:"operator"`
 	CreatedAt  time.Time  `json:"created_at"`
 	LastUsedAt *time.Time `json:"last_used_at"`
 	RevokedAt  *time.Time `json:"revoked_at"`
@@ -49,6 +55,7 @@ type apiTokenRow struct {
 	Label      string `db:"label"`
 	Prefix     string `db:"prefix"`
 	Hash       string `db:"hash"`
+	Operator   bool   `db:"operator"`
 	CreatedAt  dbTime `db:"created_at"`
 	LastUsedAt dbTime `db:"last_used_at"`
 	RevokedAt  dbTime `db:"revoked_at"`
@@ -62,19 +69,21 @@ func (r apiTokenRow) token() APIToken {
 		Label:      r.Label,
 		Prefix:     r.Prefix,
 		Hash:       r.Hash,
+		Operator:   r.Operator,
 		CreatedAt:  r.CreatedAt.Time,
 		LastUsedAt: r.LastUsedAt.ptr(),
 		RevokedAt:  r.RevokedAt.ptr(),
 	}
 }
 
-const apiTokenColumns = `id, team_id, mode, label, prefix, hash, created_at, last_used_at, revoked_at`
+const apiTokenColumns = `id, team_id, mode, label, prefix, hash, operator, created_at, last_used_at, revoked_at`
 
-// CreateAPIToken stores t (TeamID, Mode, Label, Prefix, Hash) and returns it
-// with its id and creation time. Hash must be a hex SHA-256, which keeps a
-// raw token from being stored by mistake, and lower case, so that
-// lookups by hash match. An unknown team is ENOTFOUND, a
-// hash already stored ECONFLICT.
+// CreateAPIToken stores t (TeamID, Mode, Label, Prefix, Hash, Operator) and
+// returns it with its id and creation time. Hash must be a hex SHA-256,
+// which keeps a raw token from being stored by mistake, and lower case, so
+// that lookups by hash match; an operator token must be an admin token
+// (EINVALID otherwise). An unknown team is ENOTFOUND, a hash already
+// stored ECONFLICT.
 func (c *conn) CreateAPIToken(ctx context.Context, t APIToken) (APIToken, error) {
 	if !ValidTokenMode(t.Mode) {
 		return APIToken{}, proofgrid.Errorf(proofgrid.EINVALID, "token mode %q is not admin, read or write", t.Mode)
@@ -82,11 +91,14 @@ func (c *conn) CreateAPIToken(ctx context.Context, t APIToken) (APIToken, error)
 	if b, err := hex.DecodeString(t.Hash); err != nil || len(b) != 32 || t.Hash != strings.ToLower(t.Hash) {
 		return APIToken{}, proofgrid.Errorf(proofgrid.EINVALID, "token hash is not a lower-case hex SHA-256")
 	}
+	if t.Operator && t.Mode != TokenModeAdmin {
+		return APIToken{}, proofgrid.Errorf(proofgrid.EINVALID, "an operator token must have mode admin, not %q", t.Mode)
+	}
 	var r apiTokenRow
 	err := getContext(ctx, c.w, &r,
-		`INSERT INTO api_tokens (team_id, mode, label, prefix, hash, created_at)
-		 VALUES (?, ?, ?, ?, ?, ?) RETURNING `+apiTokenColumns,
-		t.TeamID, t.Mode, t.Label, t.Prefix, t.Hash, c.now())
+		`INSERT INTO api_tokens (team_id, mode, label, prefix, hash, operator, created_at)
+		 VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING `+apiTokenColumns,
+		t.TeamID, t.Mode, t.Label, t.Prefix, t.Hash, t.Operator, c.now())
 	switch {
 	case isUniqueViolation(err):
 		return APIToken{}, proofgrid.Errorf(proofgrid.ECONFLICT, "token already exists")

@@ -93,3 +93,65 @@ func TestCreateAPITokenErrors(t *testing.T) {
 		wantCode(t, err, proofgrid.ENOTFOUND)
 	})
 }
+
+func TestOperatorTokens(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		team := mustTeam(t, db, "ops")
+		op, err := db.CreateAPIToken(ctx, storage.APIToken{
+			TeamID: team.ID, Mode: storage.TokenModeAdmin, Prefix: "pgo_abc", Hash: tokenHash("pgo_abc"), Operator: true,
+		})
+		if err != nil || !op.Operator {
+			t.Fatalf("CreateAPIToken(operator) = %+v, %v", op, err)
+		}
+		admin, err := db.CreateAPIToken(ctx, storage.APIToken{
+			TeamID: team.ID, Mode: storage.TokenModeAdmin, Prefix: "pg_abc", Hash: tokenHash("pg_abc"),
+		})
+		if err != nil || admin.Operator {
+			t.Fatalf("CreateAPIToken(admin) = %+v, %v", admin, err)
+		}
+		if got, err := db.APITokenByHash(ctx, tokenHash("pgo_abc")); err != nil || !got.Operator || got.ID != op.ID {
+			t.Fatalf("APITokenByHash(operator) = %+v, %v", got, err)
+		}
+		if got, err := db.APITokenByHash(ctx, tokenHash("pg_abc")); err != nil || got.Operator {
+			t.Fatalf("APITokenByHash(admin) = %+v, %v", got, err)
+		}
+		for _, mode := range []string{storage.TokenModeRead, storage.TokenModeWrite} {
+			_, err := db.CreateAPIToken(ctx, storage.APIToken{
+				TeamID: team.ID, Mode: mode, Prefix: "pgo_" + mode, Hash: tokenHash("pgo_" + mode), Operator: true,
+			})
+			wantCode(t, err, proofgrid.EINVALID)
+		}
+	})
+}
+
+// TestMigrateAppliesEarlierVersions checks that a migration numbered
+// below versions a database already has (00002 after 00300) is applied,
+// as the range numbering of the migrations needs.
+func TestMigrateAppliesEarlierVersions(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		// Take the database back to before 00002, keeping the later ones.
+		err := db.InTx(ctx, func(tx *storage.Tx) error {
+			stx := storage.SQLTx(tx)
+			if _, err := stx.ExecContext(ctx, `ALTER TABLE api_tokens DROP COLUMN operator`); err != nil {
+				return err
+			}
+			_, err := stx.ExecContext(ctx, `DELETE FROM goose_db_version WHERE version_id = 2`)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatalf("Migrate: %v", err)
+		}
+		team := mustTeam(t, db, "ops")
+		tok, err := db.CreateAPIToken(ctx, storage.APIToken{
+			TeamID: team.ID, Mode: storage.TokenModeAdmin, Prefix: "pgo_abc", Hash: tokenHash("pgo_abc"), Operator: true,
+		})
+		if err != nil || !tok.Operator {
+			t.Fatalf("CreateAPIToken after migrating again = %+v, %v", tok, err)
+		}
+	})
+}

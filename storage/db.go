@@ -363,6 +363,10 @@ func (d *DB) Migrate(ctx context.Context) error {
 		// Go migrations registered globally by any other package must not
 		// leak into this schema.
 		goose.WithDisableGlobalRegistry(true),
+		// Versions are numbered by range (00001 foundation, 001xx fleet,
+		// ...), so a change to an early range lands below versions a
+		// database already has; it is applied all the same.
+		goose.WithAllowOutofOrder(true),
 	}
 	gd := goose.DialectSQLite3
 	if d.dialect == DialectPostgres {

@@ -3,7 +3,8 @@
 //	coordinator serve                 run the API, worker and scheduler
 //	coordinator migrate               apply database migrations and exit
 //	coordinator token create --team NAME --mode admin|read|write [--label L]
-//	coordinator jwt issue --sub NAME  print an admin JWT (needs JWT_SECRET)
+//	coordinator token create --operator [--team NAME] [--label L]
+//	coordinator jwt issue --sub NAME  print an admin (operator) JWT (needs JWT_SECRET)
 //	coordinator avs import FILE       validate and store an AVS catalogue file
 //
 // Flags override environment variables; see docs/configuration.md.
@@ -38,6 +39,7 @@ const usage = `usage:
   coordinator serve   [flags]     run the coordinator (roles api, worker, scheduler)
   coordinator migrate [flags]     apply database migrations and exit
   coordinator token create --team NAME --mode admin|read|write [--label TEXT]
+  coordinator token create --operator [--team NAME] [--label TEXT]
   coordinator jwt issue --sub NAME
   coordinator avs import [--database-url URL] FILE
   coordinator version
@@ -56,7 +58,7 @@ func run(args []string) error {
 		return migrate(ctx, args[1:])
 	case "token":
 		if len(args) < 2 || args[1] != "create" {
-			return errors.New("usage: coordinator token create --team NAME --mode admin|read|write")
+			return errors.New("usage: coordinator token create --team NAME --mode admin|read|write | --operator")
 		}
 		return tokenCreate(ctx, args[2:])
 	case "jwt":
@@ -198,14 +200,20 @@ func tokenCreate(ctx context.Context, args []string) error {
 	s := envflag.New("token create")
 	var dbURL string
 	s.String(&dbURL, "database-url", coordinator.DefaultDatabaseURL, "database", "PROOFGRID_DATABASE_URL")
-	team := s.FlagSet.String("team", "", "team name (created when new)")
+	team := s.FlagSet.String("team", "", "team name (created when new); with --operator, default \""+auth.DefaultOperatorTeam+"\"")
 	mode := s.FlagSet.String("mode", "", "admin, read or write")
+	operator := s.FlagSet.Bool("operator", false, "an operator token: global rights on every surface and /monitor (mode admin)")
 	label := s.FlagSet.String("label", "", "free text shown in listings")
 	if err := s.Parse(args, os.Getenv); err != nil {
 		return err
 	}
-	if *team == "" || !auth.ValidMode(*mode) {
-		return errors.New("usage: coordinator token create --team NAME --mode admin|read|write [--label TEXT]")
+	usage := errors.New("usage: coordinator token create --team NAME --mode admin|read|write [--label TEXT]\n" +
+		"       coordinator token create --operator [--team NAME] [--label TEXT]")
+	switch {
+	case *operator && *mode != "" && *mode != auth.ModeAdmin:
+		return fmt.Errorf("an operator token has mode admin, not %q\n%w", *mode, usage)
+	case !*operator && (*team == "" || !auth.ValidMode(*mode)):
+		return usage
 	}
 	db, err := storage.Open(ctx, dbURL)
 	if err != nil {
@@ -215,11 +223,28 @@ func tokenCreate(ctx context.Context, args []string) error {
 	if err := db.Migrate(ctx); err != nil {
 		return err
 	}
-	plain, tok, err := auth.NewService(db, nil, nil).CreateToken(ctx, *team, *mode, *label, auth.PrefixAPI)
+	svc := auth.NewService(db, nil, nil)
+	var (
+		plain string
+		tok   storage.APIToken
+	)
+	if *operator {
+		plain, tok, err = svc.CreateOperatorToken(ctx, *team, *label)
+	} else {
+		plain, tok, err = svc.CreateToken(ctx, *team, *mode, *label, auth.PrefixAPI)
+	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "created %s token %d for team %q; it is shown once, store it now:\n", tok.Mode, tok.ID, *team)
+	if tok.Operator {
+		name := *team
+		if name == "" {
+			name = auth.DefaultOperatorTeam
+		}
+		fmt.Fprintf(os.Stderr, "created operator token %d (global rights; team %q on team routes); it is shown once, store it now:\n", tok.ID, name)
+	} else {
+		fmt.Fprintf(os.Stderr, "created %s token %d for team %q; it is shown once, store it now:\n", tok.Mode, tok.ID, *team)
+	}
 	fmt.Println(plain)
 	return nil
 }

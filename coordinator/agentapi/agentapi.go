@@ -1,19 +1,24 @@
 // Package agentapi is proofgrid's own surface for agents and fleet owners,
 // mounted at /proofgrid/v1: agent enrolment and heartbeats (signed), and
-// team-scoped machine reads (bearer token).
+// team-scoped reads (bearer token): machines, their metrics, and the
+// task counts of the team's queues.
 package agentapi
 
 import (
 	"context"
 	"encoding/base64"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/hibiken/asynq"
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/auth"
 	"github.com/proofgrid/proofgrid/client"
 	"github.com/proofgrid/proofgrid/coordinator/web"
 	"github.com/proofgrid/proofgrid/fleet"
+	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/storage"
 )
 
@@ -23,6 +28,14 @@ const Prefix = "/proofgrid/v1"
 // MaxHeartbeatBytes caps a heartbeat body; a real one is a few KiB.
 const MaxHeartbeatBytes = 256 << 10
 
+// QueueInspector reads the state of asynq queues; *asynq.Inspector is one.
+type QueueInspector interface {
+	// Queues lists the queues Redis knows.
+	Queues() ([]string, error)
+	// GetQueueInfo returns a known queue's counts.
+	GetQueueInfo(queue string) (*asynq.QueueInfo, error)
+}
+
 // API serves the routes.
 type API struct {
 	Fleet    *fleet.Service
@@ -30,6 +43,8 @@ type API struct {
 	Verifier web.SignatureVerifier
 	// Tokens revokes API tokens; nil leaves the revocation route out.
 	Tokens Tokens
+	// Queues answers GET /queues; nil makes it 503.
+	Queues QueueInspector
 }
 
 // Tokens finds and revokes API tokens (auth.Service).
@@ -47,6 +62,7 @@ func (a *API) Mount(app fiber.Router) {
 	r.Get("/machines", read, a.machines)
 	r.Get("/machines/:id", read, a.machine)
 	r.Get("/machines/:id/metrics", read, a.metrics)
+	r.Get("/queues", read, a.queues)
 	if a.Tokens != nil {
 		r.Post("/tokens/revoke", web.LimitBody(maxRevokeBytes), web.RequireToken(a.Auth, auth.ModeAdmin), a.revokeToken)
 	}
@@ -119,7 +135,12 @@ func (a *API) revokeToken(c *fiber.Ctx) error {
 	if req.Token == "" {
 		return web.Invalid("token is required")
 	}
-	tok, err := a.Tokens.FindToken(c.UserContext(), p.TeamID, req.Token)
+	// A team's admin revokes its team's tokens; an operator any token.
+	team := p.TeamID
+	if p.IsOperator() {
+		team = 0
+	}
+	tok, err := a.Tokens.FindToken(c.UserContext(), team, req.Token)
 	if err != nil {
 		return err
 	}
@@ -137,7 +158,7 @@ func (a *API) revokeToken(c *fiber.Ctx) error {
 
 func (a *API) machines(c *fiber.Ctx) error {
 	p, _ := web.PrincipalOf(c)
-	ms, err := a.Fleet.Machines(c.UserContext(), p.TeamID)
+	ms, err := a.Fleet.Machines(c.UserContext(), web.ReadScope(p))
 	if err != nil {
 		return err
 	}
@@ -149,7 +170,7 @@ func (a *API) machines(c *fiber.Ctx) error {
 
 func (a *API) machine(c *fiber.Ctx) error {
 	p, _ := web.PrincipalOf(c)
-	m, err := a.Fleet.Machine(c.UserContext(), p.TeamID, c.Params("id"))
+	m, err := a.Fleet.Machine(c.UserContext(), web.ReadScope(p), c.Params("id"))
 	if err != nil {
 		return err
 	}
@@ -168,9 +189,67 @@ func (a *API) metrics(c *fiber.Ctx) error {
 			return web.Invalid("since must be an RFC 3339 time, got %q", s)
 		}
 	}
-	pts, err := a.Fleet.Metrics(c.UserContext(), p.TeamID, c.Params("id"), since, limit)
+	pts, err := a.Fleet.Metrics(c.UserContext(), web.ReadScope(p), c.Params("id"), since, limit)
 	if err != nil {
 		return err
 	}
 	return c.JSON(fiber.Map{"metrics": pts})
+}
+
+// QueueCounts is one of a team's queues in GET /queues: how many of its
+// tasks are in each state. Payloads are not shown: the operators' monitor
+// has them.
+type QueueCounts struct {
+	Queue string `json:"queue"`
+	// Kind is "prove" (a cluster's queue) or "avs" (an AVS machine's).
+	Kind string `json:"kind"`
+	// ClusterID or MachineID names the queue's owner.
+	ClusterID string `json:"cluster_id,omitempty"`
+	MachineID string `json:"machine_id,omitempty"`
+	Pending   int    `json:"pending"`
+	Active    int    `json:"active"`
+	Scheduled int    `json:"scheduled"`
+	Retry     int    `json:"retry"`
+	Archived  int    `json:"archived"`
+	Completed int    `json:"completed"`
+	Paused    bool   `json:"paused"`
+}
+
+// queues lists the caller's team's queues with their counts. A queue no
+// task has reached yet is unknown to Redis and counts zero everywhere.
+func (a *API) queues(c *fiber.Ctx) error {
+	p, _ := web.PrincipalOf(c)
+	if p.TeamID == 0 {
+		return proofgrid.Errorf(proofgrid.EFORBIDDEN, "queues belong to teams: use a team API token (operators see every queue in /monitor)")
+	}
+	if a.Queues == nil {
+		return proofgrid.Errorf(proofgrid.EUNAVAILABLE, "queue counts are not available")
+	}
+	names, err := a.Fleet.TeamQueues(c.UserContext(), p.TeamID)
+	if err != nil {
+		return err
+	}
+	known, err := a.Queues.Queues()
+	if err != nil {
+		return proofgrid.Errorf(proofgrid.EUNAVAILABLE, "cannot read the queues: %v", err)
+	}
+	out := make([]QueueCounts, 0, len(names))
+	for _, name := range names {
+		q := QueueCounts{Queue: name}
+		if id, ok := strings.CutPrefix(name, queue.ProveQueue("")); ok {
+			q.Kind, q.ClusterID = "prove", id
+		} else if id, ok := strings.CutPrefix(name, queue.AVSQueue("")); ok {
+			q.Kind, q.MachineID = "avs", id
+		}
+		if slices.Contains(known, name) {
+			info, err := a.Queues.GetQueueInfo(name)
+			if err != nil {
+				return proofgrid.Errorf(proofgrid.EUNAVAILABLE, "cannot read queue %s: %v", name, err)
+			}
+			q.Pending, q.Active, q.Scheduled = info.Pending, info.Active, info.Scheduled
+			q.Retry, q.Archived, q.Completed, q.Paused = info.Retry, info.Archived, info.Completed, info.Paused
+		}
+		out = append(out, q)
+	}
+	return c.JSON(fiber.Map{"queues": out})
 }

@@ -413,6 +413,10 @@ func TestEnrolmentGrantsOwnRedisUser(t *testing.T) {
 			if status, out := revoke(write, write); status != 403 {
 				t.Fatalf("a write token revoking: %d %v, want 403", status, out)
 			}
+			// An operator (of team ops) revokes any team's token.
+			if status, out := revoke(env.OperatorToken("ops"), env.Token("alpha", auth.ModeRead)); status != 200 || out["revoked"] != true {
+				t.Fatalf("an operator revoking alpha's token: %d %v", status, out)
+			}
 			status, out = revoke(admin, write)
 			if status != 200 || out["revoked"] != true || len(out["machines"].([]any)) != 1 || out["machines"].([]any)[0] != id {
 				t.Fatalf("revoke: %d %v", status, out)

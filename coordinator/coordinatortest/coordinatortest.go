@@ -121,6 +121,17 @@ func (e *Env) Token(team, mode string) string {
 	return plain
 }
 
+// OperatorToken creates an operator token (global rights) belonging to
+// team and returns it.
+func (e *Env) OperatorToken(team string) string {
+	e.T.Helper()
+	plain, _, err := e.Coordinator.Auth.CreateOperatorToken(context.Background(), team, "test")
+	if err != nil {
+		e.T.Fatalf("coordinatortest: create operator token: %v", err)
+	}
+	return plain
+}
+
 // AdminJWT returns an admin JWT the coordinator accepts.
 func (e *Env) AdminJWT() string {
 	e.T.Helper()

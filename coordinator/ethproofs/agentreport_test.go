@@ -61,7 +61,7 @@ func testAgentReportTypes(t *testing.T, dialect string) {
 	env, c := startCoordinator(t, dialect, func(cfg *coordinator.Config) { cfg.Ethproofs.RateLimit = 100000 })
 	write := env.Token("alpha", "write")
 	read := env.Token("alpha", "read")
-	admin := env.Token("ops", "admin")
+	admin := env.OperatorToken("ops")
 	cl := createCluster(t, c, write, "typed")
 	recordBlock(t, c, admin, 5)
 
@@ -198,7 +198,7 @@ func TestProverOutputStaysPrivate(t *testing.T) {
 	const marker = "SECRET-MARKER-7f3a9c"
 	env, c := startCoordinator(t, storage.DialectSQLite, func(cfg *coordinator.Config) { cfg.Ethproofs.RateLimit = 100000 })
 	write := env.Token("alpha", "write")
-	admin := env.Token("ops", "admin")
+	admin := env.OperatorToken("ops")
 	cl := createCluster(t, c, write, "leaky")
 
 	script := filepath.Join(t.TempDir(), "prove.sh")

@@ -9,7 +9,10 @@
 // Callers authenticate with an API key (Authorization: Bearer) of mode
 // read, write or admin, or, for prover agents, with a request signed by
 // the agent's enrolled key, which acts as a write key of the agent's team
-// restricted to the agent's cluster. Proof routes are rate limited per key.
+// restricted to the agent's cluster. A team's keys act for that team only:
+// what changes every team's view (recording blocks, importing zkVMs,
+// uploading CSP benchmarks) takes an operator credential. Proof routes are
+// rate limited per key.
 //
 // The package is thin: the rules live in package proofs.
 package ethproofs
@@ -122,10 +125,11 @@ func (a *API) Mount(app fiber.Router) {
 		a.Logger = slog.Default()
 	}
 	r := app.Group(Prefix)
-	// Agents may read and report proofs; managing clusters, blocks and
-	// files takes an API key.
+	// Agents may read and report proofs; managing clusters and keys takes
+	// a team's API key, and global data (blocks, zkVMs, benchmarks) an
+	// operator's.
 	read, write := a.authenticate(auth.ModeRead, false), a.authenticate(auth.ModeWrite, false)
-	admin := a.authenticate(auth.ModeAdmin, false)
+	admin, operator := a.authenticate(auth.ModeAdmin, false), a.operator()
 	agentRead, agentWrite := a.authenticate(auth.ModeRead, true), a.authenticate(auth.ModeWrite, true)
 	limit := a.rateLimit()
 
@@ -133,10 +137,10 @@ func (a *API) Mount(app fiber.Router) {
 	r.Get("/docs", a.docs)
 
 	r.Get("/blocks/:block", a.getBlock)
-	r.Post("/blocks", admin, a.recordBlock)
+	r.Post("/blocks", operator, a.recordBlock)
 
 	r.Get("/zkvms", a.listZKVMs)
-	r.Post("/zkvms", admin, a.importZKVMs)
+	r.Post("/zkvms", operator, a.importZKVMs)
 
 	r.Get("/clusters", agentRead, a.listClusters)
 	r.Post("/clusters", write, a.createCluster)
@@ -152,7 +156,7 @@ func (a *API) Mount(app fiber.Router) {
 
 	r.Post("/worker-events", agentWrite, limit, a.reportFailure)
 
-	r.Post("/csp-benchmarks/upload", admin, a.uploadBenchmark)
+	r.Post("/csp-benchmarks/upload", operator, a.uploadBenchmark)
 	r.Get("/csp-benchmarks/list", a.listBenchmarks)
 	r.Get("/csp-benchmarks/download/:id", a.downloadBenchmark)
 
@@ -195,6 +199,18 @@ func (a *API) authenticate(need string, agents bool) fiber.Handler {
 			}
 			c.Locals(callerKey, caller{teamID: m.TeamID, machine: m, rateKey: "machine:" + m.ID})
 			return c.Next()
+		}
+		return bearer(c)
+	}
+}
+
+// operator admits operator credentials only; an agent signature is
+// refused like on the other key-only routes.
+func (a *API) operator() fiber.Handler {
+	bearer := web.RequireOperator(a.Auth)
+	return func(c *fiber.Ctx) error {
+		if c.Get(proofgrid.SignatureHeader) != "" && c.Get(fiber.HeaderAuthorization) == "" {
+			return proofgrid.Errorf(proofgrid.EUNAUTHORIZED, "this endpoint takes an operator key (Authorization: Bearer), not an agent signature")
 		}
 		return bearer(c)
 	}

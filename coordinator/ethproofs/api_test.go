@@ -66,7 +66,8 @@ func testAPI(t *testing.T, dialect string) {
 	})
 	write := env.Token("alpha", "write")
 	read := env.Token("alpha", "read")
-	admin := env.Token("operators", "admin")
+	admin := env.OperatorToken("operators")
+	alphaAdmin := env.Token("alpha", "admin")
 	otherWrite := env.Token("beta", "write")
 
 	// Documentation.
@@ -348,6 +349,7 @@ func testAPI(t *testing.T, dialect string) {
 
 	// CSP benchmarks.
 	wantStatus(t, c.upload("/api/v0/csp-benchmarks/upload", write, "bench-2024", []byte(`{}`)), 403)
+	wantStatus(t, c.upload("/api/v0/csp-benchmarks/upload", alphaAdmin, "bench-2024", []byte(`{}`)), 403)
 	wantStatus(t, c.upload("/api/v0/csp-benchmarks/upload", "", "bench-2024", []byte(`{}`)), 401)
 	wantStatus(t, c.upload("/api/v0/csp-benchmarks/upload", admin, "bad name.json", []byte(`{}`)), 400)
 	wantStatus(t, c.upload("/api/v0/csp-benchmarks/upload", admin, "", []byte(`{}`)), 400)
@@ -375,7 +377,9 @@ func testAPI(t *testing.T, dialect string) {
 
 	// Verification keys.
 	wantStatus(t, c.upload("/api/v0/verification-keys/upload", write, "alpha_key", []byte("VK")), 403)
-	r = c.upload("/api/v0/verification-keys/upload", admin, "alpha_key", []byte("VK-BYTES"))
+	// Keys are the team's: alpha's admin uploads them, not an operator
+	// (whose key would be its own team's).
+	r = c.upload("/api/v0/verification-keys/upload", alphaAdmin, "alpha_key", []byte("VK-BYTES"))
 	wantStatus(t, r, 200)
 	r = c.getJSON("/api/v0/verification-keys/active", "")
 	wantStatus(t, r, 200)

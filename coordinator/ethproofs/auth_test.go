@@ -62,7 +62,7 @@ func TestRateLimitAcrossReplicas(t *testing.T) {
 func TestSignedAgents(t *testing.T) {
 	env, c := startCoordinator(t, storage.DialectSQLite, nil)
 	write := env.Token("alpha", "write")
-	admin := env.Token("ops", "admin")
+	admin := env.OperatorToken("ops")
 	for _, name := range []string{"one", "two"} {
 		wantStatus(t, c.postJSON("/api/v0/clusters", write, map[string]any{"name": name, "zkvm_version_id": 1}), 200)
 	}

@@ -62,7 +62,7 @@ func countProofs(b *testing.B, env *coordinatortest.Env, verified bool) int {
 func BenchmarkPipeline(b *testing.B) {
 	env, c := benchCoordinator(b)
 	write := env.Token("bench", "write")
-	admin := env.Token("ops", "admin")
+	admin := env.OperatorToken("ops")
 	cl := createCluster(b, c, write, "bench")
 	for i := range benchAgents {
 		startAgent(b, env, write, "bench-"+string(rune('a'+i)), cl.UUID, prover.Demo{Steps: 1}, benchConcurrency)
@@ -139,7 +139,7 @@ func BenchmarkVerify(b *testing.B) {
 		b.Run("steps="+strconv.FormatUint(steps, 10), func(b *testing.B) {
 			env, c := benchCoordinator(b)
 			write := env.Token("bench", "write")
-			admin := env.Token("ops", "admin")
+			admin := env.OperatorToken("ops")
 			createCluster(b, c, write, "bench")
 			proofs := make([]string, b.N)
 			for i := range b.N {

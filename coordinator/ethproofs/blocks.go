@@ -38,7 +38,7 @@ func (a *API) getBlock(c *fiber.Ctx) error {
 	return c.JSON(newBlockResponse(b))
 }
 
-// recordBlock is proofgrid's block feed endpoint (admin keys): it records
+// recordBlock is proofgrid's block feed endpoint (operator keys): it records
 // a block and, the first time, schedules its proving for every active
 // cluster.
 func (a *API) recordBlock(c *fiber.Ctx) error {
@@ -105,7 +105,7 @@ func (a *API) listZKVMs(c *fiber.Ctx) error {
 	return c.JSON(zs)
 }
 
-// importZKVMs imports a catalogue document (admin keys).
+// importZKVMs imports a catalogue document (operator keys).
 func (a *API) importZKVMs(c *fiber.Ctx) error {
 	body, err := web.ReadBody(c, maxJSONBody)
 	if err != nil {

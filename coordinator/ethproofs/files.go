@@ -156,7 +156,7 @@ func (a *API) uploadKey(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	name, err := a.Proofs.PutVerificationKey(c.UserContext(), filename, data)
+	name, err := a.Proofs.PutVerificationKey(c.UserContext(), callerOf(c).teamID, filename, data)
 	if err != nil {
 		return err
 	}

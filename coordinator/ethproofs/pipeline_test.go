@@ -189,7 +189,7 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 func TestPipeline(t *testing.T) {
 	env, c := startCoordinator(t, storage.DialectSQLite, func(cfg *coordinator.Config) { cfg.Ethproofs.RateLimit = 100000 })
 	write := env.Token("alpha", "write")
-	admin := env.Token("operators", "admin")
+	admin := env.OperatorToken("operators")
 	a := createCluster(t, c, write, "cluster-a")
 	b := createCluster(t, c, write, "cluster-b")
 

@@ -41,7 +41,7 @@ type API struct {
 func (a *API) Mount(app fiber.Router) {
 	r := app.Group(Prefix)
 	read := web.RequireToken(a.Auth, auth.ModeRead)
-	admin := web.RequireToken(a.Auth, auth.ModeAdmin)
+	admin := web.RequireOperator(a.Auth) // stake and registrations are global facts
 
 	// Fiber's default (non-strict) routing serves each path with and
 	// without its trailing slash.
@@ -81,7 +81,7 @@ func ok(c *fiber.Ctx, status int, result any) error {
 
 func teamOf(c *fiber.Ctx) int64 {
 	p, _ := web.PrincipalOf(c)
-	return p.TeamID
+	return web.ReadScope(p)
 }
 
 // param returns a path parameter, unescaped: clients may send "&" as %26.

@@ -23,7 +23,6 @@ import (
 
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/activity"
-	"github.com/proofgrid/proofgrid/auth"
 	"github.com/proofgrid/proofgrid/coordinator/web"
 	"github.com/proofgrid/proofgrid/ratelimit"
 	"github.com/proofgrid/proofgrid/registry"
@@ -131,7 +130,7 @@ func (a *API) Mount(app fiber.Router) {
 	if a.Limiter != nil {
 		pre = append(pre, web.RateLimit{Limiter: a.Limiter, Prefix: "psy:", Logger: a.Logger}.Handler())
 	}
-	admin := web.RequireToken(a.Auth, auth.ModeAdmin)
+	admin := web.RequireOperator(a.Auth) // rewards and ingest are global, not a team's
 	get := func(path string, h ...fiber.Handler) {
 		app.Get(path, append(append([]fiber.Handler{}, pre...), h...)...)
 	}

@@ -239,8 +239,8 @@ func TestPsyAPI(t *testing.T) {
 			read := map[string]string{"Authorization": "Bearer " + env.Token("psy-readers", auth.ModeRead)}
 			c.expectError(c.get("/admin/checkpoint-processing-status", read), 403)
 			admin := map[string]string{"Authorization": "Bearer " + env.AdminJWT()}
-			adminToken := map[string]string{"Authorization": "Bearer " + env.Token("psy-admins", auth.ModeAdmin)}
-			c.expect(c.get("/admin/checkpoint-processing-status", adminToken), 200)
+			operatorToken := map[string]string{"Authorization": "Bearer " + env.OperatorToken("psy-admins")}
+			c.expect(c.get("/admin/checkpoint-processing-status", operatorToken), 200)
 
 			// The periodic tasks close the events' checkpoint and compute
 			// its rewards through the outbox and the reward task.

@@ -22,14 +22,10 @@ type Authenticator interface {
 }
 
 // RequireToken admits requests whose bearer credential is valid and whose
-// mode allows need (read, write or admin).
+// mode allows need (read, write or admin) within the caller's team.
 func RequireToken(a Authenticator, need string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		tok, err := auth.BearerToken(c.Get(fiber.HeaderAuthorization))
-		if err != nil {
-			return err
-		}
-		p, err := a.Authenticate(c.UserContext(), tok)
+		p, err := bearer(c, a)
 		if err != nil {
 			return err
 		}
@@ -39,6 +35,42 @@ func RequireToken(a Authenticator, need string) fiber.Handler {
 		c.Locals(principalKey, p)
 		return c.Next()
 	}
+}
+
+// RequireOperator admits requests whose bearer credential is an operator
+// credential (an operator token or an admin JWT). It guards global
+// actions: on what belongs to no team (blocks, zkVMs, stake, rewards) or
+// to every team. A team's admin token is refused with 403.
+func RequireOperator(a Authenticator) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		p, err := bearer(c, a)
+		if err != nil {
+			return err
+		}
+		if !p.IsOperator() {
+			return proofgrid.Errorf(proofgrid.EFORBIDDEN, "this endpoint needs an operator token (coordinator token create --operator) or an admin JWT; a team's %s token acts for its own team only", p.Mode)
+		}
+		c.Locals(principalKey, p)
+		return c.Next()
+	}
+}
+
+// ReadScope is the team whose data p reads on a team-scoped read route: its
+// own, or 0 (every team) for an operator.
+func ReadScope(p auth.Principal) int64 {
+	if p.IsOperator() {
+		return 0
+	}
+	return p.TeamID
+}
+
+// bearer authenticates the request's bearer credential.
+func bearer(c *fiber.Ctx, a Authenticator) (auth.Principal, error) {
+	tok, err := auth.BearerToken(c.Get(fiber.HeaderAuthorization))
+	if err != nil {
+		return auth.Principal{}, err
+	}
+	return a.Authenticate(c.UserContext(), tok)
 }
 
 // OptionalToken authenticates when credentials are present and lets
