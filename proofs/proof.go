@@ -13,6 +13,7 @@ import (
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/storage"
+	"github.com/proofgrid/proofgrid/zkvm"
 )
 
 // Reporter is who reports on a proof: a team through one of its API keys,
@@ -93,7 +94,9 @@ func (s *Service) target(ctx context.Context, who Reporter, index int64) (report
 // proof bytes in the blob store and, in the same transaction as the row,
 // writes the proof:verify task and the job's Completed worker event. A
 // cluster of another team is ENOTFOUND, like an unknown one; an inactive
-// cluster is EINVALID; a proof above the size cap is ETOOLARGE.
+// cluster is EINVALID; a proof above the size cap is ETOOLARGE; a demo
+// proof that declares more steps than Config.DemoVerifyMaxSteps is
+// EUNPROCESSABLE.
 func (s *Service) Report(ctx context.Context, who Reporter, r Report) (storage.Proof, error) {
 	if r.BlockNumber < 0 {
 		return storage.Proof{}, proofgrid.Errorf(proofgrid.EINVALID, "block_number must not be negative")
@@ -120,6 +123,11 @@ func (s *Service) Report(ctx context.Context, who Reporter, r Report) (storage.P
 	}
 	if !t.cluster.IsActive {
 		return storage.Proof{}, proofgrid.Errorf(proofgrid.EINVALID, "cluster %d is not active and cannot receive proofs", r.ClusterIndex)
+	}
+	if proved {
+		if err := s.checkWork(t, r.Proof); err != nil {
+			return storage.Proof{}, err
+		}
 	}
 	rep := storage.ProofReport{
 		BlockNumber:      r.BlockNumber,
@@ -193,6 +201,24 @@ func (s *Service) Report(ctx context.Context, who Reporter, r Report) (storage.P
 		s.notify()
 	}
 	return p, nil
+}
+
+// checkWork refuses a proof that declares more verification work than
+// this coordinator spends on one proof, before its bytes are stored: a
+// demo proof of a few hundred bytes can declare a chain that takes a
+// verifier minutes. Only the demo zkVM's proofs declare their work; an
+// exec verifier is bounded by its timeout alone. A demo proof whose header
+// is malformed is left to the verifier, which flags it invalid.
+func (s *Service) checkWork(t reportTarget, proof []byte) error {
+	if t.zkvm.Slug != DemoZKVM {
+		return nil
+	}
+	steps, err := zkvm.DemoSteps(proof)
+	if err == nil && steps > s.cfg.DemoVerifyMaxSteps {
+		return proofgrid.Errorf(proofgrid.EUNPROCESSABLE, "proof declares %d demo steps; this coordinator verifies at most %d (--verify-max-steps)",
+			steps, s.cfg.DemoVerifyMaxSteps)
+	}
+	return nil
 }
 
 // dropOrphan removes the blob a refused proved report wrote, unless the
