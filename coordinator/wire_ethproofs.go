@@ -36,15 +36,17 @@ func (c *Coordinator) wireEthproofs(ctx context.Context, w *wiring) error {
 		return fmt.Errorf("psy checkpoint rule: %w", err)
 	}
 	svc, err := proofs.New(proofs.Config{
-		Checkpoints:       checkpoints,
-		DB:                c.DB,
-		Blobs:             blobs,
-		Outbox:            c.Outbox,
-		MaxProofBytes:     cfg.MaxProofBytes,
-		MaxBenchmarkBytes: cfg.MaxBenchmarkBytes,
-		Verifiers:         verifiers,
-		Now:               c.cfg.Now,
-		Logger:            c.cfg.Logger.With("component", "ethproofs"),
+		Checkpoints:        checkpoints,
+		DB:                 c.DB,
+		Blobs:              blobs,
+		Outbox:             c.Outbox,
+		MaxProofBytes:      cfg.MaxProofBytes,
+		MaxBenchmarkBytes:  cfg.MaxBenchmarkBytes,
+		Verifiers:          verifiers,
+		VerifyTimeout:      cfg.VerifyTimeout,
+		DemoVerifyMaxSteps: cfg.VerifyMaxSteps,
+		Now:                c.cfg.Now,
+		Logger:             c.cfg.Logger.With("component", "ethproofs"),
 	})
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/proofgrid/proofgrid/coordinator/ethproofs"
+	"github.com/proofgrid/proofgrid/zkvm"
 )
 
 // ethproofsFlags binds the Ethproofs settings to cfg, with environment
@@ -32,8 +33,10 @@ func ethproofsFlags(fs *flag.FlagSet, cfg *ethproofs.Config) {
 		"blocks to stay behind the head (PROOFGRID_ETH_CONFIRMATIONS)")
 	fs.StringVar(&cfg.CatalogueFile, "zkvm-catalogue", env("", "PROOFGRID_ZKVM_CATALOGUE"),
 		"extra zkVM catalogue (JSON) imported at start (PROOFGRID_ZKVM_CATALOGUE)")
-	fs.DurationVar(&cfg.VerifyTimeout, "verify-timeout", envDuration("PROOFGRID_VERIFY_TIMEOUT", 10*time.Minute),
-		"bound of one exec verifier run (PROOFGRID_VERIFY_TIMEOUT)")
+	fs.DurationVar(&cfg.VerifyTimeout, "verify-timeout", envDuration("PROOFGRID_VERIFY_TIMEOUT", zkvm.DefaultVerifyTimeout),
+		"bound of one proof verification, demo or exec; past it the proof gets cannot_verify; at most 9m (PROOFGRID_VERIFY_TIMEOUT)")
+	fs.Uint64Var(&cfg.VerifyMaxSteps, "verify-max-steps", uint64(max(0, atoi(env("0", "PROOFGRID_VERIFY_MAX_STEPS")))),
+		"most hash-chain steps a demo proof may declare; larger ones get 422; default 16777216, keep it above agents' --demo-steps (PROOFGRID_VERIFY_MAX_STEPS)")
 	if v := os.Getenv("PROOFGRID_ETHPROOFS_VERIFIERS"); v != "" {
 		if err := json.Unmarshal([]byte(v), &cfg.Verifiers); err != nil {
 			fmt.Fprintf(os.Stderr, "coordinator: ignoring PROOFGRID_ETHPROOFS_VERIFIERS: want a JSON object of zkVM slug to argument array: %v\n", err)
