@@ -106,8 +106,9 @@ func TestVerificationLimits(t *testing.T) {
 		if err != nil || v.Outcome != zkvm.OutcomeCannotVerify || v.Reason != "proof declares 1000000 steps, above this verifier's limit of 5000" {
 			t.Fatalf("Verify(over the cap) = %+v %v", v, err)
 		}
-		if _, err := db.OutboxMessage(ctx, queue.ProofVerifyID(big.ID)); err != nil {
-			t.Fatalf("verify task of the accepted proof: %v", err)
+		// Verifications go to the queue of the reporting team.
+		if msg, err := db.OutboxMessage(ctx, queue.ProofVerifyID(big.ID)); err != nil || msg.Queue != queue.VerifyQueue(f.teamID) {
+			t.Fatalf("verify task of the accepted proof = %+v %v, want queue %s", msg, err, queue.VerifyQueue(f.teamID))
 		}
 	})
 }

@@ -168,7 +168,7 @@ func (s *Service) Report(ctx context.Context, who Reporter, r Report) (storage.P
 		if p, err = tx.UpsertProof(ctx, rep, now); err != nil || !proved {
 			return err
 		}
-		if err := tx.Enqueue(ctx, queue.ProofVerify(queue.ProofVerifyPayload{ProofID: p.ID})); err != nil {
+		if err := tx.Enqueue(ctx, queue.ProofVerify(queue.ProofVerifyPayload{ProofID: p.ID, TeamID: who.TeamID})); err != nil {
 			return err
 		}
 		jobID := queue.ProveBlockID(uint64(r.BlockNumber), t.version.ID)
