@@ -30,15 +30,17 @@ func (c *Coordinator) wireEthproofs(ctx context.Context, w *wiring) error {
 		verifiers[slug] = zkvm.ExecVerifier{Command: command, Timeout: cfg.VerifyTimeout}
 	}
 	svc, err := proofs.New(proofs.Config{
-		Jobs:              w.rewards,
-		DB:                c.DB,
-		Blobs:             blobs,
-		Outbox:            c.Outbox,
-		MaxProofBytes:     cfg.MaxProofBytes,
-		MaxBenchmarkBytes: cfg.MaxBenchmarkBytes,
-		Verifiers:         verifiers,
-		Now:               c.cfg.Now,
-		Logger:            c.cfg.Logger.With("component", "ethproofs"),
+		Jobs:               w.rewards,
+		DB:                 c.DB,
+		Blobs:              blobs,
+		Outbox:             c.Outbox,
+		MaxProofBytes:      cfg.MaxProofBytes,
+		MaxBenchmarkBytes:  cfg.MaxBenchmarkBytes,
+		Verifiers:          verifiers,
+		VerifyTimeout:      cfg.VerifyTimeout,
+		DemoVerifyMaxSteps: cfg.VerifyMaxSteps,
+		Now:                c.cfg.Now,
+		Logger:             c.cfg.Logger.With("component", "ethproofs"),
 	})
 	if err != nil {
 		return err

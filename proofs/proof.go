@@ -14,6 +14,7 @@ import (
 	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/rewards"
 	"github.com/proofgrid/proofgrid/storage"
+	"github.com/proofgrid/proofgrid/zkvm"
 )
 
 // Reporter is who reports on a proof: a team through one of its API keys,
@@ -104,7 +105,9 @@ func (s *Service) target(ctx context.Context, who Reporter, index int64) (report
 // writes the proof:verify task and records the job's completion with the
 // reward pipeline. A
 // cluster of another team is ENOTFOUND, like an unknown one; an inactive
-// cluster is EINVALID; a proof above the size cap is ETOOLARGE.
+// cluster is EINVALID; a proof above the size cap is ETOOLARGE; a demo
+// proof that declares more steps than Config.DemoVerifyMaxSteps is
+// EUNPROCESSABLE.
 func (s *Service) Report(ctx context.Context, who Reporter, r Report) (storage.Proof, error) {
 	if r.BlockNumber < 0 {
 		return storage.Proof{}, proofgrid.Errorf(proofgrid.EINVALID, "block_number must not be negative")
@@ -131,6 +134,11 @@ func (s *Service) Report(ctx context.Context, who Reporter, r Report) (storage.P
 	}
 	if !t.cluster.IsActive {
 		return storage.Proof{}, proofgrid.Errorf(proofgrid.EINVALID, "cluster %d is not active and cannot receive proofs", r.ClusterIndex)
+	}
+	if proved {
+		if err := s.checkWork(t, r.Proof); err != nil {
+			return storage.Proof{}, err
+		}
 	}
 	rep := storage.ProofReport{
 		BlockNumber:      r.BlockNumber,
@@ -171,7 +179,7 @@ func (s *Service) Report(ctx context.Context, who Reporter, r Report) (storage.P
 		if p, err = tx.UpsertProof(ctx, rep, now); err != nil || !proved {
 			return err
 		}
-		if err := tx.Enqueue(ctx, queue.ProofVerify(queue.ProofVerifyPayload{ProofID: p.ID})); err != nil {
+		if err := tx.Enqueue(ctx, queue.ProofVerify(queue.ProofVerifyPayload{ProofID: p.ID, TeamID: who.TeamID})); err != nil {
 			return err
 		}
 		jobID := queue.ProveBlockID(uint64(r.BlockNumber), t.version.ID)
@@ -203,6 +211,24 @@ func (s *Service) Report(ctx context.Context, who Reporter, r Report) (storage.P
 		s.notify()
 	}
 	return p, nil
+}
+
+// checkWork refuses a proof that declares more verification work than
+// this coordinator spends on one proof, before its bytes are stored: a
+// demo proof of a few hundred bytes can declare a chain that takes a
+// verifier minutes. Only the demo zkVM's proofs declare their work; an
+// exec verifier is bounded by its timeout alone. A demo proof whose header
+// is malformed is left to the verifier, which flags it invalid.
+func (s *Service) checkWork(t reportTarget, proof []byte) error {
+	if t.zkvm.Slug != DemoZKVM {
+		return nil
+	}
+	steps, err := zkvm.DemoSteps(proof)
+	if err == nil && steps > s.cfg.DemoVerifyMaxSteps {
+		return proofgrid.Errorf(proofgrid.EUNPROCESSABLE, "proof declares %d demo steps; this coordinator verifies at most %d (--verify-max-steps)",
+			steps, s.cfg.DemoVerifyMaxSteps)
+	}
+	return nil
 }
 
 // dropOrphan removes the blob a refused proved report wrote, unless the

@@ -13,6 +13,7 @@ package proofs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"regexp"
 	"strconv"
@@ -22,6 +23,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/proofgrid/proofgrid/blob"
+	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/rewards"
 	"github.com/proofgrid/proofgrid/storage"
 	"github.com/proofgrid/proofgrid/zkvm"
@@ -68,6 +70,18 @@ type Config struct {
 	// DemoVerifyWorkers is the parallelism of demo verification (default
 	// GOMAXPROCS).
 	DemoVerifyWorkers int
+	// DemoVerifyMaxSteps caps the steps a demo proof may declare: a larger
+	// one is refused when reported (EUNPROCESSABLE) and, reported before
+	// the cap was lowered, gets cannot_verify without being checked
+	// (default zkvm.DefaultVerifyMaxSteps).
+	DemoVerifyMaxSteps uint64
+	// VerifyTimeout bounds one verification: past it the proof gets
+	// cannot_verify, "verification exceeded N s". It applies to the demo
+	// verifier and to every exec verifier whose own Timeout is zero
+	// (default zkvm.DefaultVerifyTimeout). It and every verifier's
+	// Timeout must leave a minute of the proof:verify task's timeout, so
+	// that the verdict is recorded before asynq gives up on the task.
+	VerifyTimeout time.Duration
 	// Jobs records the jobs the pipeline sees finish (required).
 	Jobs   JobRecorder
 	Now    func() time.Time
@@ -95,11 +109,31 @@ func New(cfg Config) (*Service, error) {
 	if cfg.MaxVKBytes <= 0 {
 		cfg.MaxVKBytes = DefaultMaxVKBytes
 	}
+	if cfg.DemoVerifyMaxSteps == 0 {
+		cfg.DemoVerifyMaxSteps = zkvm.DefaultVerifyMaxSteps
+	}
+	if cfg.VerifyTimeout <= 0 {
+		cfg.VerifyTimeout = zkvm.DefaultVerifyTimeout
+	}
+	maxTimeout := maxVerifyTimeout()
+	if cfg.VerifyTimeout > maxTimeout {
+		return nil, fmt.Errorf("proofs: verify timeout %v is above %v, a minute under the proof:verify task's timeout", cfg.VerifyTimeout, maxTimeout)
+	}
+	// A copy, so that filling in timeouts leaves the caller's map alone.
+	verifiers := make(map[string]zkvm.ExecVerifier, len(cfg.Verifiers))
 	for slug, v := range cfg.Verifiers {
 		if err := v.Validate(); err != nil {
 			return nil, errors.New("proofs: verifier of zkVM " + slug + ": " + err.Error())
 		}
+		if v.Timeout <= 0 {
+			v.Timeout = cfg.VerifyTimeout
+		}
+		if v.Timeout > maxTimeout {
+			return nil, fmt.Errorf("proofs: verifier of zkVM %s: timeout %v is above %v, a minute under the proof:verify task's timeout", slug, v.Timeout, maxTimeout)
+		}
+		verifiers[slug] = v
 	}
+	cfg.Verifiers = verifiers
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -107,6 +141,15 @@ func New(cfg Config) (*Service, error) {
 		cfg.Logger = slog.Default()
 	}
 	return &Service{db: cfg.DB, blobs: cfg.Blobs, cfg: cfg}, nil
+}
+
+// maxVerifyTimeout is the longest verification that still leaves a minute
+// of the proof:verify task's timeout to record its verdict. Past the
+// task's timeout asynq cancels the handler and retries the task, which
+// would let one slow proof cost a verifier MaxRetry+1 timeouts.
+func maxVerifyTimeout() time.Duration {
+	k, _ := queue.Lookup(queue.TypeProofVerify)
+	return k.Timeout - time.Minute
 }
 
 // MaxProofBytes returns the cap on a decoded proof.

@@ -30,6 +30,13 @@ import (
 // running anything. The error is non-nil only for failures worth a retry
 // (storage, the blob store, ctx ending mid-verification); an unknown or
 // unproved proof is ENOTFOUND.
+//
+// The work one proof may cost is bounded: a demo proof that declares more
+// steps than Config.DemoVerifyMaxSteps, and any verification that runs
+// past Config.VerifyTimeout (or its exec verifier's Timeout), get the
+// final outcome cannot_verify with the reason. Final, because a retry
+// would spend the same time again on a proof that may be built to waste
+// it; cannot_verify rather than invalid, because nobody checked it.
 func (s *Service) Verify(ctx context.Context, id int64) (zkvm.Verdict, error) {
 	v, err := s.db.ProofView(ctx, id)
 	if err != nil {
@@ -119,7 +126,8 @@ func (s *Service) runVerifier(ctx context.Context, v storage.ProofView) (zkvm.Ve
 		if !known {
 			return cannotVerify("the hash of block %d is not known yet", v.Proof.BlockNumber), nil
 		}
-		return zkvm.VerifyDemo(ctx, proof, uint64(v.Proof.BlockNumber), hash, s.cfg.DemoVerifyWorkers)
+		demo := zkvm.DemoVerifier{Workers: s.cfg.DemoVerifyWorkers, MaxSteps: s.cfg.DemoVerifyMaxSteps, Timeout: s.cfg.VerifyTimeout}
+		return demo.Verify(ctx, proof, uint64(v.Proof.BlockNumber), hash)
 	}
 	vkPath, cleanup, verdict := s.verificationKeyFile(ctx, v.Cluster.TeamID, v.ClusterVersion.VKPath)
 	defer cleanup()

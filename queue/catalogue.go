@@ -48,14 +48,58 @@ const (
 	QueueMaintenance = "maintenance"
 )
 
+// VerifyShards is how many queues proof verifications are spread over, by
+// team (VerifyQueue). It is fixed, not configured: every replica must send
+// a proof's verification to the same queue, where its TaskID keeps it
+// unique, and must serve every shard.
+const VerifyShards = 8
+
+// verifyWeight is the priority weight of QueueVerify and of each shard:
+// one team's verifications weigh what all verifications weighed before
+// they were sharded.
+const verifyWeight = 4
+
+// VerifyQueue is the queue of a team's proof verifications:
+// "verify.<team id mod VerifyShards>". Work of no team (team 0) goes to
+// QueueVerify.
+//
+// The coordinator serves the shards with equal weights and without strict
+// priority, so each time a worker is free asynq picks among the non-empty
+// shards with equal chances: a team with a thousand verifications waiting
+// takes a free worker no more often than a team with one. Another team's
+// verification waits for the first free worker, then for at most a few
+// picks, however many the noisy team queued. Teams that share a shard
+// share its turn.
+func VerifyQueue(teamID int64) string {
+	if teamID == 0 {
+		return QueueVerify
+	}
+	n := teamID % VerifyShards
+	if n < 0 {
+		n += VerifyShards
+	}
+	return verifyShard(n)
+}
+
+func verifyShard(n int64) string { return QueueVerify + "." + strconv.FormatInt(n, 10) }
+
 // CoordinatorQueues maps the coordinator's queues to their asynq priority
-// weights. Maintenance is cheap and time-sensitive, so it weighs most.
-var CoordinatorQueues = map[string]int{
-	QueueMaintenance: 6,
-	QueueVerify:      4,
-	QueueReward:      3,
-	QueueMerkle:      2,
-	QueueSubmission:  1,
+// weights. Maintenance is cheap and time-sensitive, so it weighs most;
+// each verification shard weighs as much as QueueVerify.
+var CoordinatorQueues = coordinatorQueues()
+
+func coordinatorQueues() map[string]int {
+	q := map[string]int{
+		QueueMaintenance: 6,
+		QueueVerify:      verifyWeight,
+		QueueReward:      3,
+		QueueMerkle:      2,
+		QueueSubmission:  1,
+	}
+	for n := range int64(VerifyShards) {
+		q[verifyShard(n)] = verifyWeight
+	}
+	return q
 }
 
 // ProveQueue is the queue the prover agents of one cluster consume.
@@ -148,6 +192,9 @@ func Options(taskType, taskID, queueName string) ([]asynq.Option, error) {
 // ProofVerifyPayload asks to verify one proved proof.
 type ProofVerifyPayload struct {
 	ProofID int64 `json:"proof_id"`
+	// TeamID is the team that reported the proof; it picks the queue
+	// (VerifyQueue). Zero means no team.
+	TeamID int64 `json:"team_id,omitempty"`
 }
 
 // SubmissionVerifyPayload asks to check one zkGolf submission.
@@ -194,7 +241,8 @@ type WindowPayload struct {
 
 // Task IDs: deterministic, so enqueueing the same work twice is a no-op.
 
-// ProofVerifyID is the TaskID of a proof's verification.
+// ProofVerifyID is the TaskID of a proof's verification. It does not name
+// the queue: a proof's team, and so its shard, never changes.
 func ProofVerifyID(proofID int64) string {
 	return TypeProofVerify + ":" + strconv.FormatInt(proofID, 10)
 }

@@ -45,9 +45,10 @@ func ProveBlock(p ProveBlockPayload) Message {
 	return message(TypeProveBlock, ProveQueue(p.ClusterID), ProveBlockID(p.BlockNumber, p.ClusterVersionID), p)
 }
 
-// ProofVerify asks the coordinator to verify one proved proof.
+// ProofVerify asks the coordinator to verify one proved proof, on the
+// queue of the proof's team (VerifyQueue).
 func ProofVerify(p ProofVerifyPayload) Message {
-	return message(TypeProofVerify, "", ProofVerifyID(p.ProofID), p)
+	return message(TypeProofVerify, VerifyQueue(p.TeamID), ProofVerifyID(p.ProofID), p)
 }
 
 // SubmissionVerify asks a verifier to check one zkGolf submission.

@@ -281,6 +281,67 @@ func ProveDemo(ctx context.Context, in DemoInput) ([]byte, Stats, error) {
 	return out, Stats{Cycles: steps, Duration: time.Since(start)}, nil
 }
 
+// DemoSteps returns S, the number of steps a demo proof declares, reading
+// only its header: it costs nothing whatever S says, so a coordinator can
+// refuse a proof that asks for too much work before storing or verifying
+// it. It fails when b does not start like a version 1 demo proof; the other
+// checks of the encoding are UnmarshalBinary's.
+func DemoSteps(b []byte) (uint64, error) {
+	switch {
+	case len(b) < demoMinLen:
+		return 0, fmt.Errorf("proof is %d bytes, shorter than the minimum of %d", len(b), demoMinLen)
+	case !bytes.Equal(b[:7], []byte(DemoMagic)):
+		return 0, errors.New("bad magic: not a demo proof")
+	case b[7] != DemoVersion:
+		return 0, fmt.Errorf("unsupported version %d", b[7])
+	}
+	return binary.BigEndian.Uint64(b[48:]), nil
+}
+
+// DemoVerifier verifies demo proofs within the limits a coordinator sets
+// on the work one proof may cost it. The encoding's own bounds
+// (MaxDemoSteps) are far above what a shared verifier should spend on a
+// proof of a few hundred bytes: a proof whose checkpoints are few must be
+// checked mostly on one core, about 35 s at the bound.
+type DemoVerifier struct {
+	// Workers is the parallelism of one verification; zero or less means
+	// GOMAXPROCS.
+	Workers int
+	// MaxSteps caps S: a proof that declares more steps gets
+	// OutcomeCannotVerify without a single hash being computed. Zero
+	// means DefaultVerifyMaxSteps.
+	MaxSteps uint64
+	// Timeout bounds one verification; past it the proof gets
+	// OutcomeCannotVerify (see TimeoutReason). Zero means
+	// DefaultVerifyTimeout.
+	Timeout time.Duration
+}
+
+// Verify checks a demo proof like VerifyDemo, within v's limits. A proof
+// that is malformed or for another block is OutcomeInvalid whatever it
+// declares; one above MaxSteps, or whose check runs past Timeout, is
+// OutcomeCannotVerify with the reason. The error is non-nil only when ctx
+// (not the timeout) ends before the answer is known.
+func (v DemoVerifier) Verify(ctx context.Context, proof []byte, blockNumber uint64, blockHash [32]byte) (Verdict, error) {
+	start := time.Now()
+	var p DemoProof
+	if verdict, ok := checkDemo(&p, proof, blockNumber, blockHash, start); !ok {
+		return verdict, nil
+	}
+	if limit := orDefault(v.MaxSteps, DefaultVerifyMaxSteps); p.Steps > limit {
+		return Verdict{Outcome: OutcomeCannotVerify, Reason: fmt.Sprintf("proof declares %d steps, above this verifier's limit of %d", p.Steps, limit),
+			Duration: time.Since(start)}, nil
+	}
+	timeout := orDefault(v.Timeout, DefaultVerifyTimeout)
+	vctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	verdict, err := verifyDemo(vctx, &p, v.Workers, start)
+	if err != nil && ctx.Err() == nil && errors.Is(vctx.Err(), context.DeadlineExceeded) {
+		return Verdict{Outcome: OutcomeCannotVerify, Reason: TimeoutReason(timeout), Duration: time.Since(start)}, nil
+	}
+	return verdict, err
+}
+
 // VerifyDemo checks a demo proof against the block it should prove,
 // recomputing its segments on workers goroutines (zero or less means
 // GOMAXPROCS), so that S steps take about S/workers hash times when the
@@ -292,10 +353,19 @@ func ProveDemo(ctx context.Context, in DemoInput) ([]byte, Stats, error) {
 // known.
 func VerifyDemo(ctx context.Context, proof []byte, blockNumber uint64, blockHash [32]byte, workers int) (Verdict, error) {
 	start := time.Now()
-	invalid := func(format string, args ...any) (Verdict, error) {
-		return Verdict{Outcome: OutcomeInvalid, Reason: fmt.Sprintf(format, args...), Duration: time.Since(start)}, nil
-	}
 	var p DemoProof
+	if verdict, ok := checkDemo(&p, proof, blockNumber, blockHash, start); !ok {
+		return verdict, nil
+	}
+	return verifyDemo(ctx, &p, workers, start)
+}
+
+// checkDemo decodes proof into p and checks that it is for the expected
+// block. When it is not, ok is false and verdict says why.
+func checkDemo(p *DemoProof, proof []byte, blockNumber uint64, blockHash [32]byte, start time.Time) (verdict Verdict, ok bool) {
+	invalid := func(format string, args ...any) (Verdict, bool) {
+		return Verdict{Outcome: OutcomeInvalid, Reason: fmt.Sprintf(format, args...), Duration: time.Since(start)}, false
+	}
 	if err := p.UnmarshalBinary(proof); err != nil {
 		return invalid("malformed proof: %v", err)
 	}
@@ -305,7 +375,12 @@ func VerifyDemo(ctx context.Context, proof []byte, blockNumber uint64, blockHash
 	if p.BlockHash != blockHash {
 		return invalid("proof is for block hash 0x%x, want 0x%x", p.BlockHash, blockHash)
 	}
+	return Verdict{}, true
+}
 
+// verifyDemo recomputes the segments of a decoded proof whose block was
+// checked already.
+func verifyDemo(ctx context.Context, p *DemoProof, workers int, start time.Time) (Verdict, error) {
 	segments := uint64(len(p.Checkpoints)) + 1
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -331,7 +406,7 @@ func VerifyDemo(ctx context.Context, proof []byte, blockNumber uint64, blockHash
 				if j >= segments || j > failed.Load() || ctx.Err() != nil {
 					return
 				}
-				if !verifySegment(ctx, kc, &p, &h0, j, &failed) {
+				if !verifySegment(ctx, kc, p, &h0, j, &failed) {
 					lowerTo(&failed, j)
 				}
 			}
@@ -342,12 +417,13 @@ func VerifyDemo(ctx context.Context, proof []byte, blockNumber uint64, blockHash
 	// Workers stop early once ctx ends, so a failure found by then may not
 	// be the lowest one: the verdict is incomplete and not given.
 	if err := ctx.Err(); err != nil {
-		return Verdict{}, fmt.Errorf("zkvm: verifying demo proof of block %d: %w", blockNumber, err)
+		return Verdict{}, fmt.Errorf("zkvm: verifying demo proof of block %d: %w", p.BlockNumber, err)
 	}
 	if j := failed.Load(); j < segments {
 		from := j * p.CheckpointEvery
 		to := from + min(p.CheckpointEvery, p.Steps-from)
-		return invalid("segment %d (steps %d to %d) does not reach its recorded hash", j, from, to)
+		return Verdict{Outcome: OutcomeInvalid, Reason: fmt.Sprintf("segment %d (steps %d to %d) does not reach its recorded hash", j, from, to),
+			Duration: time.Since(start)}, nil
 	}
 	return Verdict{Outcome: OutcomeValid, Duration: time.Since(start)}, nil
 }

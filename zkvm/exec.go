@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -17,9 +18,15 @@ const (
 	// DefaultProveTimeout bounds one exec prover run when
 	// ExecProver.Timeout is zero.
 	DefaultProveTimeout = time.Hour
-	// DefaultVerifyTimeout bounds one exec verifier run when
-	// ExecVerifier.Timeout is zero.
-	DefaultVerifyTimeout = 10 * time.Minute
+	// DefaultVerifyTimeout bounds one verification, by an exec verifier
+	// or the demo one, when its Timeout is zero. zkVM verifiers answer in
+	// seconds; a verifier that needs longer ties up a worker that other
+	// teams' proofs are waiting for.
+	DefaultVerifyTimeout = 30 * time.Second
+	// DefaultVerifyMaxSteps caps the steps of a demo proof that
+	// DemoVerifier checks when its MaxSteps is zero: 16 times the agent's
+	// default work per block, a few seconds of one core.
+	DefaultVerifyMaxSteps = 16 * DefaultDemoSteps
 	// DefaultMaxProofBytes caps the proof file read back from an exec
 	// prover when ExecProver.MaxProofBytes is zero.
 	DefaultMaxProofBytes = 256 << 20
@@ -244,7 +251,9 @@ type ExecVerifier struct {
 	// Command is the argument vector template; empty means this zkVM has
 	// no verifier and every proof gets OutcomeCannotVerify.
 	Command []string
-	// Timeout bounds one run; zero means DefaultVerifyTimeout.
+	// Timeout bounds one run; zero means DefaultVerifyTimeout. A run past
+	// it is killed and the proof gets OutcomeCannotVerify with
+	// TimeoutReason.
 	Timeout time.Duration
 	// Env lists extra KEY=VALUE entries; placeholders are expanded in
 	// their values too.
@@ -355,7 +364,7 @@ func verifierVerdict(r *runResult, timeout time.Duration) Verdict {
 	case r.startErr != nil:
 		return Verdict{Outcome: OutcomeCannotVerify, Reason: fmt.Sprintf("verifier cannot be started: %v", r.startErr)}
 	case r.timedOut:
-		return Verdict{Outcome: OutcomeCannotVerify, Reason: fmt.Sprintf("verifier timed out after %v", timeout)}
+		return Verdict{Outcome: OutcomeCannotVerify, Reason: TimeoutReason(timeout)}
 	case r.exitCode < 0:
 		return Verdict{Outcome: OutcomeCannotVerify, Reason: "verifier ended abnormally: " + r.state + detail(r)}
 	}
@@ -426,8 +435,14 @@ func expandCommand(command, env []string, values map[string]string) (argv, fullE
 	return argv, fullEnv, nil
 }
 
+// TimeoutReason is the reason of the OutcomeCannotVerify verdict of a
+// verification that ran past its timeout d: "verification exceeded 30 s".
+func TimeoutReason(d time.Duration) string {
+	return "verification exceeded " + strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + " s"
+}
+
 // orDefault returns v, or def when v is zero or negative.
-func orDefault[T int64 | time.Duration](v, def T) T {
+func orDefault[T int64 | uint64 | time.Duration](v, def T) T {
 	if v <= 0 {
 		return def
 	}

@@ -276,7 +276,7 @@ esac`)
 		{"vk not configured", ExecVerifier{Command: []string{check, "{proof}", "{vk_path}"}}, VerifyRequest{Proof: []byte("good")}, OutcomeCannotVerify, "no verification key"},
 		{"misconfigured", ExecVerifier{Command: []string{check, "{prof}"}}, VerifyRequest{Proof: []byte("good")}, OutcomeCannotVerify, "unknown placeholder"},
 		{"empty proof", ExecVerifier{Command: []string{"true"}}, VerifyRequest{}, OutcomeInvalid, "empty proof"},
-		{"timeout", ExecVerifier{Command: []string{"sleep", "30"}, Timeout: 100 * time.Millisecond}, VerifyRequest{Proof: []byte("p")}, OutcomeCannotVerify, "timed out after 100ms"},
+		{"timeout", ExecVerifier{Command: []string{"sleep", "30"}, Timeout: 100 * time.Millisecond}, VerifyRequest{Proof: []byte("p")}, OutcomeCannotVerify, "verification exceeded 0.1 s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -33,7 +33,7 @@ func TestVerifierVerdict(t *testing.T) {
 		{"cannot", withStderr(runResult{exitCode: 2, state: "exit status 2"}, ""), OutcomeCannotVerify, "verifier cannot verify this proof"},
 		{"other exit", withStderr(runResult{exitCode: 101, state: "exit status 101"}, "thread main panicked"), OutcomeCannotVerify, "exit status 101: thread main panicked"},
 		{"signal", withStderr(runResult{exitCode: -1, state: "signal: segmentation fault"}, ""), OutcomeCannotVerify, "ended abnormally: signal: segmentation fault"},
-		{"timeout", withStderr(runResult{exitCode: -1, state: "signal: killed", timedOut: true}, ""), OutcomeCannotVerify, "timed out after 1m0s"},
+		{"timeout", withStderr(runResult{exitCode: -1, state: "signal: killed", timedOut: true}, ""), OutcomeCannotVerify, "verification exceeded 60 s"},
 		{"not started", withStderr(runResult{exitCode: -1, startErr: errors.New("exec: \"zkv\": executable file not found in $PATH")}, ""), OutcomeCannotVerify, "cannot be started"},
 	}
 	for _, tt := range tests {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/proofgrid/proofgrid/coordinator/ethproofs"
 	"github.com/proofgrid/proofgrid/internal/envflag"
+	"github.com/proofgrid/proofgrid/zkvm"
 )
 
 // ethproofsFlags binds the Ethproofs settings to cfg and their
@@ -26,7 +27,10 @@ func ethproofsFlags(s *envflag.Set, cfg *ethproofs.Config) {
 	s.Int64(&cfg.StartBlock, "eth-start-block", 0, "first block to record when none is recorded yet; 0 starts at the head", "PROOFGRID_ETH_START_BLOCK")
 	s.Int64(&cfg.Confirmations, "eth-confirmations", 0, "blocks to stay behind the head", "PROOFGRID_ETH_CONFIRMATIONS")
 	s.String(&cfg.CatalogueFile, "zkvm-catalogue", "", "extra zkVM catalogue (JSON) imported at start", "PROOFGRID_ZKVM_CATALOGUE")
-	s.Duration(&cfg.VerifyTimeout, "verify-timeout", 10*time.Minute, "bound of one exec verifier run", "PROOFGRID_VERIFY_TIMEOUT")
+	s.Duration(&cfg.VerifyTimeout, "verify-timeout", zkvm.DefaultVerifyTimeout,
+		"bound of one proof verification, demo or exec; past it the proof gets cannot_verify; at most 9m", "PROOFGRID_VERIFY_TIMEOUT")
+	s.Uint64(&cfg.VerifyMaxSteps, "verify-max-steps", 0,
+		"most hash-chain steps a demo proof may declare; larger ones get 422; default 16777216, keep it above agents' --demo-steps", "PROOFGRID_VERIFY_MAX_STEPS")
 	s.Func("verifier", `zkVM verifier as SLUG=COMMAND, repeatable; COMMAND is a JSON array or space-separated words with {proof}, {vk_path}, {block_number}, {block_hash}, e.g. "sp1=sp1-verify --proof {proof} --vk {vk_path}" (PROOFGRID_ETHPROOFS_VERIFIERS, a JSON object of slug to argument array)`,
 		func(v string) error {
 			slug, command, ok := strings.Cut(v, "=")

@@ -31,6 +31,7 @@ import (
 	"github.com/proofgrid/proofgrid/coordinator/web"
 	"github.com/proofgrid/proofgrid/proofs"
 	"github.com/proofgrid/proofgrid/ratelimit"
+	"github.com/proofgrid/proofgrid/zkvm"
 )
 
 // Prefix is where the surface is mounted.
@@ -76,8 +77,15 @@ type Config struct {
 	// with the placeholders of zkvm.ExecVerifier ({proof}, {vk_path},
 	// {block_number}, {block_hash}).
 	Verifiers map[string][]string
-	// VerifyTimeout bounds one exec verifier run (default 10 min).
+	// VerifyTimeout bounds one verification, demo or exec: past it the
+	// proof gets cannot_verify (default zkvm.DefaultVerifyTimeout, 30 s;
+	// at most 9 min, a minute under the proof:verify task's timeout).
 	VerifyTimeout time.Duration
+	// VerifyMaxSteps caps the steps a demo proof may declare: larger ones
+	// are refused with 422 when reported and get cannot_verify when
+	// verified (default zkvm.DefaultVerifyMaxSteps, 16 Mi; raise it with
+	// agents' --demo-steps).
+	VerifyMaxSteps uint64
 	// CatalogueFile names a zkVM catalogue (the JSON form of the built-in
 	// one) imported at start, after the built-in catalogue.
 	CatalogueFile string
@@ -99,6 +107,12 @@ func (c *Config) Resolve() {
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = 12 * time.Second
+	}
+	if c.VerifyTimeout <= 0 {
+		c.VerifyTimeout = zkvm.DefaultVerifyTimeout
+	}
+	if c.VerifyMaxSteps == 0 {
+		c.VerifyMaxSteps = zkvm.DefaultVerifyMaxSteps
 	}
 }
 
