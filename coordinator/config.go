@@ -14,6 +14,7 @@ import (
 
 	"github.com/proofgrid/proofgrid/coordinator/ethproofs"
 	"github.com/proofgrid/proofgrid/fleet"
+	"github.com/proofgrid/proofgrid/pool"
 	"github.com/proofgrid/proofgrid/psy"
 )
 
@@ -70,6 +71,10 @@ type Config struct {
 	// pool and weights, task intervals and rate limit. Zero fields mean
 	// psy's defaults.
 	Psy psy.Config
+	// Pool configures the mining Pool surface: reward windows and pool,
+	// consensus (k of n within a tolerance), reputation, lease rules.
+	// Zero fields mean pool's defaults.
+	Pool pool.Config
 
 	Logger *slog.Logger
 	Now    func() time.Time

@@ -118,6 +118,7 @@ func configFlags(fs *flag.FlagSet, cfg *coordinator.Config) (roles, logLevel, lo
 	ethproofsFlags(fs, &cfg.Ethproofs)
 	healthFlags(fs, &cfg.Health)
 	psyFlags(fs, &cfg.Psy)
+	poolFlags(fs, &cfg.Pool)
 	cfg.JWTSecret = os.Getenv("JWT_SECRET")
 	if h := os.Getenv("JWT_EXPIRATION_HOURS"); h != "" {
 		cfg.JWTExpiration = time.Duration(atoi(h)) * time.Hour
