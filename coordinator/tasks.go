@@ -180,15 +180,15 @@ func (t *tasks) broadcastTPS(ctx context.Context, _ *asynq.Task) error {
 }
 
 // verifyResult runs result:verify (Pool): it decides the result from its
-// evaluations. A result without consensus yet is not an error: the next
-// evaluation enqueues another check.
+// evaluations. A result without consensus (ECONFLICT: not yet, or
+// disputed) is not an error: the next evaluation enqueues another check.
 func (t *tasks) verifyResult(ctx context.Context, task *asynq.Task) error {
 	p, err := queue.Decode[queue.ResultVerifyPayload](task)
 	if err != nil {
 		return err
 	}
 	v, err := t.pool.VerifyResult(ctx, p.ResultID)
-	if errors.Is(err, pool.ErrNotVerified) {
+	if proofgrid.ErrorCode(err) == proofgrid.ECONFLICT {
 		t.poolLog.Debug("result not verified", "result_id", p.ResultID, "status", v.Result.Status, "reason", proofgrid.ErrorMessage(err))
 		return nil
 	} else if err != nil {

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/big"
 	"slices"
@@ -496,10 +495,6 @@ type Verdict struct {
 	Consensus Consensus
 }
 
-// ErrNotVerified is wrapped by VerifyResult's ECONFLICT when consensus does
-// not hold.
-var ErrNotVerified = errors.New("result not verified")
-
 // VerifyResult decides result id from its evaluations (see Agree). A
 // verified result stays verified, and verifying it again changes nothing.
 // When consensus holds the result is verified with the consensus score,
@@ -568,9 +563,9 @@ func (s *Service) VerifyResult(ctx context.Context, id int64) (Verdict, error) {
 		return v, nil
 	case storage.PoolDisputed:
 		reason := v.Result.Reason
-		return v, proofgrid.Errorf(proofgrid.ECONFLICT, "result %d is disputed: %s: %v", id, reason, ErrNotVerified)
+		return v, proofgrid.Errorf(proofgrid.ECONFLICT, "result %d is disputed: %s", id, reason)
 	default:
-		return v, proofgrid.Errorf(proofgrid.ECONFLICT, "result %d is not verified yet: %s: %v", id, v.Consensus.Reason, ErrNotVerified)
+		return v, proofgrid.Errorf(proofgrid.ECONFLICT, "result %d is not verified yet: %s", id, v.Consensus.Reason)
 	}
 }
 
