@@ -212,9 +212,9 @@ type recipientBody struct {
 // message, which binds the recipient, and sets it.
 func (a *API) updateRecipient(c *fiber.Ctx) error {
 	key, ts, sig := c.Get(minerauth.HeaderKey), c.Get(minerauth.HeaderTimestamp), c.Get(minerauth.HeaderSignature)
-	for name, v := range map[string]string{minerauth.HeaderKey: key, minerauth.HeaderTimestamp: ts, minerauth.HeaderSignature: sig} {
-		if v == "" {
-			return proofgrid.Errorf(proofgrid.EUNAUTHORIZED, "missing %s header", name)
+	for _, h := range [][2]string{{minerauth.HeaderKey, key}, {minerauth.HeaderTimestamp, ts}, {minerauth.HeaderSignature, sig}} {
+		if h[1] == "" {
+			return proofgrid.Errorf(proofgrid.EUNAUTHORIZED, "missing %s header", h[0])
 		}
 	}
 	var body recipientBody
