@@ -85,7 +85,13 @@ func (c *Coordinator) accessLog(ctx *fiber.Ctx) error {
 }
 
 func (c *Coordinator) health(ctx *fiber.Ctx) error {
-	return ctx.JSON(fiber.Map{"status": "ok", "service": "proofgrid", "version": Version, "time": c.cfg.Now().UTC()})
+	out := fiber.Map{"status": "ok", "service": "proofgrid", "version": Version, "time": c.cfg.Now().UTC()}
+	// Surfaces add their own fields (the Pool its window); "status" stays
+	// the coordinator's.
+	for name, f := range c.healthFields {
+		out[name] = f()
+	}
+	return ctx.JSON(out)
 }
 
 func (c *Coordinator) readyz(ctx *fiber.Ctx) error {

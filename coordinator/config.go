@@ -16,6 +16,7 @@ import (
 	psyapi "github.com/proofgrid/proofgrid/coordinator/psy"
 	"github.com/proofgrid/proofgrid/coordinator/web"
 	"github.com/proofgrid/proofgrid/fleet"
+	"github.com/proofgrid/proofgrid/pool"
 	"github.com/proofgrid/proofgrid/rewards"
 )
 
@@ -92,6 +93,10 @@ type Config struct {
 	// Psy configures the Psy surface: rate limit, rollups and its task
 	// intervals. Zero fields mean the defaults.
 	Psy psyapi.Config
+	// Pool configures the mining Pool surface: reward windows and pool,
+	// consensus (k of n within a tolerance), reputation, lease rules.
+	// Zero fields mean pool's defaults.
+	Pool pool.Config
 
 	Logger *slog.Logger
 	Now    func() time.Time

@@ -47,6 +47,8 @@ type Coordinator struct {
 	extraPeriodic []queue.Periodic
 	background    []func(context.Context)
 	closers       []func() error // released by Close, before Redis
+	// healthFields are the fields surfaces add to /health, by name.
+	healthFields map[string]func() any
 
 	ready    chan struct{}
 	addrOnce sync.Once
@@ -115,7 +117,7 @@ func New(ctx context.Context, cfg Config) (*Coordinator, error) {
 	styles := &web.Styles{}
 	c.app = c.newApp(styles)
 	w := &wiring{app: c.app, styles: styles, tasks: &tasks{c: c}}
-	for _, wire := range []func(context.Context, *wiring) error{c.wireIvynet, c.wireRewards, c.wireEthproofs, c.wirePsy} {
+	for _, wire := range []func(context.Context, *wiring) error{c.wireIvynet, c.wireRewards, c.wireEthproofs, c.wirePsy, c.wirePool} {
 		if err := wire(ctx, w); err != nil {
 			return nil, err
 		}

@@ -10,9 +10,11 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/activity"
 	psyapi "github.com/proofgrid/proofgrid/coordinator/psy"
 	"github.com/proofgrid/proofgrid/fleet"
+	"github.com/proofgrid/proofgrid/pool"
 	"github.com/proofgrid/proofgrid/proofs"
 	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/rewards"
@@ -32,6 +34,8 @@ type tasks struct {
 	psyLog    *slog.Logger
 	// psyRefreshEvery is the interval of maintenance:job_status_refresh.
 	psyRefreshEvery time.Duration
+	pool            *pool.Service // Pool
+	poolLog         *slog.Logger
 }
 
 // registerTasks fills mux with the handler of every task type the
@@ -41,15 +45,17 @@ type tasks struct {
 func registerTasks(mux *asynq.ServeMux, t *tasks) {
 	mux.Use(queue.Classified)
 	for taskType, h := range map[string]asynq.HandlerFunc{
-		queue.TypeOutboxReconcile:  t.reconcileOutbox,
-		queue.TypeMetricsRetention: t.retainMetrics,
-		queue.TypeHeartbeatSweep:   t.sweepHeartbeats,
-		queue.TypeProofVerify:      t.verifyProof,
-		queue.TypeEventConversion:  t.convertEvents,
-		queue.TypeJobStatusRefresh: t.refreshJobStatus,
-		queue.TypeRewardSweep:      t.sweepRewards,
-		queue.TypeRewardCheckpoint: t.computeCheckpoint,
-		queue.TypeTPSBroadcast:     t.broadcastTPS,
+		queue.TypeOutboxReconcile:   t.reconcileOutbox,
+		queue.TypeMetricsRetention:  t.retainMetrics,
+		queue.TypeHeartbeatSweep:    t.sweepHeartbeats,
+		queue.TypeProofVerify:       t.verifyProof,
+		queue.TypeEventConversion:   t.convertEvents,
+		queue.TypeJobStatusRefresh:  t.refreshJobStatus,
+		queue.TypeRewardSweep:       t.sweepRewards,
+		queue.TypeRewardCheckpoint:  t.computeCheckpoint,
+		queue.TypeTPSBroadcast:      t.broadcastTPS,
+		queue.TypeResultVerify:      t.verifyResult,
+		queue.TypePoolWindowRewards: t.settlePoolWindow,
 	} {
 		mux.Handle(taskType, h)
 	}
@@ -174,5 +180,41 @@ func (t *tasks) broadcastTPS(ctx context.Context, _ *asynq.Task) error {
 	if err := psyapi.Publish(ctx, t.c.Redis, msg); err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("publish tps: %w", err)
 	}
+	return nil
+}
+
+// verifyResult runs result:verify (Pool): it decides the result from its
+// evaluations. A result without consensus (ECONFLICT: not yet, or
+// disputed) is not an error: the next evaluation enqueues another check.
+func (t *tasks) verifyResult(ctx context.Context, task *asynq.Task) error {
+	p, err := queue.Decode[queue.ResultVerifyPayload](task)
+	if err != nil {
+		return err
+	}
+	v, err := t.pool.VerifyResult(ctx, p.ResultID)
+	if proofgrid.ErrorCode(err) == proofgrid.ECONFLICT {
+		t.poolLog.Debug("result not verified", "result_id", p.ResultID, "status", v.Result.Status, "reason", proofgrid.ErrorMessage(err))
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("verify result %d: %w", p.ResultID, err)
+	}
+	t.poolLog.Info("result verified", "result_id", p.ResultID, "task_type", v.Result.TaskType, "score_micros", v.Consensus.Micros)
+	return nil
+}
+
+// settlePoolWindow runs pool:window_rewards (Pool): it settles the window
+// that ended one window before this run's and hands its credits to the
+// ledger. It is idempotent: a settled window is settled once, and credits
+// are handed over again only until the ledger took them.
+func (t *tasks) settlePoolWindow(ctx context.Context, task *asynq.Task) error {
+	p, err := queue.Decode[queue.WindowPayload](task)
+	if err != nil {
+		return err
+	}
+	w, err := t.pool.SettleDue(ctx, time.Unix(p.Window, 0))
+	if err != nil {
+		return fmt.Errorf("pool window rewards: %w", err)
+	}
+	t.poolLog.Info("pool window settled", "window_start", w.Start, "miners", len(w.Rewards), "distributed", w.Distributed, "credited", w.Credited)
 	return nil
 }

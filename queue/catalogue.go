@@ -29,6 +29,10 @@ const (
 	TypeOutboxReconcile  = "maintenance:outbox_reconcile"
 	TypeRewardSweep      = "maintenance:reward_sweep"
 	TypeEventConversion  = "maintenance:event_conversion"
+
+	// TypePoolWindowRewards settles a Pool reward window and hands its
+	// credits to the ledger; periodic, one run per window.
+	TypePoolWindowRewards = "pool:window_rewards"
 )
 
 // AVS operations an operator can ask an AVS agent to run.
@@ -136,6 +140,8 @@ var kinds = map[string]Kind{
 	TypeOutboxReconcile:  {TypeOutboxReconcile, QueueMaintenance, 1, time.Minute, 0},
 	TypeRewardSweep:      {TypeRewardSweep, QueueMaintenance, 1, time.Minute, 0},
 	TypeEventConversion:  {TypeEventConversion, QueueMaintenance, 3, time.Minute, 0},
+	// Retried for a while: a ledger that is down must not cost a window.
+	TypePoolWindowRewards: {TypePoolWindowRewards, QueueMaintenance, 10, 5 * time.Minute, 0},
 }
 
 // avsKind applies to every "avs:<op>" type.
@@ -252,6 +258,12 @@ func SubmissionVerifyID(id string) string { return TypeSubmissionVerify + ":" + 
 
 // ResultVerifyID is the TaskID of a Pool result's verification.
 func ResultVerifyID(id int64) string { return TypeResultVerify + ":" + strconv.FormatInt(id, 10) }
+
+// ResultVerifyAfterID is the TaskID of checking a Pool result again after
+// its evaluation evaluationID arrived.
+func ResultVerifyAfterID(id, evaluationID int64) string {
+	return ResultVerifyID(id) + ":" + strconv.FormatInt(evaluationID, 10)
+}
 
 // RewardCheckpointID is the TaskID of a checkpoint's reward computation.
 func RewardCheckpointID(id int64) string {

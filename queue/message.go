@@ -61,6 +61,15 @@ func ResultVerify(p ResultVerifyPayload) Message {
 	return message(TypeResultVerify, "", ResultVerifyID(p.ResultID), p)
 }
 
+// ResultVerifyAfter asks the coordinator to check one Pool result again
+// after its evaluation evaluationID arrived. A result is decided only once
+// enough evaluations agree, so each evaluation needs a check of its own:
+// ResultVerify's one TaskID per result would make every check after the
+// first a no-op for as long as asynq retains the first.
+func ResultVerifyAfter(p ResultVerifyPayload, evaluationID int64) Message {
+	return message(TypeResultVerify, "", ResultVerifyAfterID(p.ResultID, evaluationID), p)
+}
+
 // RewardCheckpoint asks the coordinator to compute one checkpoint's
 // distribution.
 func RewardCheckpoint(p RewardCheckpointPayload) Message {

@@ -111,6 +111,7 @@ func configFlags(s *envflag.Set, cfg *coordinator.Config) *serveFlags {
 	ethproofsFlags(s, &cfg.Ethproofs)
 	healthFlags(s, &cfg.Health)
 	psyFlags(s, &cfg.Rewards, &cfg.Psy)
+	poolFlags(s, &cfg.Pool)
 	jwtFlags(s, &cfg.JWTSecret, &cfg.JWTExpiration)
 	return &f
 }
