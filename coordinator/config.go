@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	claimsapi "github.com/proofgrid/proofgrid/coordinator/claims"
 	"github.com/proofgrid/proofgrid/coordinator/ethproofs"
 	"github.com/proofgrid/proofgrid/fleet"
 	"github.com/proofgrid/proofgrid/psy"
@@ -70,6 +71,9 @@ type Config struct {
 	// pool and weights, task intervals and rate limit. Zero fields mean
 	// psy's defaults.
 	Psy psy.Config
+	// Claims configures the reward ledger's Merkle claims: whether and
+	// where the claim routes are mounted, claim simulation, epoch length.
+	Claims claimsapi.Config
 
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -127,6 +131,7 @@ func (c *Config) resolve() error {
 		c.Logger = slog.Default()
 	}
 	c.Ethproofs.Resolve()
+	c.Claims.Resolve()
 	if c.Now == nil {
 		c.Now = time.Now
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/proofgrid/proofgrid/claims"
 	psyapi "github.com/proofgrid/proofgrid/coordinator/psy"
 	"github.com/proofgrid/proofgrid/fleet"
 	"github.com/proofgrid/proofgrid/proofs"
@@ -27,6 +28,7 @@ type tasks struct {
 	proofs  *proofs.Service // Ethproofs
 	psy     *psy.Service    // Psy
 	psyLog  *slog.Logger
+	epochs  *claims.Epochs // Merkle claims
 }
 
 // registerTasks fills mux with the handler of every task type the
@@ -45,6 +47,7 @@ func registerTasks(mux *asynq.ServeMux, t *tasks) {
 		queue.TypeRewardSweep:      t.sweepRewards,
 		queue.TypeRewardCheckpoint: t.computeCheckpoint,
 		queue.TypeTPSBroadcast:     t.broadcastTPS,
+		queue.TypeMerkleEpoch:      t.closeEpoch,
 	} {
 		mux.Handle(taskType, h)
 	}
@@ -168,6 +171,30 @@ func (t *tasks) broadcastTPS(ctx context.Context, _ *asynq.Task) error {
 	}
 	if err := psyapi.Publish(ctx, t.c.Redis, msg); err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("publish tps: %w", err)
+	}
+	return nil
+}
+
+// closeEpoch runs merkle:epoch. The periodic run of a window closes the
+// epoch that ends where the window starts; a run for an epoch id (from the
+// outbox of a cut) publishes that epoch. Both are idempotent: the epoch's
+// cut-off and id are unique, and a published epoch is not built again.
+func (t *tasks) closeEpoch(ctx context.Context, task *asynq.Task) error {
+	p, err := queue.Decode[struct {
+		EpochID int64 `json:"epoch_id"`
+		Window  int64 `json:"window"`
+	}](task)
+	if err != nil {
+		return err
+	}
+	ep, ok, err := t.epochs.Run(ctx, p.EpochID, time.Unix(p.Window, 0))
+	if err != nil {
+		return fmt.Errorf("merkle epoch: %w", err)
+	}
+	if !ok {
+		t.c.cfg.Logger.Debug("merkle epoch: no ledger entries since the latest epoch", "window", p.Window)
+	} else {
+		t.c.cfg.Logger.Info("merkle epoch", "epoch_id", ep.ID, "leaves", ep.LeafCount)
 	}
 	return nil
 }
