@@ -5,6 +5,8 @@
 //	coordinator token create --team NAME --mode admin|read|write [--label L]
 //	coordinator jwt issue --sub NAME  print an admin JWT (needs JWT_SECRET)
 //	coordinator avs import FILE       validate and store an AVS catalogue file
+//	coordinator epoch close           close a Merkle claim epoch now and publish it
+//	coordinator claims serve          serve the claim routes alone (no prefix, API_PORT)
 //
 // Flags override environment variables; see docs/configuration.md.
 package main
@@ -40,6 +42,8 @@ const usage = `usage:
   coordinator token create --team NAME --mode admin|read|write [--label TEXT]
   coordinator jwt issue --sub NAME
   coordinator avs import [--database-url URL] FILE
+  coordinator epoch close [--database-url URL]
+  coordinator claims serve [--addr :8434] [--database-url URL]
   coordinator version
 run "coordinator serve -h" for the flags`
 
@@ -66,6 +70,10 @@ func run(args []string) error {
 		return jwtIssue(args[2:])
 	case "avs":
 		return avsCommand(ctx, args[1:])
+	case "epoch":
+		return epochCommand(ctx, args[1:])
+	case "claims":
+		return claimsServe(ctx, args[1:])
 	case "version":
 		fmt.Println(coordinator.Version)
 		return nil
@@ -118,6 +126,7 @@ func configFlags(fs *flag.FlagSet, cfg *coordinator.Config) (roles, logLevel, lo
 	ethproofsFlags(fs, &cfg.Ethproofs)
 	healthFlags(fs, &cfg.Health)
 	psyFlags(fs, &cfg.Psy)
+	claimsFlags(fs, &cfg.Claims)
 	cfg.JWTSecret = os.Getenv("JWT_SECRET")
 	if h := os.Getenv("JWT_EXPIRATION_HOURS"); h != "" {
 		cfg.JWTExpiration = time.Duration(atoi(h)) * time.Hour
