@@ -218,11 +218,21 @@ func (a *API) claim(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var req claims.ClaimRequest
+	// A claim package is accepted as it is: its other fields are
+	// informational and the proof is checked against the epoch's root.
+	var req struct {
+		claims.ClaimRequest
+		Epoch     any `json:"epoch"`
+		Root      any `json:"root"`
+		Account   any `json:"account"`
+		Recipient any `json:"recipient"`
+		Value     any `json:"value"`
+		Leaf      any `json:"leaf"`
+	}
 	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
-	res, err := a.Claims.Claim(c.UserContext(), id, req)
+	res, err := a.Claims.Claim(c.UserContext(), id, req.ClaimRequest)
 	if err != nil {
 		return err
 	}

@@ -227,7 +227,8 @@ func testAPI(t *testing.T, dialect string) {
 	wrong := map[string]any{"index": pkg["index"], "hotkey": alice, "recipient_coldkey": pkg["recipient_coldkey"],
 		"amount_units": "101", "proof": pkg["proof"]}
 	want(t, c.do("POST", "/claims/epoch/claim", "", wrong), 400)
-	r = c.do("POST", "/claims/epoch/claim", "", claim)
+	want(t, c.do("POST", "/claims/epoch/claim", "", map[string]any{"hotkey": alice, "surprise": 1}), 400)
+	r = c.do("POST", "/claims/epoch/claim", "", pkg) // a package posted as it is
 	want(t, r, 200)
 	var paid struct {
 		PaidUnits string `json:"paid_units"`
