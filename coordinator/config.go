@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	claimsapi "github.com/proofgrid/proofgrid/coordinator/claims"
 	"github.com/proofgrid/proofgrid/coordinator/ethproofs"
 	psyapi "github.com/proofgrid/proofgrid/coordinator/psy"
 	"github.com/proofgrid/proofgrid/coordinator/web"
@@ -97,6 +98,9 @@ type Config struct {
 	// consensus (k of n within a tolerance), reputation, lease rules.
 	// Zero fields mean pool's defaults.
 	Pool pool.Config
+	// Claims configures the reward ledger's Merkle claims: whether and
+	// where the claim routes are mounted, claim simulation, epoch length.
+	Claims claimsapi.Config
 
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -154,6 +158,7 @@ func (c *Config) resolve() error {
 		c.Logger = slog.Default()
 	}
 	c.Ethproofs.Resolve()
+	c.Claims.Resolve()
 	if c.Now == nil {
 		c.Now = time.Now
 	}

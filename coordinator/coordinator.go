@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/proofgrid/proofgrid/auth"
+	"github.com/proofgrid/proofgrid/claims"
 	"github.com/proofgrid/proofgrid/coordinator/web"
 	"github.com/proofgrid/proofgrid/fleet"
 	"github.com/proofgrid/proofgrid/outbox"
@@ -38,6 +39,8 @@ type Coordinator struct {
 	Auth      *auth.Service
 	Fleet     *fleet.Service
 	Outbox    *outbox.Relay
+	// Ledger is the one reward ledger every reward source credits.
+	Ledger *claims.Ledger
 
 	registry      *prometheus.Registry
 	app           *fiber.App
@@ -105,6 +108,7 @@ func New(ctx context.Context, cfg Config) (*Coordinator, error) {
 	}
 	c.Fleet = fleet.NewService(db, fleet.Config{HeartbeatInterval: cfg.HeartbeatInterval, AgentRedisURL: cfg.AgentRedisURL, Access: access, Now: cfg.Now})
 	c.Outbox = outbox.New(db, rdb, outbox.Config{Now: cfg.Now, Logger: cfg.Logger})
+	c.Ledger = claims.NewLedger(db, cfg.Now)
 
 	c.registry = prometheus.NewRegistry()
 	c.registry.MustRegister(
@@ -117,7 +121,7 @@ func New(ctx context.Context, cfg Config) (*Coordinator, error) {
 	styles := &web.Styles{}
 	c.app = c.newApp(styles)
 	w := &wiring{app: c.app, styles: styles, tasks: &tasks{c: c}}
-	for _, wire := range []func(context.Context, *wiring) error{c.wireIvynet, c.wireRewards, c.wireEthproofs, c.wirePsy, c.wirePool} {
+	for _, wire := range []func(context.Context, *wiring) error{c.wireIvynet, c.wireRewards, c.wireEthproofs, c.wirePsy, c.wirePool, c.wireClaims} {
 		if err := wire(ctx, w); err != nil {
 			return nil, err
 		}

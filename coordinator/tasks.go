@@ -12,6 +12,7 @@ import (
 
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/activity"
+	"github.com/proofgrid/proofgrid/claims"
 	psyapi "github.com/proofgrid/proofgrid/coordinator/psy"
 	"github.com/proofgrid/proofgrid/fleet"
 	"github.com/proofgrid/proofgrid/pool"
@@ -36,6 +37,7 @@ type tasks struct {
 	psyRefreshEvery time.Duration
 	pool            *pool.Service // Pool
 	poolLog         *slog.Logger
+	epochs          *claims.Epochs // Merkle claims
 }
 
 // registerTasks fills mux with the handler of every task type the
@@ -56,6 +58,7 @@ func registerTasks(mux *asynq.ServeMux, t *tasks) {
 		queue.TypeTPSBroadcast:      t.broadcastTPS,
 		queue.TypeResultVerify:      t.verifyResult,
 		queue.TypePoolWindowRewards: t.settlePoolWindow,
+		queue.TypeMerkleEpoch:       t.closeEpoch,
 	} {
 		mux.Handle(taskType, h)
 	}
@@ -216,5 +219,29 @@ func (t *tasks) settlePoolWindow(ctx context.Context, task *asynq.Task) error {
 		return fmt.Errorf("pool window rewards: %w", err)
 	}
 	t.poolLog.Info("pool window settled", "window_start", w.Start, "miners", len(w.Rewards), "distributed", w.Distributed, "credited", w.Credited)
+	return nil
+}
+
+// closeEpoch runs merkle:epoch. The periodic run of a window closes the
+// epoch that ends where the window starts; a run for an epoch id (from the
+// outbox of a cut) publishes that epoch. Both are idempotent: the epoch's
+// cut-off and id are unique, and a published epoch is not built again.
+func (t *tasks) closeEpoch(ctx context.Context, task *asynq.Task) error {
+	p, err := queue.Decode[struct {
+		EpochID int64 `json:"epoch_id"`
+		Window  int64 `json:"window"`
+	}](task)
+	if err != nil {
+		return err
+	}
+	ep, ok, err := t.epochs.Run(ctx, p.EpochID, time.Unix(p.Window, 0))
+	if err != nil {
+		return fmt.Errorf("merkle epoch: %w", err)
+	}
+	if !ok {
+		t.c.cfg.Logger.Debug("merkle epoch: no ledger entries since the latest epoch", "window", p.Window)
+	} else {
+		t.c.cfg.Logger.Info("merkle epoch", "epoch_id", ep.ID, "leaves", ep.LeafCount)
+	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/proofgrid/proofgrid/auth"
 	"github.com/proofgrid/proofgrid/auth/minerauth"
+	"github.com/proofgrid/proofgrid/claims"
 	poolapi "github.com/proofgrid/proofgrid/coordinator/pool"
 	"github.com/proofgrid/proofgrid/coordinator/web"
 	"github.com/proofgrid/proofgrid/pool"
@@ -23,6 +24,9 @@ func (c *Coordinator) wirePool(ctx context.Context, w *wiring) error {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = c.cfg.Logger
+	}
+	if cfg.Ledger == nil && c.Ledger != nil {
+		cfg.Ledger = poolLedger{c.Ledger}
 	}
 	svc, err := pool.New(c.DB, cfg, c.Outbox)
 	if err != nil {
@@ -42,7 +46,20 @@ func (c *Coordinator) wirePool(ctx context.Context, w *wiring) error {
 	}
 	c.healthFields["pool"] = func() any { return poolapi.HealthFields(svc) }
 
+	// Epochs pay each miner to the recipient coldkey it set.
+	w.recipients = svc.Recipients
 	w.tasks.pool, w.tasks.poolLog = svc, svc.Config().Logger.With("surface", "pool")
 	w.periodic = append(w.periodic, queue.Periodic{Type: queue.TypePoolWindowRewards, Every: svc.Config().WindowLength})
 	return nil
+}
+
+// poolLedger hands the Pool's window credits to the one reward ledger.
+type poolLedger struct{ l *claims.Ledger }
+
+func (p poolLedger) Credit(ctx context.Context, credits []pool.Credit) error {
+	out := make([]claims.Credit, len(credits))
+	for i, c := range credits {
+		out[i] = claims.Credit(c)
+	}
+	return p.l.Credit(ctx, out)
 }

@@ -19,6 +19,9 @@ func (c *Coordinator) wireRewards(_ context.Context, w *wiring) error {
 	if cfg.Logger == nil {
 		cfg.Logger = c.cfg.Logger
 	}
+	if cfg.Ledger == nil && c.Ledger != nil {
+		cfg.Ledger = c.Ledger
+	}
 	svc, err := rewards.New(c.DB, cfg, c.Outbox)
 	if err != nil {
 		return fmt.Errorf("rewards: %w", err)

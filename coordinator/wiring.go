@@ -5,6 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/proofgrid/proofgrid/claims"
 	"github.com/proofgrid/proofgrid/coordinator/web"
 	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/rewards"
@@ -25,4 +26,8 @@ type wiring struct {
 	// background loops run with the scheduler role until its context
 	// ends (e.g. a block source polling a node).
 	background []func(context.Context)
+	// recipients is how epochs find each account's payout recipient; the
+	// Pool's wire function sets it before wireClaims runs (default: every
+	// account is paid itself).
+	recipients claims.RecipientsFunc
 }

@@ -680,3 +680,10 @@ func (s *Service) Window() WindowStatus {
 	return WindowStatus{Number: s.cfg.WindowNumber(now), Start: start, End: start.Add(s.cfg.WindowLength), Length: s.cfg.WindowLength,
 		TaskType: s.cfg.DefaultTaskType}
 }
+
+// Recipients returns the recipient coldkey each of hotkeys set, keyed by
+// hotkey; miners that set none are left out (they are paid to their
+// hotkey). Merkle epochs fix these into each published tree.
+func (s *Service) Recipients(ctx context.Context, hotkeys []string) (map[string]string, error) {
+	return s.db.PoolRecipients(ctx, hotkeys)
+}

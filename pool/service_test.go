@@ -5,11 +5,11 @@ import (
 	"errors"
 	"math/big"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/proofgrid/proofgrid"
+	"github.com/proofgrid/proofgrid/internal/clocktest"
 	"github.com/proofgrid/proofgrid/pool"
 	"github.com/proofgrid/proofgrid/storage"
 	"github.com/proofgrid/proofgrid/storage/storagetest"
@@ -18,14 +18,9 @@ import (
 // window0 is the start of a reward window of one hour.
 var window0 = time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
 
-type fakeClock struct{ unix atomic.Int64 }
-
-func (c *fakeClock) Now() time.Time { return time.Unix(c.unix.Load(), 0).UTC() }
-
-func newService(t *testing.T, db *storage.DB, cfg pool.Config) (*pool.Service, *fakeClock) {
+func newService(t *testing.T, db *storage.DB, cfg pool.Config) (*pool.Service, *clocktest.Clock) {
 	t.Helper()
-	clk := &fakeClock{}
-	clk.unix.Store(window0.Add(5 * time.Minute).Unix())
+	clk := clocktest.New(window0.Add(5 * time.Minute))
 	cfg.Now = clk.Now
 	s, err := pool.New(db, cfg, nil)
 	if err != nil {
@@ -125,7 +120,7 @@ func TestServiceWindowRewards(t *testing.T) {
 		if _, err := s.SettleWindow(ctx, window0); proofgrid.ErrorCode(err) != proofgrid.ECONFLICT {
 			t.Fatalf("settling an open window: %v", err)
 		}
-		clk.unix.Store(window0.Add(2 * time.Hour).Unix())
+		clk.Set(window0.Add(2 * time.Hour))
 		ledger.Fail = errors.New("ledger down")
 		if _, err := s.SettleWindow(ctx, window0); err == nil || !strings.Contains(err.Error(), "ledger down") {
 			t.Fatalf("ledger failure: %v", err)

@@ -93,6 +93,15 @@ func (s *Service) Compute(ctx context.Context, id int64) ([]storage.PsyDistribut
 		if err := tx.ReplacePsyDistributions(ctx, cp, rows, now); err != nil {
 			return err
 		}
+		if s.cfg.Ledger != nil {
+			skipped, err := s.cfg.Ledger.CreditPsyTx(ctx, tx, id, rows)
+			if err != nil {
+				return fmt.Errorf("rewards: credit checkpoint %d to the ledger: %w", id, err)
+			}
+			if len(skipped) > 0 {
+				s.cfg.Logger.Debug("checkpoint rewards without a ledger account", "checkpoint_id", id, "workers", len(skipped))
+			}
+		}
 		ms := float64(time.Since(started).Microseconds()) / 1000
 		stats.fill(&cp)
 		cp.ProcessingMS, cp.ProcessedAt = &ms, &now

@@ -1,10 +1,13 @@
 package rewards
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/proofgrid/proofgrid/storage"
 )
 
 // Defaults of Config.
@@ -48,6 +51,11 @@ type Config struct {
 	// Intervals of the periodic tasks.
 	EventConversionEvery time.Duration // default 5 s
 	RewardSweepEvery     time.Duration // default 30 s
+
+	// Ledger, when set, receives each computed distribution in the
+	// computation's transaction, so a checkpoint's rewards reach the one
+	// reward ledger (and its Merkle claims) exactly when they are stored.
+	Ledger CheckpointLedger
 
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -132,4 +140,12 @@ func ParseWeights(s string) (map[string]int64, error) {
 // PSY_TRUSTED_INGEST_KEYS environment variable takes.
 func ParseKeys(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' })
+}
+
+// CheckpointLedger credits a checkpoint's distribution to the reward
+// ledger inside the transaction that stores it. It returns the workers it
+// could not credit (no account to pay, such as team keys); crediting the
+// same checkpoint again changes nothing.
+type CheckpointLedger interface {
+	CreditPsyTx(ctx context.Context, tx *storage.Tx, checkpointID int64, rows []storage.PsyDistribution) (skipped []string, err error)
 }

@@ -65,6 +65,8 @@ export PROOFGRID_DATABASE_URL="sqlite://$DATA/proofgrid.db"
 export PROOFGRID_REDIS_URL="redis://127.0.0.1:${REDIS_PORT}/0"
 export PROOFGRID_HTTP_ADDR="127.0.0.1:${HTTP_PORT}"
 export PROOFGRID_DATA_DIR="$DATA"
+# The demo simulates claims (POST /claims/epoch/claim); production leaves it off.
+export PROOFGRID_CLAIM_SIMULATION=${PROOFGRID_CLAIM_SIMULATION:-true}
 
 # The operator token (global rights: feeding blocks, /monitor) belongs to
 # team demo too, so it also creates the demo cluster; the team's admin
@@ -130,6 +132,14 @@ if [ "$ROLE" = prover ]; then
 	pids+=($!)
 fi
 
+# Merkle claims: a genesis allocation for a demo hotkey (idempotent by its
+# request_id, so a restart credits nothing twice), then an epoch closed now
+# (nothing is published when no entry was made since the latest one).
+DEMO_HOTKEY=5GrwvaDF5JmWXQcVU5n7mNdUuXGN4WhgMuFwcgZ4e8GmM8xA
+api POST /api/v1/admin/rewards "{\"request_id\":\"make-run-genesis\",\"entries\":[{\"hotkey\":\"$DEMO_HOTKEY\",\"amount_units\":\"1000000000000\",\"reason\":\"genesis\"},{\"hotkey\":\"0x00000000000000000000000000000000000000aa\",\"amount_units\":\"18446744073709551616\",\"reason\":\"genesis\"}]}" >/dev/null ||
+	echo "run: could not grant the genesis allocation"
+api POST /api/v1/admin/epochs >/dev/null || echo "run: could not close an epoch"
+
 cat <<MSG
 
 proofgrid is running (logs in $DATA/logs/):
@@ -139,6 +149,9 @@ proofgrid is running (logs in $DATA/logs/):
   monitor      $URL/monitor    (asynqmon, every queue; user: any name, password: the operator token)
   proofs       $URL/api/v0/proofs   (a demo block every ${PROOFGRID_RUN_BLOCK_EVERY:-20}s, proved by the agent, verified by the coordinator)
   fleet        curl -H "Authorization: Bearer \$(cat $DATA/admin_token)" $URL/v1/client/status
+  claims       curl $URL/claims/epoch/proof/$DEMO_HOTKEY   (claim package; tree dump: $URL/claims/epoch/1/tree)
+  claim it     curl $URL/claims/epoch/proof/$DEMO_HOTKEY | curl -H 'Content-Type: application/json' -d @- $URL/claims/epoch/claim
+  api docs     $URL/docs   (Pool and claims; $URL/openapi.json)
   metrics      $URL/metrics
   operator token  $OPERATOR_TOKEN   (global: blocks, zkVMs, stake, rewards, /monitor)
   admin token     $ADMIN_TOKEN   (team demo only)

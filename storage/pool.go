@@ -789,3 +789,31 @@ func (c *conn) MarkPoolWindowCredited(ctx context.Context, start int64, now time
 	}
 	return nil
 }
+
+// PoolRecipients returns the recipient coldkey each of hotkeys set, keyed
+// by hotkey; a miner that set none, or is not registered, is left out.
+func (c *conn) PoolRecipients(ctx context.Context, hotkeys []string) (map[string]string, error) {
+	out := make(map[string]string, len(hotkeys))
+	// Bounded batches keep the statement under both dialects' parameter
+	// limits.
+	for start := 0; start < len(hotkeys); start += 500 {
+		batch := hotkeys[start:min(start+500, len(hotkeys))]
+		args := make([]any, len(batch))
+		for i, h := range batch {
+			args[i] = h
+		}
+		var rows []struct {
+			Hotkey    string `db:"hotkey"`
+			Recipient string `db:"recipient_coldkey"`
+		}
+		q := `SELECT hotkey, recipient_coldkey FROM pool_miners WHERE recipient_coldkey <> '' AND hotkey IN (?` +
+			strings.Repeat(", ?", len(batch)-1) + `)`
+		if err := selectContext(ctx, c.r, &rows, q, args...); err != nil {
+			return nil, fmt.Errorf("storage: pool recipients: %w", err)
+		}
+		for _, r := range rows {
+			out[r.Hotkey] = r.Recipient
+		}
+	}
+	return out, nil
+}

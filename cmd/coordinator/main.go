@@ -6,6 +6,8 @@
 //	coordinator token create --operator [--team NAME] [--label L]
 //	coordinator jwt issue --sub NAME  print an admin (operator) JWT (needs JWT_SECRET)
 //	coordinator avs import FILE       validate and store an AVS catalogue file
+//	coordinator epoch close           close a Merkle claim epoch now and publish it
+//	coordinator claims serve          serve the claim routes alone (no prefix, API_PORT)
 //
 // Flags override environment variables; see docs/configuration.md.
 package main
@@ -42,6 +44,8 @@ const usage = `usage:
   coordinator token create --operator [--team NAME] [--label TEXT]
   coordinator jwt issue --sub NAME
   coordinator avs import [--database-url URL] FILE
+  coordinator epoch close [--database-url URL]
+  coordinator claims serve [--addr :8434] [--database-url URL]
   coordinator version
 run "coordinator serve -h" for the flags`
 
@@ -68,6 +72,10 @@ func run(args []string) error {
 		return jwtIssue(args[2:])
 	case "avs":
 		return avsCommand(ctx, args[1:])
+	case "epoch":
+		return epochCommand(ctx, args[1:])
+	case "claims":
+		return claimsServe(ctx, args[1:])
 	case "version":
 		fmt.Println(coordinator.Version)
 		return nil
@@ -112,6 +120,7 @@ func configFlags(s *envflag.Set, cfg *coordinator.Config) *serveFlags {
 	healthFlags(s, &cfg.Health)
 	psyFlags(s, &cfg.Rewards, &cfg.Psy)
 	poolFlags(s, &cfg.Pool)
+	claimsFlags(s, &cfg.Claims)
 	jwtFlags(s, &cfg.JWTSecret, &cfg.JWTExpiration)
 	return &f
 }

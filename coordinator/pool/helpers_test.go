@@ -9,7 +9,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,27 +17,23 @@ import (
 	"github.com/proofgrid/proofgrid/auth/minerauth"
 	"github.com/proofgrid/proofgrid/coordinator"
 	"github.com/proofgrid/proofgrid/coordinator/coordinatortest"
+	"github.com/proofgrid/proofgrid/internal/clocktest"
 	"github.com/proofgrid/proofgrid/pool"
 )
 
 // vectorTime is the timestamp of the polkadot-js vectors.
 const vectorTime = 1700000000
 
-// clock is a settable clock for the coordinator.
-type clock struct{ unix atomic.Int64 }
+// clock is the coordinator's settable clock; ts is its time as the
+// X-Timestamp header writes it.
+type clock struct{ *clocktest.Clock }
 
-func (c *clock) Now() time.Time      { return time.Unix(c.unix.Load(), 0).UTC() }
-func (c *clock) Add(d time.Duration) { c.unix.Add(int64(d / time.Second)) }
-func (c *clock) ts() string          { return strconv.FormatInt(c.unix.Load(), 10) }
+func (c clock) ts() string { return strconv.FormatInt(c.Now().Unix(), 10) }
 
-func newClock(unix int64) *clock {
-	c := &clock{}
-	c.unix.Store(unix)
-	return c
-}
+func newClock(unix int64) clock { return clock{clocktest.New(time.Unix(unix, 0).UTC())} }
 
 // start runs a coordinator on dialect with the clock and Pool config.
-func start(t *testing.T, dialect string, clk *clock, cfg pool.Config) *coordinatortest.Env {
+func start(t *testing.T, dialect string, clk clock, cfg pool.Config) *coordinatortest.Env {
 	t.Helper()
 	return coordinatortest.Start(t, coordinatortest.Options{Dialect: dialect, Configure: func(c *coordinator.Config) {
 		c.Now = clk.Now

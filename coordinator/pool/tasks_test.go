@@ -110,7 +110,7 @@ func TestPoolLeaseRules(t *testing.T) {
 
 			// An expired lease is refused and frees the miner.
 			lease = c.expect(c.do("POST", "/api/v1/tasks/lease", nil, h()), 201, "")
-			clk.Add(10 * time.Minute)
+			clk.Advance(10 * time.Minute)
 			c.expect(c.do("POST", "/api/v1/tasks/"+lease["lease_id"].(string)+"/submit_lease", map[string]any{}, h()), 409, "expired at 2023-11-14T22:23:20Z")
 			p = c.expect(c.do("GET", "/api/v1/tasks/pending_evaluations", nil, h()), 200, "")
 			if p["count"] != float64(0) {
