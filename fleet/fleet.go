@@ -102,6 +102,8 @@ func Queues(m proofgrid.Machine) []string {
 		return []string{queue.ProveQueue(m.ClusterID)}
 	case m.Role == proofgrid.RoleAVS:
 		return []string{queue.AVSQueue(m.ID)}
+	case m.Role == proofgrid.RoleVerifier:
+		return []string{queue.QueueVerifyGolf}
 	}
 	return []string{}
 }
@@ -109,7 +111,7 @@ func Queues(m proofgrid.Machine) []string {
 func validateEnroll(r proofgrid.EnrollRequest) error {
 	switch {
 	case !proofgrid.ValidRole(r.Role):
-		return proofgrid.Errorf(proofgrid.EINVALID, "role must be %q or %q, got %q", proofgrid.RoleProver, proofgrid.RoleAVS, r.Role)
+		return proofgrid.Errorf(proofgrid.EINVALID, "role must be %q, %q or %q, got %q", proofgrid.RoleProver, proofgrid.RoleAVS, proofgrid.RoleVerifier, r.Role)
 	case r.Name == "" || len(r.Name) > maxNameLen:
 		return proofgrid.Errorf(proofgrid.EINVALID, "name must be 1..%d characters", maxNameLen)
 	case len(r.AgentVersion) > maxVersionLen:

@@ -39,14 +39,21 @@ const (
 )
 
 // Queues served by the coordinator's own asynq server. Agents serve only
-// their per-cluster or per-machine queues (ProveQueue, AVSQueue).
+// their per-cluster or per-machine queues (ProveQueue, AVSQueue) and the
+// shared queue of verifier agents (QueueVerifyGolf).
 const (
 	QueueVerify      = "verify"
-	QueueSubmission  = "submission"
 	QueueReward      = "reward"
 	QueueMerkle      = "merkle"
 	QueueMaintenance = "maintenance"
 )
+
+// QueueVerifyGolf is the queue of zkGolf submission checks. Verifier agents
+// consume it, one task at a time each; the coordinator does not, because a
+// checker builds untrusted code and belongs on a machine of its own.
+// asynq hands out a queue's pending tasks oldest first, which makes
+// verification FIFO.
+const QueueVerifyGolf = "verify.golf"
 
 // CoordinatorQueues maps the coordinator's queues to their asynq priority
 // weights. Maintenance is cheap and time-sensitive, so it weighs most.
@@ -55,7 +62,6 @@ var CoordinatorQueues = map[string]int{
 	QueueVerify:      4,
 	QueueReward:      3,
 	QueueMerkle:      2,
-	QueueSubmission:  1,
 }
 
 // ProveQueue is the queue the prover agents of one cluster consume.
@@ -80,7 +86,9 @@ type Kind struct {
 // the same work a no-op for that long.
 var kinds = map[string]Kind{
 	TypeProofVerify:      {TypeProofVerify, QueueVerify, 10, 10 * time.Minute, 24 * time.Hour},
-	TypeSubmissionVerify: {TypeSubmissionVerify, QueueSubmission, 3, 1300 * time.Second, 7 * 24 * time.Hour},
+	// The checker's own wall-clock limit (default 1200 s) ends first; the
+	// task timeout only backs it up.
+	TypeSubmissionVerify: {TypeSubmissionVerify, QueueVerifyGolf, 3, 1300 * time.Second, 7 * 24 * time.Hour},
 	TypeResultVerify:     {TypeResultVerify, QueueVerify, 10, 5 * time.Minute, 24 * time.Hour},
 	TypeRewardCheckpoint: {TypeRewardCheckpoint, QueueReward, 20, 15 * time.Minute, 24 * time.Hour},
 	TypeMerkleEpoch:      {TypeMerkleEpoch, QueueMerkle, 20, 15 * time.Minute, 7 * 24 * time.Hour},
