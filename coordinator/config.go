@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/proofgrid/proofgrid/coordinator/ethproofs"
+	golfapi "github.com/proofgrid/proofgrid/coordinator/golf"
 	"github.com/proofgrid/proofgrid/fleet"
 	"github.com/proofgrid/proofgrid/psy"
 )
@@ -70,6 +71,9 @@ type Config struct {
 	// pool and weights, task intervals and rate limit. Zero fields mean
 	// psy's defaults.
 	Psy psy.Config
+	// Golf configures zkGolf: submission limits, queue caps, log cap and
+	// a challenge project to import at start.
+	Golf golfapi.Config
 
 	Logger *slog.Logger
 	Now    func() time.Time

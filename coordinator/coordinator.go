@@ -17,6 +17,7 @@ import (
 	"github.com/proofgrid/proofgrid/auth"
 	"github.com/proofgrid/proofgrid/coordinator/web"
 	"github.com/proofgrid/proofgrid/fleet"
+	"github.com/proofgrid/proofgrid/golf/contest"
 	"github.com/proofgrid/proofgrid/outbox"
 	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/storage"
@@ -37,6 +38,8 @@ type Coordinator struct {
 	Auth      *auth.Service
 	Fleet     *fleet.Service
 	Outbox    *outbox.Relay
+	// Golf is the zkGolf service (challenges, tokens, submissions).
+	Golf *contest.Service
 
 	registry      *prometheus.Registry
 	app           *fiber.App
@@ -108,7 +111,7 @@ func New(ctx context.Context, cfg Config) (*Coordinator, error) {
 	styles := &web.Styles{}
 	c.app = c.newApp(styles)
 	w := &wiring{app: c.app, styles: styles, tasks: &tasks{c: c}}
-	for _, wire := range []func(context.Context, *wiring) error{c.wireIvynet, c.wireEthproofs, c.wirePsy} {
+	for _, wire := range []func(context.Context, *wiring) error{c.wireIvynet, c.wireEthproofs, c.wirePsy, c.wireGolf} {
 		if err := wire(ctx, w); err != nil {
 			return nil, err
 		}
