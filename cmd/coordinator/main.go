@@ -5,6 +5,8 @@
 //	coordinator token create --team NAME --mode admin|read|write [--label L]
 //	coordinator jwt issue --sub NAME  print an admin JWT (needs JWT_SECRET)
 //	coordinator avs import FILE       validate and store an AVS catalogue file
+//	coordinator challenges import DIR import a zk-golf-challenges project
+//	coordinator golf token create --user NAME   print a new zkGolf cmp_ token
 //
 // Flags override environment variables; see docs/configuration.md.
 package main
@@ -40,6 +42,8 @@ const usage = `usage:
   coordinator token create --team NAME --mode admin|read|write [--label TEXT]
   coordinator jwt issue --sub NAME
   coordinator avs import [--database-url URL] FILE
+  coordinator challenges import [--database-url URL] DIR
+  coordinator golf token create --user NAME [--label TEXT]
   coordinator version
 run "coordinator serve -h" for the flags`
 
@@ -66,6 +70,10 @@ func run(args []string) error {
 		return jwtIssue(args[2:])
 	case "avs":
 		return avsCommand(ctx, args[1:])
+	case "challenges":
+		return challengesCommand(ctx, args[1:])
+	case "golf":
+		return golfCommand(ctx, args[1:])
 	case "version":
 		fmt.Println(coordinator.Version)
 		return nil
@@ -118,6 +126,7 @@ func configFlags(fs *flag.FlagSet, cfg *coordinator.Config) (roles, logLevel, lo
 	ethproofsFlags(fs, &cfg.Ethproofs)
 	healthFlags(fs, &cfg.Health)
 	psyFlags(fs, &cfg.Psy)
+	golfFlags(fs, &cfg.Golf)
 	cfg.JWTSecret = os.Getenv("JWT_SECRET")
 	if h := os.Getenv("JWT_EXPIRATION_HOURS"); h != "" {
 		cfg.JWTExpiration = time.Duration(atoi(h)) * time.Hour
