@@ -83,11 +83,11 @@ type Kind struct {
 
 // kinds is the catalogue. Retention keeps finished tasks visible in
 // asynqmon and keeps their TaskID taken, which is what makes re-enqueueing
-// the same work a no-op for that long.
+// the same work a no-op for that long. A zkGolf checker's own wall-clock
+// limit (default 1200 s) ends before submission:verify's task timeout,
+// which only backs it up.
 var kinds = map[string]Kind{
 	TypeProofVerify:      {TypeProofVerify, QueueVerify, 10, 10 * time.Minute, 24 * time.Hour},
-	// The checker's own wall-clock limit (default 1200 s) ends first; the
-	// task timeout only backs it up.
 	TypeSubmissionVerify: {TypeSubmissionVerify, QueueVerifyGolf, 3, 1300 * time.Second, 7 * 24 * time.Hour},
 	TypeResultVerify:     {TypeResultVerify, QueueVerify, 10, 5 * time.Minute, 24 * time.Hour},
 	TypeRewardCheckpoint: {TypeRewardCheckpoint, QueueReward, 20, 15 * time.Minute, 24 * time.Hour},

@@ -157,7 +157,7 @@ type part struct {
 }
 
 func artifact(name, body string) part { return part{"artifact", name, []byte(body)} }
-func field(name, v string) part      { return part{name, "", []byte(v)} }
+func field(name, v string) part       { return part{name, "", []byte(v)} }
 
 func (a *api) submit(slug, token string, parts ...part) response {
 	a.t.Helper()
