@@ -6,10 +6,12 @@ import "time"
 const (
 	RoleProver = "prover"
 	RoleAVS    = "avs"
+	// RoleVerifier machines check zkGolf submissions.
+	RoleVerifier = "verifier"
 )
 
 // ValidRole reports whether r is a known machine role.
-func ValidRole(r string) bool { return r == RoleProver || r == RoleAVS }
+func ValidRole(r string) bool { return r == RoleProver || r == RoleAVS || r == RoleVerifier }
 
 // Machine is an enrolled agent and the last thing it told the coordinator.
 type Machine struct {

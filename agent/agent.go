@@ -83,7 +83,8 @@ type Config struct {
 	CoordinatorURL string
 	// Token is the team API token used to enrol.
 	Token string
-	// Role is proofgrid.RoleProver or proofgrid.RoleAVS.
+	// Role is proofgrid.RoleProver, proofgrid.RoleAVS or
+	// proofgrid.RoleVerifier.
 	Role string
 	// ClusterID names the prover cluster this machine belongs to, if any.
 	ClusterID string
@@ -178,7 +179,7 @@ func New(cfg Config) (*Agent, error) {
 		return nil, errors.New("agent: enrolment token is required")
 	}
 	if !proofgrid.ValidRole(cfg.Role) {
-		return nil, fmt.Errorf("agent: role %q must be %q or %q", cfg.Role, proofgrid.RoleProver, proofgrid.RoleAVS)
+		return nil, fmt.Errorf("agent: role %q must be %q, %q or %q", cfg.Role, proofgrid.RoleProver, proofgrid.RoleAVS, proofgrid.RoleVerifier)
 	}
 	if cfg.HeartbeatInterval < 0 || cfg.Concurrency < 0 || cfg.ShutdownTimeout < 0 {
 		return nil, errors.New("agent: heartbeat interval, concurrency and shutdown timeout must not be negative")

@@ -20,6 +20,7 @@ import (
 	"github.com/proofgrid/proofgrid/auth"
 	"github.com/proofgrid/proofgrid/coordinator/agentapi"
 	"github.com/proofgrid/proofgrid/coordinator/ethproofs"
+	golfapi "github.com/proofgrid/proofgrid/coordinator/golf"
 	psyapi "github.com/proofgrid/proofgrid/coordinator/psy"
 	"github.com/proofgrid/proofgrid/coordinator/web"
 )
@@ -53,7 +54,7 @@ func (c *Coordinator) newApp(styles *web.Styles) *fiber.App {
 		c.accessLog,
 		httpMetrics.middleware,
 		web.RefuseContentEncoding,
-		web.BodyGuard{Limit: c.cfg.BodyLimit, Uploads: slices.Concat(ethproofs.Uploads, psyapi.Uploads)}.Handler(),
+		web.BodyGuard{Limit: c.cfg.BodyLimit, Uploads: slices.Concat(ethproofs.Uploads, psyapi.Uploads, golfapi.Uploads)}.Handler(),
 	)
 
 	app.Get("/health", c.health)

@@ -14,6 +14,7 @@ import (
 
 	claimsapi "github.com/proofgrid/proofgrid/coordinator/claims"
 	"github.com/proofgrid/proofgrid/coordinator/ethproofs"
+	golfapi "github.com/proofgrid/proofgrid/coordinator/golf"
 	psyapi "github.com/proofgrid/proofgrid/coordinator/psy"
 	"github.com/proofgrid/proofgrid/coordinator/web"
 	"github.com/proofgrid/proofgrid/fleet"
@@ -101,6 +102,9 @@ type Config struct {
 	// Claims configures the reward ledger's Merkle claims: whether and
 	// where the claim routes are mounted, claim simulation, epoch length.
 	Claims claimsapi.Config
+	// Golf configures zkGolf: submission limits, queue caps, log cap and
+	// a challenge project to import at start.
+	Golf golfapi.Config
 
 	Logger *slog.Logger
 	Now    func() time.Time

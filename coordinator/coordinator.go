@@ -18,6 +18,7 @@ import (
 	"github.com/proofgrid/proofgrid/claims"
 	"github.com/proofgrid/proofgrid/coordinator/web"
 	"github.com/proofgrid/proofgrid/fleet"
+	"github.com/proofgrid/proofgrid/golf/contest"
 	"github.com/proofgrid/proofgrid/outbox"
 	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/redisacl"
@@ -41,6 +42,8 @@ type Coordinator struct {
 	Outbox    *outbox.Relay
 	// Ledger is the one reward ledger every reward source credits.
 	Ledger *claims.Ledger
+	// Golf is the zkGolf service (challenges, tokens, submissions).
+	Golf *contest.Service
 
 	registry      *prometheus.Registry
 	app           *fiber.App
@@ -121,7 +124,7 @@ func New(ctx context.Context, cfg Config) (*Coordinator, error) {
 	styles := &web.Styles{}
 	c.app = c.newApp(styles)
 	w := &wiring{app: c.app, styles: styles, tasks: &tasks{c: c}}
-	for _, wire := range []func(context.Context, *wiring) error{c.wireIvynet, c.wireRewards, c.wireEthproofs, c.wirePsy, c.wirePool, c.wireClaims} {
+	for _, wire := range []func(context.Context, *wiring) error{c.wireIvynet, c.wireRewards, c.wireEthproofs, c.wirePsy, c.wirePool, c.wireClaims, c.wireGolf} {
 		if err := wire(ctx, w); err != nil {
 			return nil, err
 		}

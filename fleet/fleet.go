@@ -166,6 +166,8 @@ func Queues(m proofgrid.Machine) []string {
 		return []string{queue.ProveQueue(m.ClusterID)}
 	case m.Role == proofgrid.RoleAVS:
 		return []string{queue.AVSQueue(m.ID)}
+	case m.Role == proofgrid.RoleVerifier:
+		return []string{queue.QueueVerifyGolf}
 	}
 	return []string{}
 }

@@ -200,7 +200,7 @@ func ValidateHeartbeat(hb proofgrid.Heartbeat, now time.Time) error {
 func validateEnroll(r proofgrid.EnrollRequest) error {
 	var c checker
 	if !proofgrid.ValidRole(r.Role) {
-		c.fail("role", "must be %q or %q, got %q", proofgrid.RoleProver, proofgrid.RoleAVS, r.Role)
+		c.fail("role", "must be %q, %q or %q, got %q", proofgrid.RoleProver, proofgrid.RoleAVS, proofgrid.RoleVerifier, r.Role)
 	}
 	if strings.TrimSpace(r.Name) == "" {
 		c.fail("name", "is required")

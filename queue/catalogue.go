@@ -43,14 +43,21 @@ const (
 )
 
 // Queues served by the coordinator's own asynq server. Agents serve only
-// their per-cluster or per-machine queues (ProveQueue, AVSQueue).
+// their per-cluster or per-machine queues (ProveQueue, AVSQueue) and the
+// shared queue of verifier agents (QueueVerifyGolf).
 const (
 	QueueVerify      = "verify"
-	QueueSubmission  = "submission"
 	QueueReward      = "reward"
 	QueueMerkle      = "merkle"
 	QueueMaintenance = "maintenance"
 )
+
+// QueueVerifyGolf is the queue of zkGolf submission checks. Verifier agents
+// consume it, one task at a time each; the coordinator does not, because a
+// checker builds untrusted code and belongs on a machine of its own.
+// asynq hands out a queue's pending tasks oldest first, which makes
+// verification FIFO.
+const QueueVerifyGolf = "verify.golf"
 
 // VerifyShards is how many queues proof verifications are spread over, by
 // team (VerifyQueue). It is fixed, not configured: every replica must send
@@ -98,7 +105,6 @@ func coordinatorQueues() map[string]int {
 		QueueVerify:      verifyWeight,
 		QueueReward:      3,
 		QueueMerkle:      2,
-		QueueSubmission:  1,
 	}
 	for n := range int64(VerifyShards) {
 		q[verifyShard(n)] = verifyWeight
@@ -125,10 +131,12 @@ type Kind struct {
 
 // kinds is the catalogue. Retention keeps finished tasks visible in
 // asynqmon and keeps their TaskID taken, which is what makes re-enqueueing
-// the same work a no-op for that long.
+// the same work a no-op for that long. A zkGolf checker's own wall-clock
+// limit (default 1200 s) ends before submission:verify's task timeout,
+// which only backs it up.
 var kinds = map[string]Kind{
 	TypeProofVerify:      {TypeProofVerify, QueueVerify, 10, 10 * time.Minute, 24 * time.Hour},
-	TypeSubmissionVerify: {TypeSubmissionVerify, QueueSubmission, 3, 1300 * time.Second, 7 * 24 * time.Hour},
+	TypeSubmissionVerify: {TypeSubmissionVerify, QueueVerifyGolf, 3, 1300 * time.Second, 7 * 24 * time.Hour},
 	TypeResultVerify:     {TypeResultVerify, QueueVerify, 10, 5 * time.Minute, 24 * time.Hour},
 	TypeRewardCheckpoint: {TypeRewardCheckpoint, QueueReward, 20, 15 * time.Minute, 24 * time.Hour},
 	TypeMerkleEpoch:      {TypeMerkleEpoch, QueueMerkle, 20, 15 * time.Minute, 7 * 24 * time.Hour},

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Starts the whole system on the embedded defaults: a local redis-server
 # (installed with apt-get when missing; data under ./data/redis), the
-# coordinator on SQLite (./data/proofgrid.db) and one demo agent. Prints
-# the URLs, an operator token and the demo team's admin token. Ctrl-C
-# stops all of it.
+# coordinator on SQLite (./data/proofgrid.db) with the zkGolf fixture
+# challenges, one demo prover agent and one zkGolf verifier agent with the
+# built-in lint checker. Prints the URLs, an operator token, the demo
+# team's admin token and a zkGolf token. Ctrl-C stops all of it.
 #
 # Settings (environment): PROOFGRID_RUN_HTTP_PORT (8080),
 # PROOFGRID_RUN_REDIS_PORT (6390), PROOFGRID_RUN_AGENT_ROLE (prover),
@@ -30,7 +31,7 @@ fi
 echo "run: building"
 make --no-print-directory build
 
-mkdir -p "$DATA/redis" "$DATA/agent" "$DATA/logs"
+mkdir -p "$DATA/redis" "$DATA/agent" "$DATA/verifier" "$DATA/logs"
 chmod 700 "$DATA"
 
 pids=()
@@ -81,7 +82,14 @@ if [ ! -s "$DATA/agent_token" ]; then
 	(umask 077; bin/coordinator token create --team demo --mode write --label "make run agent" 2>/dev/null >"$DATA/agent_token")
 fi
 OPERATOR_TOKEN=$(cat "$DATA/operator_token")
+if [ ! -s "$DATA/golf_token" ]; then
+	(umask 077; bin/coordinator golf token create --user demo --label "make run" 2>/dev/null >"$DATA/golf_token")
+fi
 ADMIN_TOKEN=$(cat "$DATA/admin_token")
+GOLF_TOKEN=$(cat "$DATA/golf_token")
+# zkGolf challenges: the fixture project unless PROOFGRID_GOLF_CHALLENGES
+# names a zk-golf-challenges checkout.
+export PROOFGRID_GOLF_CHALLENGES=${PROOFGRID_GOLF_CHALLENGES:-golf/testdata/challenges}
 
 bin/coordinator serve >>"$DATA/logs/coordinator.log" 2>&1 &
 pids+=($!)
@@ -115,6 +123,12 @@ export PROOFGRID_AGENT_TOKEN=$(cat "$DATA/agent_token")
 agent_args=(run --coordinator "$URL" --role "$ROLE" --state-dir "$DATA/agent" --interval "$INTERVAL")
 [ "$ROLE" = prover ] && agent_args+=(--cluster "$uuid")
 bin/agent "${agent_args[@]}" >>"$DATA/logs/agent.log" 2>&1 &
+pids+=($!)
+# A zkGolf verifier: consumes verify.golf, one submission at a time, with
+# the built-in lint checker (no Lean needed; see docs/zkgolf.md for the
+# real checker).
+bin/agent run --coordinator "$URL" --role verifier --name verifier-1 --state-dir "$DATA/verifier" \
+	--interval "$INTERVAL" --verifier-checker lint >>"$DATA/logs/verifier.log" 2>&1 &
 pids+=($!)
 
 # Without an Ethereum node to follow, feed the pipeline a demo block every
@@ -153,9 +167,13 @@ proofgrid is running (logs in $DATA/logs/):
   claim it     curl $URL/claims/epoch/proof/$DEMO_HOTKEY | curl -H 'Content-Type: application/json' -d @- $URL/claims/epoch/claim
   api docs     $URL/docs   (Pool and claims; $URL/openapi.json)
   metrics      $URL/metrics
-  operator token  $OPERATOR_TOKEN   (global: blocks, zkVMs, stake, rewards, /monitor)
+  zkGolf       $URL/api/agent/v1/docs   (challenges: $URL/api/agent/v1/challenges; verifier log: $DATA/logs/verifier.log)
+                submit: curl -H "Authorization: Bearer \$(cat $DATA/golf_token)" -F artifact=@Main.lean \\
+                          -F allocations=100 -F constraints=120 $URL/api/agent/v1/challenges/assert-bytes/submissions
+  operator token  $OPERATOR_TOKEN   (global: blocks, zkVMs, stake, rewards, epochs, /monitor)
   admin token     $ADMIN_TOKEN   (team demo only)
-Ctrl-C stops the agent, the coordinator and Redis.
+  zkGolf token    $GOLF_TOKEN
+Ctrl-C stops the agents, the coordinator and Redis.
 MSG
 wait -n "${pids[@]}" || true
 echo "run: a process exited; see $DATA/logs/"

@@ -72,7 +72,7 @@ func (c *conn) UpsertMachine(ctx context.Context, m proofgrid.Machine) (_ proofg
 	case strings.TrimSpace(m.Name) == "":
 		return proofgrid.Machine{}, false, proofgrid.Errorf(proofgrid.EINVALID, "machine name is empty")
 	case !proofgrid.ValidRole(m.Role):
-		return proofgrid.Machine{}, false, proofgrid.Errorf(proofgrid.EINVALID, "machine role %q is not %s or %s", m.Role, proofgrid.RoleProver, proofgrid.RoleAVS)
+		return proofgrid.Machine{}, false, proofgrid.Errorf(proofgrid.EINVALID, "machine role %q is not %s, %s or %s", m.Role, proofgrid.RoleProver, proofgrid.RoleAVS, proofgrid.RoleVerifier)
 	}
 	enrolledAt := m.EnrolledAt
 	if enrolledAt.IsZero() {

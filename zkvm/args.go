@@ -82,6 +82,28 @@ func ExpandArgs(template []string, values map[string]string) ([]string, error) {
 
 // expand substitutes the placeholders of one string.
 func expand(s string, values map[string]string) (string, error) {
+	return expandWith(s, values, KnownPlaceholder)
+}
+
+// ExpandTemplate is ExpandArgs for another set of placeholders: known
+// lists the names (without braces) a template may use, so that programs
+// other than provers and verifiers (zkGolf's checker) share the rules of
+// ExpandArgs: one argument per element, no shell, a single pass, unknown
+// and empty placeholders refused.
+func ExpandTemplate(template []string, values map[string]string, known []string) ([]string, error) {
+	isKnown := func(name string) bool { return slices.Contains(known, name) }
+	out := make([]string, len(template))
+	for i, arg := range template {
+		s, err := expandWith(arg, values, isKnown)
+		if err != nil {
+			return nil, fmt.Errorf("argument %d: %w", i, err)
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+func expandWith(s string, values map[string]string, known func(string) bool) (string, error) {
 	if !strings.Contains(s, "{") {
 		return s, nil
 	}
@@ -104,7 +126,7 @@ func expand(s string, values map[string]string) (string, error) {
 			s = s[open+1:]
 			continue
 		}
-		if !KnownPlaceholder(name) {
+		if !known(name) {
 			return "", fmt.Errorf("zkvm: unknown placeholder {%s}", name)
 		}
 		v := values[name]

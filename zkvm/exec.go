@@ -155,7 +155,7 @@ func (p ExecProver) Prove(ctx context.Context, req ProveRequest) (ExecResult, er
 		return res, fmt.Errorf("zkvm: prover command: %w", err)
 	}
 	timeout := orDefault(p.Timeout, DefaultProveTimeout)
-	r, err := run(ctx, argv, childEnv(os.Environ(), p.PassEnv, env), p.Dir, timeout)
+	r, err := run(ctx, argv, childEnv(os.Environ(), p.PassEnv, env), p.Dir, timeout, nil)
 	if r != nil {
 		res.Wall, res.ExitCode = r.wall, r.exitCode
 		res.Stdout, res.Stderr = r.stdout.Bytes(), r.stderr.Bytes()
@@ -349,7 +349,7 @@ func (v ExecVerifier) Verify(ctx context.Context, req VerifyRequest) (Verdict, e
 		return cannot("verifier command: %v", err)
 	}
 	timeout := orDefault(v.Timeout, DefaultVerifyTimeout)
-	r, err := run(ctx, argv, childEnv(os.Environ(), v.PassEnv, env), v.Dir, timeout)
+	r, err := run(ctx, argv, childEnv(os.Environ(), v.PassEnv, env), v.Dir, timeout, nil)
 	if err != nil {
 		return Verdict{}, fmt.Errorf("zkvm: verifying proof of block %d: %w", req.BlockNumber, err)
 	}

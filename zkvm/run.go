@@ -26,9 +26,11 @@ type runResult struct {
 }
 
 // run starts argv with exactly the environment env (see childEnv), and waits for it
-// or for the timeout. Stdin is /dev/null. The error is non-nil only when ctx
-// ends first; every other outcome is described by the runResult.
-func run(ctx context.Context, argv, env []string, dir string, timeout time.Duration) (*runResult, error) {
+// or for the timeout. Stdin is /dev/null. out, when not nil, also receives
+// stdout and stderr as they come; it must be safe for concurrent writes.
+// The error is non-nil only when ctx ends first; every other outcome is
+// described by the runResult.
+func run(ctx context.Context, argv, env []string, dir string, timeout time.Duration, out io.Writer) (*runResult, error) {
 	r := &runResult{exitCode: -1, stdout: newTailBuffer(OutputTailBytes), stderr: newTailBuffer(OutputTailBytes)}
 	if err := ctx.Err(); err != nil {
 		return r, err
@@ -41,6 +43,10 @@ func run(ctx context.Context, argv, env []string, dir string, timeout time.Durat
 	cmd.Dir = dir
 	cmd.Stdout = multiWriter{r.stdout, &r.result}
 	cmd.Stderr = r.stderr
+	if out != nil {
+		cmd.Stdout = multiWriter{r.stdout, &r.result, out}
+		cmd.Stderr = multiWriter{r.stderr, out}
+	}
 	cmd.WaitDelay = waitDelay
 	setProcessGroup(cmd)
 

@@ -1,7 +1,10 @@
-// Command agent is the proofgrid agent for prover and AVS machines.
+// Command agent is the proofgrid agent for prover, AVS and zkGolf verifier
+// machines.
 //
 //	agent run --coordinator URL --token TOKEN --role prover|avs [flags]
 //	agent metrics [--once]
+//	agent check lint DIR
+//	agent sandbox [limits] -- PROGRAM ARGS   (the verifier's rlimit helper)
 //	agent version
 //
 // Every flag of run also reads an environment variable (listed in its
@@ -25,6 +28,7 @@ import (
 
 	"github.com/proofgrid/proofgrid/agent"
 	"github.com/proofgrid/proofgrid/agent/collector"
+	"github.com/proofgrid/proofgrid/agent/verifier"
 	"github.com/proofgrid/proofgrid/internal/envflag"
 )
 
@@ -34,13 +38,16 @@ import (
 var version = "dev"
 
 const usage = `usage:
-  agent run --coordinator URL --token TOKEN --role prover|avs [--cluster ID] [--name NAME]
+  agent run --coordinator URL --token TOKEN --role prover|avs|verifier [--cluster ID] [--name NAME]
             [--prover-backend demo|exec] [--prover-command TEMPLATE] [--demo-steps N] [--rpc-url URL]
             [--avs ID --avs-chain NET --avs-version V --operator-address 0x..] [--avs-health-url URL]
             [--avs-process NAME] [--avs-pid-file PATH] [--avs-registered-command CMD] [--avs-config FILE]
+            [--verifier-checker lint|exec] [--verifier-command TEMPLATE] [--verifier-timeout 20m]
             [--state-dir DIR] [--interval 15s] [--redis URL] [--concurrency N]
             [--shutdown-timeout 30s] [--log-level info]
   agent metrics [--once] [--interval 5s]
+  agent check lint [--permitted-axioms a,b] DIR
+  agent sandbox [--cpu-seconds N] [--memory-bytes N] [--file-bytes N] -- PROGRAM ARGS...
   agent version
 
 Run "agent run -h" for the environment variables each flag falls back to.
@@ -65,6 +72,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runAgent(ctx, args[1:], getenv, stderr)
 	case "metrics":
 		return runMetrics(ctx, args[1:], stdout, stderr)
+	case "sandbox":
+		return verifier.SandboxMain(args[1:], stderr)
+	case "check":
+		return runCheck(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, version)
 		return 0
@@ -83,6 +94,7 @@ type runConfig struct {
 	logLevel slog.Level
 	prover   proverFlags
 	avs      avsFlags
+	verifier verifierFlags
 }
 
 // parseRun reads "agent run" flags, falling back to environment variables
@@ -96,7 +108,7 @@ func parseRun(args []string, getenv func(string) string, stderr io.Writer) (runC
 	s.SetOutput(stderr)
 	s.String(&c.CoordinatorURL, "coordinator", "", "coordinator base URL", "PROOFGRID_COORDINATOR_URL")
 	s.String(&c.Token, "token", "", "team API token used to enrol", "PROOFGRID_AGENT_TOKEN")
-	s.String(&c.Role, "role", "", "machine role: prover or avs", "PROOFGRID_AGENT_ROLE")
+	s.String(&c.Role, "role", "", "machine role: prover, avs or verifier", "PROOFGRID_AGENT_ROLE")
 	s.String(&c.ClusterID, "cluster", "", "prover cluster id", "PROOFGRID_AGENT_CLUSTER")
 	s.String(&c.Name, "name", "", "machine name; default the hostname", "PROOFGRID_AGENT_NAME")
 	s.String(&c.StateDir, "state-dir", "", "directory for the key and enrolment; default "+agent.DefaultStateDir, "PROOFGRID_AGENT_STATE_DIR")
@@ -108,6 +120,7 @@ func parseRun(args []string, getenv func(string) string, stderr io.Writer) (runC
 		"how long shutdown waits for running jobs before requeueing them; default 30s", "PROOFGRID_AGENT_SHUTDOWN_TIMEOUT")
 	rc.prover.bind(s)
 	rc.avs.bind(s)
+	rc.verifier.bind(s)
 
 	if err := s.Parse(args, getenv); err != nil {
 		return rc, err
@@ -133,6 +146,12 @@ func runAgent(ctx context.Context, args []string, getenv func(string) string, st
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: rc.logLevel}))
 	rc.agent.Logger = log
 	if h, err := rc.prover.handlers(rc.agent, log); err != nil {
+		fmt.Fprintf(stderr, "agent run: %v\n", err)
+		return 2
+	} else if h != nil {
+		rc.agent.Handlers = h
+	}
+	if h, err := rc.verifier.handlers(&rc.agent, log); err != nil {
 		fmt.Fprintf(stderr, "agent run: %v\n", err)
 		return 2
 	} else if h != nil {

@@ -8,6 +8,8 @@
 //	coordinator avs import FILE       validate and store an AVS catalogue file
 //	coordinator epoch close           close a Merkle claim epoch now and publish it
 //	coordinator claims serve          serve the claim routes alone (no prefix, API_PORT)
+//	coordinator challenges import DIR import a zk-golf-challenges project
+//	coordinator golf token create --user NAME   print a new zkGolf cmp_ token
 //
 // Flags override environment variables; see docs/configuration.md.
 package main
@@ -46,6 +48,8 @@ const usage = `usage:
   coordinator avs import [--database-url URL] FILE
   coordinator epoch close [--database-url URL]
   coordinator claims serve [--addr :8434] [--database-url URL]
+  coordinator challenges import [--database-url URL] DIR
+  coordinator golf token create --user NAME [--label TEXT]
   coordinator version
 run "coordinator serve -h" for the flags`
 
@@ -76,6 +80,10 @@ func run(args []string) error {
 		return epochCommand(ctx, args[1:])
 	case "claims":
 		return claimsServe(ctx, args[1:])
+	case "challenges":
+		return challengesCommand(ctx, args[1:])
+	case "golf":
+		return golfCommand(ctx, args[1:])
 	case "version":
 		fmt.Println(coordinator.Version)
 		return nil
@@ -121,6 +129,7 @@ func configFlags(s *envflag.Set, cfg *coordinator.Config) *serveFlags {
 	psyFlags(s, &cfg.Rewards, &cfg.Psy)
 	poolFlags(s, &cfg.Pool)
 	claimsFlags(s, &cfg.Claims)
+	golfFlags(s, &cfg.Golf)
 	jwtFlags(s, &cfg.JWTSecret, &cfg.JWTExpiration)
 	return &f
 }

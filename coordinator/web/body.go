@@ -111,7 +111,8 @@ type BodyGuard struct {
 	// Limit caps every body but the uploads' (default DefaultBodyLimit).
 	Limit int
 	// Uploads are "METHOD /path" routes exempt from Limit; paths are
-	// matched as Fiber routes them, ignoring case and a trailing slash.
+	// matched as Fiber routes them, ignoring case and a trailing slash, and
+	// a ":name" segment matches any one segment.
 	Uploads []string
 }
 
@@ -122,12 +123,30 @@ func (g BodyGuard) Handler() fiber.Handler {
 		limit = DefaultBodyLimit
 	}
 	uploads := make(map[string]bool, len(g.Uploads))
+	var patterns [][]string
 	for _, u := range g.Uploads {
-		uploads[strings.ToLower(strings.TrimSuffix(u, "/"))] = true
+		u = strings.ToLower(strings.TrimSuffix(u, "/"))
+		if strings.Contains(u, "/:") {
+			patterns = append(patterns, strings.Split(u, "/"))
+		} else {
+			uploads[u] = true
+		}
+	}
+	isUpload := func(key string) bool {
+		if uploads[key] {
+			return true
+		}
+		segs := strings.Split(key, "/")
+		for _, p := range patterns {
+			if matchSegments(p, segs) {
+				return true
+			}
+		}
+		return false
 	}
 	return func(c *fiber.Ctx) error {
 		key := strings.ToLower(c.Method() + " " + strings.TrimSuffix(c.Path(), "/"))
-		if !uploads[key] {
+		if !isUpload(key) {
 			if _, err := ReadBody(c, limit); err != nil {
 				return err
 			}
@@ -139,6 +158,24 @@ func (g BodyGuard) Handler() fiber.Handler {
 		settle(c, 0, 0)
 		return err
 	}
+}
+
+// matchSegments reports whether path segments segs match the route
+// pattern's, where a ":name" segment matches any non-empty segment.
+func matchSegments(pattern, segs []string) bool {
+	if len(pattern) != len(segs) {
+		return false
+	}
+	for i, p := range pattern {
+		if strings.HasPrefix(p, ":") {
+			if segs[i] == "" {
+				return false
+			}
+		} else if p != segs[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // RefuseContentEncoding answers 415 to a request whose body has any
