@@ -37,12 +37,12 @@ func TestVerificationLimits(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
 		f := newFixture(t, db, nil)
-		strict, err := proofs.New(proofs.Config{DB: db, Blobs: f.blobs, DemoVerifyMaxSteps: 5000, VerifyTimeout: time.Minute})
+		strict, err := proofs.New(proofs.Config{DB: db, Blobs: f.blobs, Jobs: f.jobs, DemoVerifyMaxSteps: 5000, VerifyTimeout: time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}
 		// The fixture's service has a higher cap and a short timeout.
-		loose, err := proofs.New(proofs.Config{DB: db, Blobs: f.blobs, DemoVerifyMaxSteps: 4_000_000, VerifyTimeout: 50 * time.Millisecond})
+		loose, err := proofs.New(proofs.Config{DB: db, Blobs: f.blobs, Jobs: f.jobs, DemoVerifyMaxSteps: 4_000_000, VerifyTimeout: 50 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -29,6 +29,7 @@ type fixture struct {
 	db     *storage.DB
 	blobs  *blob.Dir
 	notes  *counter
+	jobs   *rewards.Service
 	teamID int64
 }
 
@@ -54,7 +55,7 @@ func newFixture(t *testing.T, db *storage.DB, verifiers map[string]zkvm.ExecVeri
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{svc: svc, db: db, blobs: blobs, notes: notes, teamID: team.ID}
+	return &fixture{svc: svc, db: db, blobs: blobs, notes: notes, jobs: jobs, teamID: team.ID}
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -147,8 +147,8 @@ func (a *API) Mount(app fiber.Router) {
 	agentRead, agentWrite := a.authenticate(auth.ModeRead, true), a.authenticate(auth.ModeWrite, true)
 	limit := a.rateLimit()
 
-	r.Get("/openapi.json", a.openAPI)
-	r.Get("/docs", a.docs)
+	r.Get("/openapi.json", openAPI)
+	r.Get("/docs", docs)
 
 	r.Get("/blocks/:block", a.getBlock)
 	r.Post("/blocks", operator, a.recordBlock)

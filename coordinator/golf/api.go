@@ -71,8 +71,8 @@ func (a *API) Mount(app fiber.Router) {
 	app.Get(DownloadPrefix+"/:id", a.submission)
 
 	r := app.Group(Prefix)
-	r.Get("/openapi.json", a.openAPI)
-	r.Get("/docs", a.docs)
+	r.Get("/openapi.json", openAPI)
+	r.Get("/docs", docs)
 	r.Get("/challenges", a.challenges)
 	r.Get("/challenges/:slug", a.challenge)
 	r.Get("/challenges/:slug/leaderboard", a.leaderboard)
