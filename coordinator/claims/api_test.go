@@ -125,7 +125,8 @@ func testAPI(t *testing.T, dialect string) {
 		t.Fatal(err)
 	}
 	c := &client{t: t, base: env.URL, router: router}
-	admin, read := env.Token("ops", "admin"), env.Token("ops", "read")
+	admin, read := env.OperatorToken("ops"), env.Token("ops", "read")
+	teamAdmin := env.Token("team", "admin")
 
 	want(t, c.do("GET", "/openapi.json", "", nil), 200)
 	docs := c.do("GET", "/docs", "", nil)
@@ -153,6 +154,8 @@ func testAPI(t *testing.T, dialect string) {
 	}}
 	want(t, c.do("POST", "/api/v1/admin/rewards", "", grant), 401)
 	want(t, c.do("POST", "/api/v1/admin/rewards", read, grant), 403)
+	// Grants are global: a team's admin token is not an operator.
+	want(t, c.do("POST", "/api/v1/admin/rewards", teamAdmin, grant), 403)
 	r = c.do("POST", "/api/v1/admin/rewards", admin, grant)
 	want(t, r, 201)
 	var gr struct {

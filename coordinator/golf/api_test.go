@@ -242,7 +242,7 @@ func testAPI(t *testing.T, dialect string) {
 	// Operators issue tokens.
 	wantStatus(t, c.do("POST", P+"/admin/tokens", "", []byte(`{"user":"dave"}`), "application/json"), 401)
 	wantStatus(t, c.do("POST", P+"/admin/tokens", env.Token("team", "write"), []byte(`{"user":"dave"}`), "application/json"), 403)
-	admin := env.Token("operators", "admin")
+	admin := env.OperatorToken("operators")
 	wantStatus(t, c.do("POST", P+"/admin/tokens", admin, []byte(`{"user":"no spaces"}`), "application/json"), 400)
 	r = c.do("POST", P+"/admin/tokens", admin, []byte(`{"user":"dave","label":"ci"}`), "application/json")
 	wantStatus(t, r, 201)
