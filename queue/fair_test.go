@@ -35,7 +35,7 @@ func TestVerifyQueue(t *testing.T) {
 	if queue.VerifyQueue(3) != queue.VerifyQueue(3+queue.VerifyShards) || queue.VerifyQueue(-3) == "" {
 		t.Fatal("teams are not spread by id modulo the shard count")
 	}
-	if len(queue.CoordinatorQueues) != 5+queue.VerifyShards {
+	if len(queue.CoordinatorQueues) != 4+queue.VerifyShards {
 		t.Fatalf("coordinator queues = %v", queue.CoordinatorQueues)
 	}
 }
