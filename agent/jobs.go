@@ -9,6 +9,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/redisacl"
 )
 
@@ -93,6 +94,7 @@ func (a *Agent) startJobServer(st machineState) *asynq.Server {
 		Concurrency:     a.cfg.Concurrency,
 		Queues:          queues,
 		ShutdownTimeout: a.cfg.ShutdownTimeout,
+		RetryDelayFunc:  queue.RetryDelay,
 		Logger:          asynqLogger{a.log.With("component", "asynq")},
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			id, _ := asynq.GetTaskID(ctx)

@@ -169,6 +169,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 			Concurrency:     c.cfg.WorkerConcurrency,
 			Queues:          queue.CoordinatorQueues,
 			ShutdownTimeout: c.cfg.ShutdownTimeout,
+			RetryDelayFunc:  queue.RetryDelay,
 			ErrorHandler:    c.failures,
 			Logger:          asynqLogger{log},
 			LogLevel:        asynq.WarnLevel,

@@ -136,6 +136,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 // sample shows up through the API, it survives a coordinator restart, and
 // both stop cleanly on SIGTERM.
 func TestAgentAndCoordinatorBinaries(t *testing.T) {
+	t.Parallel() // each test has its own Redis, database and ports
 	redis := queuetest.StartRedis(t, queuetest.Options{})
 	dbURL := storagetest.URL(t, storage.DialectSQLite)
 	port := freePort(t)

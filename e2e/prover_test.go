@@ -57,6 +57,7 @@ func TestKilledProverAgentsBlockIsProvedByAnother(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for asynq's task lease to expire (about a minute)")
 	}
+	t.Parallel() // the wait overlaps the other end-to-end tests
 	redis := queuetest.StartRedis(t, queuetest.Options{})
 	port := freePort(t)
 	url := "http://127.0.0.1:" + strconv.Itoa(port)

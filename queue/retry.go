@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hibiken/asynq"
 
@@ -56,4 +57,16 @@ func Classified(h asynq.Handler) asynq.Handler {
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 		return Classify(h.ProcessTask(ctx, t))
 	})
+}
+
+// RetryDelay is the retry delay of every asynq server of proofgrid. A task
+// whose worker died (its lease expired: a killed agent or coordinator) is
+// retried after a second, because nothing about the task itself failed and
+// another worker is usually idle; any other failure backs off as asynq's
+// default does, so a failing dependency is not hammered.
+func RetryDelay(n int, err error, t *asynq.Task) time.Duration {
+	if errors.Is(err, asynq.ErrLeaseExpired) {
+		return time.Second
+	}
+	return asynq.DefaultRetryDelayFunc(n, err, t)
 }

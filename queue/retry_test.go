@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/hibiken/asynq"
 
@@ -63,5 +64,20 @@ func TestClassifiedMiddleware(t *testing.T) {
 	}
 	if err := mux.ProcessTask(context.Background(), asynq.NewTask("test:down", nil)); err == nil || errors.Is(err, asynq.SkipRetry) {
 		t.Errorf("infrastructure error through the middleware: %v; want retried", err)
+	}
+}
+
+// TestRetryDelay: a task whose worker died is retried after a second; any
+// other failure backs off as asynq's default does.
+func TestRetryDelay(t *testing.T) {
+	task := asynq.NewTask(queue.TypeProveBlock, nil)
+	if d := queue.RetryDelay(3, asynq.ErrLeaseExpired, task); d != time.Second {
+		t.Fatalf("lease expired: retry after %v, want 1s", d)
+	}
+	if d := queue.RetryDelay(3, fmt.Errorf("wrapped: %w", asynq.ErrLeaseExpired), task); d != time.Second {
+		t.Fatalf("wrapped lease expiry: retry after %v, want 1s", d)
+	}
+	if d := queue.RetryDelay(3, errors.New("database is down"), task); d < 15*time.Second {
+		t.Fatalf("other failure: retry after %v, want asynq's backoff (at least 15s)", d)
 	}
 }
