@@ -125,7 +125,7 @@ func testAPI(t *testing.T, dialect string) {
 		t.Fatal(err)
 	}
 	c := &client{t: t, base: env.URL, router: router}
-	admin, read := env.Token("ops", "admin"), env.Token("ops", "read")
+	admin, read := env.AdminJWT(), env.Token("ops", "read")
 
 	want(t, c.do("GET", "/openapi.json", "", nil), 200)
 	docs := c.do("GET", "/docs", "", nil)
