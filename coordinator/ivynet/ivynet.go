@@ -67,6 +67,8 @@ func (a *API) Mount(app fiber.Router) {
 
 	r.Post("/admin/operator/stake", web.LimitBody(maxAdminBody), admin, a.recordStake)
 	r.Post("/admin/avs/registered", web.LimitBody(maxAdminBody), admin, a.recordRegistration)
+	r.Get("/openapi.json", openAPI)
+	r.Get("/docs", docs)
 }
 
 // envelope is the shape of every answer of the surface.
