@@ -1,0 +1,100 @@
+package psy_test
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+	"github.com/decred/dcrd/dcrec/secp256k1/v4/ecdsa"
+
+	"github.com/proofgrid/proofgrid/coordinator/coordinatortest"
+	"github.com/proofgrid/proofgrid/coordinator/psy"
+	"github.com/proofgrid/proofgrid/registry"
+)
+
+// personalSign signs msg with Ethereum's personal_sign, as r ‖ s ‖ v.
+func personalSign(sk *secp256k1.PrivateKey, msg []byte) string {
+	compact := ecdsa.SignCompact(sk, registry.PersonalSignHash(msg), false)
+	return "0x" + hex.EncodeToString(append(append([]byte{}, compact[1:]...), compact[0]))
+}
+
+// ethUser is a registered secp256k1 user.
+type ethUser struct {
+	sk      *secp256k1.PrivateKey
+	key     string // compressed public key, canonical
+	address string // canonical
+	id      string
+}
+
+// registerEth registers a fresh secp256k1 key.
+func registerEth(t *testing.T, c client) ethUser {
+	t.Helper()
+	sk, _ := secp256k1.GeneratePrivateKey()
+	u := ethUser{sk: sk, key: "0x" + hex.EncodeToString(sk.PubKey().SerializeCompressed())}
+	k, err := registry.ParseKey(u.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.address = k.Address
+	r := c.do("POST", "/register", mustJSON(t, registry.RegisterRequest{PublicKey: u.key, TwitterHandle: "@eth", Label: "eth",
+		Signature: personalSign(sk, registry.RegistrationMessage(u.key, "@eth", "eth"))}), nil)
+	c.expect(r, 200)
+	var res struct {
+		UserID string `json:"user_id"`
+	}
+	r.decode(t, &res)
+	u.id = res.UserID
+	return u
+}
+
+// ingestEth sends worker events signed by u.
+func ingestEth(t *testing.T, c client, u ethUser, evs []map[string]any) response {
+	t.Helper()
+	body := mustJSON(t, map[string]any{"events": evs})
+	nonce := make([]byte, 16)
+	rand.Read(nonce)
+	n, ts := hex.EncodeToString(nonce), time.Now().Unix()
+	return c.do("POST", "/ingest/worker_events", body, map[string]string{
+		registry.HeaderPublicKey: u.key, registry.HeaderTimestamp: strconv.FormatInt(ts, 10), registry.HeaderNonce: n,
+		registry.HeaderSignature: personalSign(u.sk, registry.IngestMessage("POST", "/ingest/worker_events", ts, n, body)),
+	})
+}
+
+// TestAggregationBucketDefaults checks that the aggregation routes answer
+// without a bucket: 1h for the event aggregations, 1d for rewards.
+func TestAggregationBucketDefaults(t *testing.T) {
+	env := coordinatortest.Start(t, coordinatortest.Options{Configure: fastPsy()})
+	c := client{t, env.URL}
+	for _, path := range []string{"/worker_events_aggregations", "/user_events_aggregations", "/rewards_aggregations/0x01"} {
+		r := c.get(path, nil)
+		c.expect(r, 200)
+		var rows []map[string]any
+		r.decode(t, &rows)
+		if rows == nil {
+			t.Fatalf("%s: %s", path, r.body)
+		}
+	}
+	// Registering records a user event; the default bucket is the hour.
+	registerEth(t, c)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var def, hour []psy.UserEventAggregation
+		c.get("/user_events_aggregations", nil).decode(t, &def)
+		c.get("/user_events_aggregations?bucket=1h", nil).decode(t, &hour)
+		if len(hour) == 1 {
+			if len(def) != 1 || def[0] != hour[0] {
+				t.Fatalf("default bucket %+v, 1h %+v", def, hour)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("user events never rolled up: %+v", hour)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	c.expectError(c.get("/worker_events_aggregations?bucket=5min", nil), 400)
+	c.expectError(c.get("/rewards_aggregations/0x01?bucket=1h", nil), 400)
+}
