@@ -2,8 +2,10 @@ package activity
 
 import (
 	"context"
+	"strconv"
 
 	"github.com/proofgrid/proofgrid"
+	"github.com/proofgrid/proofgrid/registry"
 	"github.com/proofgrid/proofgrid/storage"
 )
 
@@ -42,8 +44,12 @@ func (s *Service) RecordContracts(ctx context.Context, cs []storage.PsyContract)
 			if !created {
 				continue
 			}
+			user, err := deployerID(ctx, tx, c.Deployer)
+			if err != nil {
+				return err
+			}
 			if _, err := tx.InsertPsyUserEvent(ctx, storage.PsyUserEvent{
-				Key: "contract:" + c.UUID, UserID: c.Deployer, PublicKey: c.Deployer, TxType: storage.PsyTxDeployContract,
+				Key: "contract:" + c.UUID, UserID: user, PublicKey: registry.CanonicalWorker(c.Deployer), TxType: storage.PsyTxDeployContract,
 				CheckpointID: s.rewards.Rule().Of(c.DeployedAt), Timestamp: c.DeployedAt, CreatedAt: now,
 			}); err != nil {
 				return err
@@ -52,6 +58,22 @@ func (s *Service) RecordContracts(ctx context.Context, cs []storage.PsyContract)
 		return nil
 	})
 	return res, err
+}
+
+// deployerID returns the user id a deployment's user event carries: the
+// id of the registered user the deployer key (or address) belongs to, so
+// that /user_events?user_id= finds the user's deployments as it finds
+// the registration; an unregistered deployer is its own id, its key.
+func deployerID(ctx context.Context, tx *storage.Tx, deployer string) (string, error) {
+	key := registry.CanonicalWorker(deployer)
+	u, err := tx.PsyUserByKey(ctx, key)
+	switch {
+	case err == nil:
+		return strconv.FormatInt(u.ID, 10), nil
+	case proofgrid.ErrorCode(err) == proofgrid.ENOTFOUND:
+		return key, nil
+	}
+	return "", err
 }
 
 // Contracts lists contracts, newest deployment first.

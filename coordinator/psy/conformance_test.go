@@ -3,7 +3,9 @@ package psy_test
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/proofgrid/proofgrid/coordinator/coordinatortest"
 	"github.com/proofgrid/proofgrid/coordinator/psy"
 	"github.com/proofgrid/proofgrid/registry"
+	"github.com/proofgrid/proofgrid/storage"
 )
 
 // personalSign signs msg with Ethereum's personal_sign, as r ‖ s ‖ v.
@@ -97,4 +100,33 @@ func TestAggregationBucketDefaults(t *testing.T) {
 	}
 	c.expectError(c.get("/worker_events_aggregations?bucket=5min", nil), 400)
 	c.expectError(c.get("/rewards_aggregations/0x01?bucket=1h", nil), 400)
+}
+
+// contract is an admin ingest body of one contract.
+func contract(uuid, deployer string) []byte {
+	return []byte(fmt.Sprintf(`{"contracts": [{"uuid": %q, "deployer": %q, "state_tree_height": 4, "deployed_at": "2024-01-01T00:00:00Z",
+		"functions": [{"name": "f", "method_id": 1}]}]}`, uuid, deployer))
+}
+
+// TestDeployEventsCarryTheUserID checks that a contract deployed by a
+// registered key records its DeployContract user event under the user's
+// id, in any form of the key; an unregistered deployer keeps its key.
+func TestDeployEventsCarryTheUserID(t *testing.T) {
+	env := coordinatortest.Start(t, coordinatortest.Options{Configure: fastPsy()})
+	c := client{t, env.URL}
+	admin := map[string]string{"Authorization": "Bearer " + env.AdminJWT()}
+	u := registerEth(t, c)
+	c.expect(c.do("POST", "/ingest/contracts", contract("c-key", strings.ToUpper(u.key[2:])), admin), 200)
+	c.expect(c.do("POST", "/ingest/contracts", contract("c-address", u.address), admin), 200)
+	c.expect(c.do("POST", "/ingest/contracts", contract("c-stranger", "0x"+strings.Repeat("ab", 20)), admin), 200)
+
+	var evs []storage.PsyUserEvent
+	c.get("/user_events?tx_type=DeployContract&user_id="+u.id, nil).decode(t, &evs)
+	if len(evs) != 2 || evs[0].UserID != u.id || evs[1].UserID != u.id {
+		t.Fatalf("deployments of user %s: %+v", u.id, evs)
+	}
+	c.get("/user_events?tx_type=DeployContract&user_id=0x"+strings.Repeat("ab", 20), nil).decode(t, &evs)
+	if len(evs) != 1 {
+		t.Fatalf("deployments of an unregistered key: %+v", evs)
+	}
 }
