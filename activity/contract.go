@@ -25,6 +25,9 @@ func (s *Service) RecordContracts(ctx context.Context, cs []storage.PsyContract)
 			return IngestResult{}, proofgrid.Errorf(proofgrid.EINVALID,
 				"contract %d: uuid (1..100), deployer (1..200), deployed_at and state_tree_height (0..256) are required; at most %d functions", i, MaxContractFunctions)
 		}
+		// Stored as worker keys are, so that the deployer filter can
+		// compare in one form.
+		cs[i].Deployer = registry.CanonicalWorker(c.Deployer)
 		for _, f := range c.Functions {
 			if f.Name == "" || len(f.Name) > 200 || len(f.Description) > 1000 {
 				return IngestResult{}, proofgrid.Errorf(proofgrid.EINVALID, "contract %d: each function needs a name (1..200)", i)
@@ -49,7 +52,7 @@ func (s *Service) RecordContracts(ctx context.Context, cs []storage.PsyContract)
 				return err
 			}
 			if _, err := tx.InsertPsyUserEvent(ctx, storage.PsyUserEvent{
-				Key: "contract:" + c.UUID, UserID: user, PublicKey: registry.CanonicalWorker(c.Deployer), TxType: storage.PsyTxDeployContract,
+				Key: "contract:" + c.UUID, UserID: user, PublicKey: c.Deployer, TxType: storage.PsyTxDeployContract,
 				CheckpointID: s.rewards.Rule().Of(c.DeployedAt), Timestamp: c.DeployedAt, CreatedAt: now,
 			}); err != nil {
 				return err
@@ -76,8 +79,12 @@ func deployerID(ctx context.Context, tx *storage.Tx, deployer string) (string, e
 	return "", err
 }
 
-// Contracts lists contracts, newest deployment first.
+// Contracts lists contracts, newest deployment first; deployer, when
+// not empty, is compared in its canonical form (registry.CanonicalWorker).
 func (s *Service) Contracts(ctx context.Context, deployer string, limit, offset int) ([]storage.PsyContract, error) {
+	if deployer != "" {
+		deployer = registry.CanonicalWorker(deployer)
+	}
 	return s.db.PsyContracts(ctx, deployer, limit, offset)
 }
 

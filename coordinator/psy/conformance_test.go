@@ -130,3 +130,27 @@ func TestDeployEventsCarryTheUserID(t *testing.T) {
 		t.Fatalf("deployments of an unregistered key: %+v", evs)
 	}
 }
+
+// TestContractDeployerNormalised checks that /contracts?deployer= finds a
+// contract whatever the case of the hex or a missing 0x, on either side.
+func TestContractDeployerNormalised(t *testing.T) {
+	env := coordinatortest.Start(t, coordinatortest.Options{Configure: fastPsy()})
+	c := client{t, env.URL}
+	admin := map[string]string{"Authorization": "Bearer " + env.AdminJWT()}
+	deployer := "0x" + strings.Repeat("ab", 20)
+	c.expect(c.do("POST", "/ingest/contracts", contract("c-1", "0X"+strings.Repeat("AB", 20)), admin), 200)
+	c.expect(c.do("POST", "/ingest/contracts", contract("c-2", strings.Repeat("ab", 20)), admin), 200)
+	c.expect(c.do("POST", "/ingest/contracts", contract("c-3", "deployer-name"), admin), 200)
+	for _, q := range []string{deployer, strings.ToUpper(deployer[2:]), "0x" + strings.ToUpper(deployer[2:])} {
+		var list []psy.ContractView
+		c.get("/contracts?deployer="+q, nil).decode(t, &list)
+		if len(list) != 2 || list[0].Deployer != deployer || list[1].Deployer != deployer {
+			t.Fatalf("contracts of %s: %+v", q, list)
+		}
+	}
+	var list []psy.ContractView
+	c.get("/contracts?deployer=deployer-name", nil).decode(t, &list)
+	if len(list) != 1 || list[0].UUID != "c-3" {
+		t.Fatalf("contracts of a deployer that is no key: %+v", list)
+	}
+}
