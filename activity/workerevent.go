@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/proofgrid/proofgrid"
-	"github.com/proofgrid/proofgrid/registry"
 	"github.com/proofgrid/proofgrid/rewards"
 	"github.com/proofgrid/proofgrid/storage"
 )
@@ -128,7 +127,10 @@ func (s *Service) WorkerEvents(ctx context.Context, q WorkerEventQuery) ([]stora
 		CircuitPrefixes: prefixes, ExcludePrefixes: exclude, FromCheckpoint: q.FromCheckpoint, ToCheckpoint: q.ToCheckpoint,
 		Limit: q.Limit, Offset: q.Offset, Ascending: q.Ascending}
 	if q.PublicKey != "" {
-		f.PublicKey = registry.CanonicalWorker(q.PublicKey)
+		var err error
+		if f.PublicKey, err = s.workerKey(ctx, q.PublicKey); err != nil {
+			return nil, err
+		}
 	}
 	return s.db.PsyWorkerEvents(ctx, f)
 }

@@ -36,6 +36,12 @@ type ethUser struct {
 func registerEth(t *testing.T, c client) ethUser {
 	t.Helper()
 	sk, _ := secp256k1.GeneratePrivateKey()
+	return registerEthKey(t, c, sk)
+}
+
+// registerEthKey registers sk's public key, compressed.
+func registerEthKey(t *testing.T, c client, sk *secp256k1.PrivateKey) ethUser {
+	t.Helper()
 	u := ethUser{sk: sk, key: "0x" + hex.EncodeToString(sk.PubKey().SerializeCompressed())}
 	k, err := registry.ParseKey(u.key)
 	if err != nil {
@@ -152,5 +158,68 @@ func TestContractDeployerNormalised(t *testing.T) {
 	c.get("/contracts?deployer=deployer-name", nil).decode(t, &list)
 	if len(list) != 1 || list[0].UUID != "c-3" {
 		t.Fatalf("contracts of a deployer that is no key: %+v", list)
+	}
+}
+
+// TestRewardsByAddress checks that the worker routes find a secp256k1
+// worker by its Ethereum address as /user_info does, although its events
+// and rewards are stored under its full key.
+func TestRewardsByAddress(t *testing.T) {
+	var u ethUser
+	sk, _ := secp256k1.GeneratePrivateKey()
+	key := "0x" + hex.EncodeToString(sk.PubKey().SerializeCompressed())
+	env := coordinatortest.Start(t, coordinatortest.Options{Configure: fastPsy(key)})
+	c := client{t, env.URL}
+	admin := map[string]string{"Authorization": "Bearer " + env.AdminJWT()}
+	u = registerEthKey(t, c, sk)
+
+	end := time.Now().UTC()
+	c.expect(ingestEth(t, c, u, []map[string]any{{"event_key": "1", "realm_id": 1, "topic": "prove", "circuit_type": "X",
+		"job_id": "j1", "status": "Completed", "start_time": end.Add(-time.Second), "end_time": end}}), 200)
+	deadline := time.Now().Add(30 * time.Second)
+	var cp int64
+	for {
+		var wevs []psy.WorkerEventView
+		c.get("/worker_events?public_key="+u.address, nil).decode(t, &wevs)
+		if len(wevs) == 1 && wevs[0].CheckpointID != nil {
+			cp = *wevs[0].CheckpointID
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("event not converted or not found by address: %+v", wevs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for {
+		r := c.do("POST", fmt.Sprintf("/checkpoint/calculate-rewards/%d", cp), nil, admin)
+		if r.status == 200 {
+			break
+		}
+		if r.status != 409 || time.Now().After(deadline) {
+			t.Fatalf("calculate rewards: %d %s", r.status, r.body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, k := range []string{u.address, strings.ToUpper(u.address[2:]), u.key} {
+		var legacy psy.LegacyReward
+		c.get(fmt.Sprintf("/rewards/%s?checkpoint_id=%d", k, cp), nil).decode(t, &legacy)
+		if legacy.TotalRewards != 1000 || legacy.JobCount != 1 || legacy.WorkerPublicKey != u.key {
+			t.Fatalf("rewards of %s: %+v", k, legacy)
+		}
+		var ws psy.WorkerStats
+		c.get("/stats/workers/"+k, nil).decode(t, &ws)
+		if ws.JobsCompleted24h != 1 || ws.TotalRewards != 1000 {
+			t.Fatalf("worker stats of %s: %+v", k, ws)
+		}
+		var wrs psy.WorkerRewardStats
+		c.get("/checkpoint/rewards/"+k+"/stats", nil).decode(t, &wrs)
+		if wrs.TotalRewardsAllTime != 1000 {
+			t.Fatalf("reward stats of %s: %+v", k, wrs)
+		}
+		var ra []map[string]any
+		c.get("/rewards_aggregations/"+k+"?bucket=all_time", nil).decode(t, &ra)
+		if len(ra) != 1 || ra[0]["total_rewards"].(float64) != 1000 {
+			t.Fatalf("rewards aggregations of %s: %+v", k, ra)
+		}
 	}
 }
