@@ -223,3 +223,62 @@ func TestRewardsByAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestCalculateRewardsRefusesTypos checks that computing the rewards of a
+// checkpoint before the origin or before the first checkpoint with events
+// is refused and leaves no checkpoint behind, while an empty checkpoint
+// after the first one may be computed.
+func TestCalculateRewardsRefusesTypos(t *testing.T) {
+	env := coordinatortest.Start(t, coordinatortest.Options{Configure: fastPsy()})
+	c := client{t, env.URL}
+	admin := map[string]string{"Authorization": "Bearer " + env.AdminJWT()}
+	c.expectError(c.do("POST", "/checkpoint/calculate-rewards/5", nil, admin), 404) // no events at all
+	c.expectError(c.do("POST", "/checkpoint/calculate-rewards/-1", nil, admin), 400)
+	var cps []psy.CheckpointStats
+	c.get("/checkpoint/stats", nil).decode(t, &cps)
+	if len(cps) != 0 {
+		t.Fatalf("checkpoints after refused calculations: %+v", cps)
+	}
+
+	u := registerEth(t, c)
+	end := time.Now().UTC()
+	c.expect(ingestEth(t, c, u, []map[string]any{{"event_key": "1", "realm_id": 1, "topic": "prove", "circuit_type": "X",
+		"job_id": "j1", "status": "Completed", "start_time": end.Add(-time.Second), "end_time": end}}), 200)
+	deadline := time.Now().Add(30 * time.Second)
+	var cp int64
+	for {
+		var wevs []psy.WorkerEventView
+		c.get("/worker_events", nil).decode(t, &wevs)
+		if len(wevs) == 1 && wevs[0].CheckpointID != nil {
+			cp = *wevs[0].CheckpointID
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("event not converted: %+v", wevs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	r := c.do("POST", fmt.Sprintf("/checkpoint/calculate-rewards/%d", cp-100), nil, admin)
+	c.expectError(r, 404)
+	if !strings.Contains(string(r.body), strconv.FormatInt(cp, 10)) {
+		t.Fatalf("the refusal does not name the first checkpoint %d: %s", cp, r.body)
+	}
+	c.expectError(c.do("POST", "/checkpoint/calculate-rewards/5", nil, admin), 404)
+	c.get("/checkpoint/stats", nil).decode(t, &cps)
+	for _, s := range cps {
+		if s.CheckpointID < cp {
+			t.Fatalf("checkpoint %d before the first with events: %+v", s.CheckpointID, cps)
+		}
+	}
+	// A later checkpoint without events is a real, empty window.
+	for {
+		r := c.do("POST", fmt.Sprintf("/checkpoint/calculate-rewards/%d", cp+1), nil, admin)
+		if r.status == 200 {
+			break
+		}
+		if r.status != 409 || time.Now().After(deadline) {
+			t.Fatalf("calculate rewards of an empty checkpoint: %d %s", r.status, r.body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
