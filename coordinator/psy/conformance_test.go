@@ -282,3 +282,34 @@ func TestCalculateRewardsRefusesTypos(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestIngestUnfinishedWithoutEndTime checks that Pending and InProgress
+// events may leave out end_time (they have not ended: the time they were
+// received stands in), while finished events still need it.
+func TestIngestUnfinishedWithoutEndTime(t *testing.T) {
+	env := coordinatortest.Start(t, coordinatortest.Options{Configure: fastPsy()})
+	c := client{t, env.URL}
+	u := registerEth(t, c)
+	start := time.Now().UTC().Add(-time.Minute).Truncate(time.Second)
+	before := time.Now().UTC()
+	r := ingestEth(t, c, u, []map[string]any{
+		{"event_key": "p", "realm_id": 1, "topic": "prove", "circuit_type": "X", "job_id": "j", "status": "Pending", "start_time": start},
+		{"event_key": "i", "realm_id": 1, "topic": "prove", "circuit_type": "X", "job_id": "j", "status": "InProgress", "start_time": start},
+	})
+	c.expect(r, 200)
+	after := time.Now().UTC()
+	var wevs []psy.WorkerEventView
+	c.get("/worker_events?order=asc", nil).decode(t, &wevs)
+	if len(wevs) != 2 || wevs[0].Status != "Pending" || wevs[1].Status != "InProgress" {
+		t.Fatalf("events: %+v", wevs)
+	}
+	for _, e := range wevs {
+		if !e.StartTime.Equal(start) || e.EndTime.Before(before.Truncate(time.Millisecond)) || e.EndTime.After(after) {
+			t.Fatalf("event %s: start %s end %s, want end between %s and %s", e.Status, e.StartTime, e.EndTime, before, after)
+		}
+	}
+	c.expectError(ingestEth(t, c, u, []map[string]any{{"event_key": "c", "realm_id": 1, "topic": "prove", "circuit_type": "X",
+		"job_id": "j", "status": "Completed", "start_time": start}}), 400)
+	c.expectError(ingestEth(t, c, u, []map[string]any{{"event_key": "f", "realm_id": 1, "topic": "prove", "circuit_type": "X",
+		"job_id": "j", "status": "Pending", "start_time": time.Now().Add(time.Hour)}}), 400)
+}
