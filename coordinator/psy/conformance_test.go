@@ -313,3 +313,42 @@ func TestIngestUnfinishedWithoutEndTime(t *testing.T) {
 	c.expectError(ingestEth(t, c, u, []map[string]any{{"event_key": "f", "realm_id": 1, "topic": "prove", "circuit_type": "X",
 		"job_id": "j", "status": "Pending", "start_time": time.Now().Add(time.Hour)}}), 400)
 }
+
+// TestRootErrorsInPsyShape checks a wrong method on a Psy route (405 with
+// Allow) and an unknown root path (404) answer in the Psy error shape,
+// while unknown paths under another surface's prefix keep that surface's.
+func TestRootErrorsInPsyShape(t *testing.T) {
+	env := coordinatortest.Start(t, coordinatortest.Options{Configure: fastPsy()})
+	c := client{t, env.URL}
+	for _, tc := range []struct{ method, path, allow string }{
+		{"POST", "/worker_events", "GET"},
+		{"DELETE", "/stats/jobs/counts", "GET"},
+		{"GET", "/register", "POST"},
+		{"PUT", "/checkpoint/calculate-rewards/1", "POST"},
+	} {
+		r := c.do(tc.method, tc.path, nil, nil)
+		c.expectError(r, 405)
+		if !strings.Contains(r.header.Get("Allow"), tc.allow) {
+			t.Fatalf("%s %s: Allow %q, want %s", tc.method, tc.path, r.header.Get("Allow"), tc.allow)
+		}
+	}
+	for _, p := range []string{"/no-such-route", "/worker_event", "/stats/nothing/here", "/v2/anything"} {
+		c.expectError(c.get(p, nil), 404)
+	}
+	shape := func(path string) map[string]any {
+		r := c.get(path, nil)
+		c.expect(r, 404)
+		var body map[string]any
+		r.decode(t, &body)
+		return body
+	}
+	if b := shape("/api/v0/no-such-route"); len(b) != 1 || b["error"] == nil {
+		t.Fatalf("Ethproofs 404: %v", b)
+	}
+	if b := shape("/v1/no-such-route"); len(b) != 2 || b["result"] != nil || b["error"] == nil {
+		t.Fatalf("Ivynet 404: %v", b)
+	}
+	if b := shape("/proofgrid/v1/no-such-route"); b["code"] == nil {
+		t.Fatalf("proofgrid 404: %v", b)
+	}
+}
