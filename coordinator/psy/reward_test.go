@@ -64,7 +64,7 @@ func testUntrustedIngest(t *testing.T, dialect string) {
 	}
 	hash := "0x" + hex.EncodeToString(make([]byte, 32))
 	r := c.do("POST", "/api/v0/blocks", mustJSON(t, map[string]any{"block_number": 7, "hash": hash, "gas_used": 1, "transaction_count": 1}),
-		map[string]string{"Authorization": "Bearer " + env.Token("ops", auth.ModeAdmin)})
+		map[string]string{"Authorization": "Bearer " + env.OperatorToken("ops")})
 	if r.status != 200 && r.status != 201 {
 		t.Fatalf("record block: %d %s", r.status, r.body)
 	}
