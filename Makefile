@@ -1,5 +1,7 @@
-# proofgrid developer and CI targets. `make test` needs redis-server and
-# postgresql-15 (scripts/ensure-deps.sh installs them).
+# proofgrid developer and CI targets. `make test` and `make bench` need
+# redis-server and postgresql-15 and install them first when missing
+# (scripts/ensure-deps.sh: apt-get, as root or through sudo), as `make run`
+# installs redis-server.
 
 GO ?= go
 BIN ?= bin
@@ -36,6 +38,7 @@ version:
 # Runs every test against a throwaway Redis and PostgreSQL; PostgreSQL tests
 # fail instead of skipping when it is unavailable.
 test:
+	bash scripts/ensure-deps.sh
 	PROOFGRID_REQUIRE_POSTGRES=1 PROOFGRID_REQUIRE_SERVICES=1 bash scripts/testenv.sh $(GO) test -race -count=1 $(PKGS)
 
 vet:
@@ -46,6 +49,7 @@ fmt:
 	gofmt -l -w .
 
 bench:
+	bash scripts/ensure-deps.sh
 	bash scripts/testenv.sh $(GO) test -run '^$$' -bench . $(PKGS)
 
 run:

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/registry"
 	"github.com/proofgrid/proofgrid/storage"
 )
@@ -130,9 +131,32 @@ type WorkerActivity struct {
 	TotalRewards int64
 }
 
+// workerKey returns the key a worker's events and rewards are stored
+// under: that of the registered user key names, by its full key or its
+// Ethereum address (as /user_info finds users), else key in its canonical
+// form (a proving pipeline worker, or a key never registered).
+func (s *Service) workerKey(ctx context.Context, key string) (string, error) {
+	k := registry.CanonicalWorker(key)
+	if _, err := registry.ParseKey(k); err != nil {
+		return k, nil
+	}
+	u, err := s.db.PsyUserByKey(ctx, k)
+	switch {
+	case err == nil:
+		return u.PublicKey, nil
+	case proofgrid.ErrorCode(err) == proofgrid.ENOTFOUND:
+		return k, nil
+	}
+	return "", err
+}
+
 // Worker returns a worker's last 24 hours and all-time rewards.
 func (s *Service) Worker(ctx context.Context, key string) (WorkerActivity, error) {
-	out := WorkerActivity{Worker: registry.CanonicalWorker(key)}
+	w, err := s.workerKey(ctx, key)
+	if err != nil {
+		return WorkerActivity{}, err
+	}
+	out := WorkerActivity{Worker: w}
 	acts, err := s.db.PsyActivitySince(ctx, "worker", out.Worker, s.now().Add(-day))
 	if err != nil {
 		return out, err
@@ -280,7 +304,11 @@ type CheckpointReward struct {
 // RewardOf returns a worker's rewards in one checkpoint (zeros when it
 // earned none; ENOTFOUND for an unknown checkpoint).
 func (s *Service) RewardOf(ctx context.Context, key string, checkpointID int64) (CheckpointReward, error) {
-	out := CheckpointReward{Worker: registry.CanonicalWorker(key), CheckpointID: checkpointID}
+	w, err := s.workerKey(ctx, key)
+	if err != nil {
+		return CheckpointReward{}, err
+	}
+	out := CheckpointReward{Worker: w, CheckpointID: checkpointID}
 	cp, err := s.db.PsyCheckpoint(ctx, checkpointID)
 	if err != nil {
 		return out, err
@@ -317,7 +345,11 @@ type WorkerRewards struct {
 // start of each checkpoint, over checkpoints starting in [start, end]
 // (nil bounds are open), newest bucket first, at most limit buckets.
 func (s *Service) Rewards(ctx context.Context, key, bucket string, start, end *time.Time, limit int) (WorkerRewards, error) {
-	out := WorkerRewards{Worker: registry.CanonicalWorker(key), Buckets: []RewardBucket{}}
+	w, err := s.workerKey(ctx, key)
+	if err != nil {
+		return WorkerRewards{}, err
+	}
+	out := WorkerRewards{Worker: w, Buckets: []RewardBucket{}}
 	var from *time.Time
 	if start != nil {
 		f, err := BucketStart(bucket, *start)
@@ -376,8 +408,11 @@ type RewardRecord struct {
 
 // RewardRecordOf returns a worker's all-time reward record.
 func (s *Service) RewardRecordOf(ctx context.Context, key string) (RewardRecord, error) {
-	out := RewardRecord{Worker: registry.CanonicalWorker(key)}
-	var err error
+	w, err := s.workerKey(ctx, key)
+	if err != nil {
+		return RewardRecord{}, err
+	}
+	out := RewardRecord{Worker: w}
 	if out.Totals, err = s.db.PsyWorkerTotalsOf(ctx, out.Worker); err != nil {
 		return out, err
 	}

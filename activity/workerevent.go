@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/proofgrid/proofgrid"
-	"github.com/proofgrid/proofgrid/registry"
 	"github.com/proofgrid/proofgrid/rewards"
 	"github.com/proofgrid/proofgrid/storage"
 )
@@ -75,8 +74,14 @@ func (s *Service) IngestWorkerEvents(ctx context.Context, worker storage.PsyUser
 		if e.RealmID < 0 {
 			problems = append(problems, "realm_id must not be negative")
 		}
+		// An unfinished job has no end yet: the time it was reported in
+		// that state stands in, which gives it a place in time and a
+		// checkpoint like any event (it earns nothing there).
+		if e.EndTime.IsZero() && (e.Status == storage.WorkerEventPending || e.Status == storage.WorkerEventInProgress) {
+			e.EndTime = now
+		}
 		if e.EndTime.IsZero() || e.StartTime.IsZero() || e.StartTime.After(e.EndTime) {
-			problems = append(problems, "start_time and end_time are required, start_time <= end_time")
+			problems = append(problems, "start_time and end_time are required (end_time may be left out while Pending or InProgress), start_time <= end_time")
 		} else if e.EndTime.After(now.Add(time.Minute)) {
 			problems = append(problems, "end_time is in the future")
 		}
@@ -128,7 +133,10 @@ func (s *Service) WorkerEvents(ctx context.Context, q WorkerEventQuery) ([]stora
 		CircuitPrefixes: prefixes, ExcludePrefixes: exclude, FromCheckpoint: q.FromCheckpoint, ToCheckpoint: q.ToCheckpoint,
 		Limit: q.Limit, Offset: q.Offset, Ascending: q.Ascending}
 	if q.PublicKey != "" {
-		f.PublicKey = registry.CanonicalWorker(q.PublicKey)
+		var err error
+		if f.PublicKey, err = s.workerKey(ctx, q.PublicKey); err != nil {
+			return nil, err
+		}
 	}
 	return s.db.PsyWorkerEvents(ctx, f)
 }

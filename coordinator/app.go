@@ -65,7 +65,11 @@ func (c *Coordinator) newApp(styles *web.Styles) *fiber.App {
 	verifier := web.SignatureVerifier{Keys: c.Fleet, Nonces: auth.NewReplayCache(c.Redis, ""), Now: c.cfg.Now}
 	c.verifier = verifier
 	(&agentapi.API{Fleet: c.Fleet, Auth: c.Auth, Verifier: verifier, Tokens: c.Auth, Queues: c.Inspector}).Mount(app)
-	styles.Add(agentapi.Prefix, web.StylePlain)
+	// The coordinator's own paths keep its plain style whatever the
+	// fallback of the root is.
+	for _, p := range []string{agentapi.Prefix, "/health", "/readyz", "/metrics", MonitorPath} {
+		styles.Add(p, web.StylePlain)
+	}
 	return app
 }
 

@@ -60,6 +60,9 @@ func (c *Coordinator) wirePsy(ctx context.Context, w *wiring) error {
 	for _, p := range psyapi.Prefixes {
 		w.styles.Add(p, web.StylePsy)
 	}
+	// Psy owns the root: an unknown path outside every surface's prefix
+	// is most likely a Psy client's, so it answers in Psy's shape.
+	w.styles.Fallback(web.StylePsy)
 
 	w.tasks.activity, w.tasks.psyLog, w.tasks.psyRefreshEvery = act, log, cfg.JobStatusRefreshEvery
 	w.periodic = append(w.periodic,

@@ -154,8 +154,14 @@ func (s *Service) CalculateNow(ctx context.Context, id int64) ([]storage.PsyDist
 	if end.After(now) {
 		return nil, proofgrid.Errorf(proofgrid.ECONFLICT, "checkpoint %d ends at %s; its rewards can be calculated after that", id, end.Format(time.RFC3339))
 	}
+	if id < 0 {
+		return nil, proofgrid.Errorf(proofgrid.EINVALID, "checkpoint ids count from 0 at the configured origin; %d is before it", id)
+	}
 	if _, err := s.Convert(ctx); err != nil {
 		return nil, fmt.Errorf("convert: %w", err)
+	}
+	if err := s.checkCalculable(ctx, id); err != nil {
+		return nil, err
 	}
 	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
 		if _, err := tx.LockPsyState(ctx, storage.PsyStateEvents); err != nil {
@@ -167,6 +173,28 @@ func (s *Service) CalculateNow(ctx context.Context, id int64) ([]storage.PsyDist
 		return nil, err
 	}
 	return s.Compute(ctx, id)
+}
+
+// checkCalculable refuses a checkpoint before the first one with events
+// that no event or computation touched: computing it would record a
+// permanent empty checkpoint (a typo'd id dated 1970, listed first). An
+// empty checkpoint after the first one is a real window and may be
+// computed.
+func (s *Service) checkCalculable(ctx context.Context, id int64) error {
+	first, err := s.db.FirstPsyJobCheckpoint(ctx)
+	if err != nil {
+		return err
+	}
+	if first != nil && id >= *first {
+		return nil
+	}
+	if _, err := s.db.PsyCheckpoint(ctx, id); proofgrid.ErrorCode(err) != proofgrid.ENOTFOUND {
+		return err // it exists (err nil): computing it again changes nothing
+	}
+	if first == nil {
+		return proofgrid.Errorf(proofgrid.ENOTFOUND, "checkpoint %d not found: no job has been recorded in any checkpoint yet", id)
+	}
+	return proofgrid.Errorf(proofgrid.ENOTFOUND, "checkpoint %d not found: it is before checkpoint %d, the first with job events", id, *first)
 }
 
 // Processing is where reward computation stands.

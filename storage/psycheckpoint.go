@@ -304,6 +304,16 @@ func (c *conn) PsyProcessingStatus(ctx context.Context) (pending []int64, last *
 	return pending, nullInt(n), nil
 }
 
+// FirstPsyJobCheckpoint returns the lowest checkpoint id of any job
+// event, nil when there is none.
+func (c *conn) FirstPsyJobCheckpoint(ctx context.Context) (*int64, error) {
+	var n sql.NullInt64
+	if err := getContext(ctx, c.r, &n, `SELECT MIN(checkpoint_id) FROM psy_job_events`); err != nil {
+		return nil, fmt.Errorf("storage: first job checkpoint: %w", err)
+	}
+	return nullInt(n), nil
+}
+
 // LatestClosedPsyCheckpoint returns the highest closed or processed
 // checkpoint id, 0 when there is none.
 func (c *conn) LatestClosedPsyCheckpoint(ctx context.Context) (int64, error) {

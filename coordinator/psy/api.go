@@ -420,13 +420,11 @@ func timeRange(c *fiber.Ctx) (start, end *time.Time, err error) {
 	return start, end, err
 }
 
-// bucketQuery reads the required bucket parameter, one of buckets.
-func bucketQuery(c *fiber.Ctx, buckets []string) (string, error) {
-	b := c.Query("bucket")
-	if b == "" {
-		return "", &proofgrid.Error{Code: proofgrid.EINVALID, Message: "bucket is required",
-			Details: []string{"one of " + strings.Join(buckets, ", ")}}
-	}
+// bucketQuery reads the bucket parameter, one of buckets, def when
+// absent: the document names no default, and its own examples ask for
+// hourly events and daily rewards.
+func bucketQuery(c *fiber.Ctx, buckets []string, def string) (string, error) {
+	b := c.Query("bucket", def)
 	return b, web.OneOf("bucket", b, buckets...)
 }
 
@@ -434,7 +432,7 @@ func bucketQuery(c *fiber.Ctx, buckets []string) (string, error) {
 func aggregationQuery(c *fiber.Ctx) (activity.AggregationQuery, error) {
 	var q activity.AggregationQuery
 	var err error
-	if q.Bucket, err = bucketQuery(c, activity.EventBuckets); err != nil {
+	if q.Bucket, err = bucketQuery(c, activity.EventBuckets, activity.BucketHour); err != nil {
 		return q, err
 	}
 	if q.Start, q.End, err = timeRange(c); err != nil {
@@ -540,7 +538,7 @@ func (a *API) rewardAggregations(c *fiber.Ctx) ([]RewardAggregation, error) {
 	if err != nil {
 		return nil, err
 	}
-	bucket, err := bucketQuery(c, activity.RewardBuckets)
+	bucket, err := bucketQuery(c, activity.RewardBuckets, activity.BucketDay)
 	if err != nil {
 		return nil, err
 	}

@@ -414,7 +414,6 @@ func TestPsyAPI(t *testing.T) {
 			}}}), admin), 200)
 
 			// Parameter errors in the Psy shape.
-			c.expectError(c.get("/worker_events_aggregations", nil), 400)
 			c.expectError(c.get("/worker_events_aggregations?bucket=5min", nil), 400)
 			c.expectError(c.get("/rewards_aggregations/"+edPub+"?bucket=1h", nil), 400)
 			c.expectError(c.get("/checkpoint/rewards/"+edPub+"?time_period=3d", nil), 400)

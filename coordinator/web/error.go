@@ -51,6 +51,10 @@ func (s *Styles) Add(prefix string, style Style) {
 	s.prefixes = append(s.prefixes, stylePrefix{prefix, style})
 }
 
+// Fallback sets the style of paths outside every prefix (default
+// StylePlain).
+func (s *Styles) Fallback(style Style) { s.fallback = style }
+
 // For returns the style of path.
 func (s *Styles) For(path string) Style {
 	best, style := -1, s.fallback
