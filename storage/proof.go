@@ -257,6 +257,28 @@ func (c *conn) SetProofVerification(ctx context.Context, id int64, outcome, reas
 	return nil
 }
 
+// ReopenedProof is a proof whose verification ReopenVerifications cleared.
+type ReopenedProof struct {
+	ID     int64 `db:"id"`
+	TeamID int64 `db:"team_id"`
+}
+
+// ReopenVerifications clears the cannot_verify outcome of the proved
+// proofs of block number whose reason is reason (the verdict of an input
+// that was missing then), so that they can be verified again, and returns
+// them.
+func (c *conn) ReopenVerifications(ctx context.Context, number int64, reason string) ([]ReopenedProof, error) {
+	var out []ReopenedProof
+	err := selectContext(ctx, c.w, &out,
+		`UPDATE proofs SET verification = NULL, verification_reason = '', verification_ms = NULL, verified_at = NULL
+		 WHERE block_number = ? AND verification = 'cannot_verify' AND verification_reason = ?
+		 RETURNING id, team_id`, number, reason)
+	if err != nil {
+		return nil, fmt.Errorf("storage: reopen verifications: %w", err)
+	}
+	return out, nil
+}
+
 // ProofView is a proof with everything a listing shows about it.
 type ProofView struct {
 	Proof          Proof
