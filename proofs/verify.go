@@ -96,6 +96,13 @@ func storedVerdict(p storage.Proof) zkvm.Verdict {
 	return zkvm.Verdict{Outcome: zkvm.Outcome(*p.Verification), Reason: p.VerificationReason, Duration: d}
 }
 
+// unknownHashReason is the reason of a cannot_verify for a block whose hash
+// was not known yet. It is not final: RecordBlock reopens the proofs of the
+// block with this reason when the hash arrives.
+func unknownHashReason(block int64) string {
+	return fmt.Sprintf("the hash of block %d is not known yet", block)
+}
+
 func cannotVerify(format string, args ...any) zkvm.Verdict {
 	return zkvm.Verdict{Outcome: zkvm.OutcomeCannotVerify, Reason: fmt.Sprintf(format, args...)}
 }
@@ -124,7 +131,7 @@ func (s *Service) runVerifier(ctx context.Context, v storage.ProofView) (zkvm.Ve
 	}
 	if v.ZKVM.Slug == DemoZKVM {
 		if !known {
-			return cannotVerify("the hash of block %d is not known yet", v.Proof.BlockNumber), nil
+			return cannotVerify("%s", unknownHashReason(v.Proof.BlockNumber)), nil
 		}
 		demo := zkvm.DemoVerifier{Workers: s.cfg.DemoVerifyWorkers, MaxSteps: s.cfg.DemoVerifyMaxSteps, Timeout: s.cfg.VerifyTimeout}
 		return demo.Verify(ctx, proof, uint64(v.Proof.BlockNumber), hash)
