@@ -38,10 +38,17 @@ func vkBlobKey(team int64, name string) string {
 func legacyVKBlobKey(name string) string { return "verification-keys/" + name }
 
 // readVerificationKey returns team's key called name: the one it uploaded,
-// or else one uploaded under that name before keys were kept per team. A
-// name that names no key is ENOTFOUND.
+// or else one uploaded under that name before keys were kept per team. An
+// upload stores <filename>.bin, so a name without ".bin" also finds the
+// key uploaded as that filename: a vk_path set to the name the upload was
+// given must not silently name nothing. A name that names no key is
+// ENOTFOUND.
 func (s *Service) readVerificationKey(ctx context.Context, team int64, name string) ([]byte, error) {
-	for _, key := range []string{vkBlobKey(team, name), legacyVKBlobKey(name)} {
+	keys := []string{vkBlobKey(team, name), legacyVKBlobKey(name)}
+	if !strings.HasSuffix(name, ".bin") {
+		keys = append(keys, vkBlobKey(team, name+".bin"), legacyVKBlobKey(name+".bin"))
+	}
+	for _, key := range keys {
 		if !blob.ValidKey(key) {
 			continue
 		}
