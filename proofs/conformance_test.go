@@ -52,3 +52,78 @@ func TestVerifiedAgainWhenTheHashArrives(t *testing.T) {
 		}
 	})
 }
+
+// TestOneProofPerClusterAcrossVersions checks the rule that a cluster
+// proves a block once whatever its version: a block proved under an
+// earlier version is a conflict, an unfinished proof moves to the active
+// version, and going back to an earlier configuration reactivates its
+// version instead of numbering a new one.
+func TestOneProofPerClusterAcrossVersions(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db, nil)
+		c, v1, err := f.svc.CreateCluster(ctx, f.teamID, proofs.NewCluster{Name: "demo", ZKVMVersionID: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		who := proofs.Reporter{TeamID: f.teamID}
+		if _, err := f.svc.RecordBlock(ctx, storage.BlockInfo{Number: 30, Hash: ptr(hashOf(30))}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.Report(ctx, who, proofs.Report{Status: "proved", BlockNumber: 30, ClusterIndex: 1, ProvingTimeMS: 10, Proof: demoProof(t, 30, hashOf(30))}); err != nil {
+			t.Fatal(err)
+		}
+		q31, err := f.svc.Report(ctx, who, proofs.Report{Status: "queued", BlockNumber: 31, ClusterIndex: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		if _, err := f.svc.UpdateCluster(ctx, f.teamID, 1, storage.ClusterUpdate{ZKVMVersionID: ptr(int64(2))}); err != nil {
+			t.Fatal(err)
+		}
+		v2, err := db.ActiveClusterVersion(ctx, c.ID)
+		if err != nil || v2.ID == v1.ID || v2.Index != 2 {
+			t.Fatalf("version after the change = %+v %v", v2, err)
+		}
+		_, err = f.svc.Report(ctx, who, proofs.Report{Status: "proved", BlockNumber: 30, ClusterIndex: 1, ProvingTimeMS: 10, Proof: demoProof(t, 30, hashOf(30))})
+		wantCode(t, err, "conflict")
+		p31, err := f.svc.Report(ctx, who, proofs.Report{Status: "proving", BlockNumber: 31, ClusterIndex: 1})
+		if err != nil || p31.ID != q31.ID || p31.ClusterVersionID != v2.ID {
+			t.Fatalf("proving 31 after the change = %+v %v, want proof %d moved to version %d", p31, err, q31.ID, v2.ID)
+		}
+		list, total, err := f.svc.ListProofs(ctx, storage.ProofFilter{ClusterIDs: []string{c.ID}, Limit: 10})
+		if err != nil || total != 2 || len(list) != 2 {
+			t.Fatalf("proofs of the cluster = %d %v, want 2", total, err)
+		}
+
+		// Back to the first configuration: version 1 again, not a third.
+		if _, err := f.svc.UpdateCluster(ctx, f.teamID, 1, storage.ClusterUpdate{ZKVMVersionID: ptr(v1.ZKVMVersionID)}); err != nil {
+			t.Fatal(err)
+		}
+		back, err := db.ActiveClusterVersion(ctx, c.ID)
+		if err != nil || back.ID != v1.ID || back.Index != 1 || !back.IsActive {
+			t.Fatalf("active version after switching back = %+v %v, want version %d (index 1)", back, err, v1.ID)
+		}
+	})
+}
+
+// TestRequeueClearsProvingTimestamp checks that going back from proving to
+// queued clears proving_timestamp, which would otherwise precede
+// queued_timestamp.
+func TestRequeueClearsProvingTimestamp(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db, nil)
+		if _, _, err := f.svc.CreateCluster(ctx, f.teamID, proofs.NewCluster{Name: "demo", ZKVMVersionID: 1}); err != nil {
+			t.Fatal(err)
+		}
+		who := proofs.Reporter{TeamID: f.teamID}
+		if _, err := f.svc.Report(ctx, who, proofs.Report{Status: "proving", BlockNumber: 40, ClusterIndex: 1}); err != nil {
+			t.Fatal(err)
+		}
+		q, err := f.svc.Report(ctx, who, proofs.Report{Status: "queued", BlockNumber: 40, ClusterIndex: 1})
+		if err != nil || q.Status != "queued" || q.QueuedAt == nil || q.ProvingAt != nil {
+			t.Fatalf("requeued = %+v %v, want queued without proving_timestamp", q, err)
+		}
+	})
+}
