@@ -24,7 +24,7 @@ func TestProofWorkCap(t *testing.T) {
 		cfg.Ethproofs.RateLimit = 100000
 	})
 	write := env.Token("alpha", "write")
-	admin := env.Token("operators", "admin")
+	admin := env.OperatorToken("operators")
 	cl := createCluster(t, c, write, "demo")
 	hash := blockHash(300)
 	wantStatus(t, c.postJSON("/api/v0/blocks", admin, map[string]any{"block_number": 300, "hash": hash}), 201)
@@ -61,7 +61,7 @@ func TestVerificationFairAcrossTeams(t *testing.T) {
 		cfg.Ethproofs.Verifiers = map[string][]string{"sp1": {"sleep", "0.2"}}
 	})
 	alpha, beta := env.Token("alpha", "write"), env.Token("beta", "write")
-	admin := env.Token("operators", "admin")
+	admin := env.OperatorToken("operators")
 	r := c.postJSON("/api/v0/clusters", alpha, map[string]any{"name": "slow", "zkvm_version_id": 3}) // sp1
 	wantStatus(t, r, 200)
 	quick := createCluster(t, c, beta, "quick")
