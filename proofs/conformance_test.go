@@ -2,6 +2,8 @@ package proofs_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/proofgrid/proofgrid/proofs"
@@ -126,4 +128,42 @@ func TestRequeueClearsProvingTimestamp(t *testing.T) {
 			t.Fatalf("requeued = %+v %v, want queued without proving_timestamp", q, err)
 		}
 	})
+}
+
+// TestVerifiedAgainWhenTheKeyArrives checks that a proof that could not be
+// verified because its vk_path named no uploaded key yet is verified again
+// once the key is uploaded.
+func TestVerifiedAgainWhenTheKeyArrives(t *testing.T) {
+	db := storagetest.SQLite(t)
+	ctx := context.Background()
+	script := filepath.Join(t.TempDir(), "verify.sh")
+	// Valid when the proof file equals the key file.
+	if err := os.WriteFile(script, []byte("#!/bin/sh\ncmp -s \"$1\" \"$2\" && exit 0\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, db, map[string]zkvm.ExecVerifier{"sp1": {Command: []string{script, "{proof}", "{vk_path}"}}})
+	c, _, err := f.svc.CreateCluster(ctx, f.teamID, proofs.NewCluster{Name: "sp1", ZKVMVersionID: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.UpdateCluster(ctx, f.teamID, c.Index, storage.ClusterUpdate{VKPath: ptr("late_key")}); err != nil {
+		t.Fatal(err)
+	}
+	who := proofs.Reporter{TeamID: f.teamID}
+	p, err := f.svc.Report(ctx, who, proofs.Report{Status: "proved", BlockNumber: 1, ClusterIndex: c.Index, ProvingTimeMS: 1, Proof: []byte("KEY")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := f.svc.Verify(ctx, p.ID); err != nil || v.Outcome != zkvm.OutcomeCannotVerify {
+		t.Fatalf("verify without the key = %+v %v", v, err)
+	}
+	if _, err := f.svc.PutVerificationKey(ctx, f.teamID, "late_key", []byte("KEY")); err != nil {
+		t.Fatal(err)
+	}
+	if view, err := f.svc.ProofView(ctx, p.ID); err != nil || view.Proof.Verification != nil {
+		t.Fatalf("verification after the upload = %v %v, want none until verified again", view.Proof.Verification, err)
+	}
+	if v, err := f.svc.Verify(ctx, p.ID); err != nil || v.Outcome != zkvm.OutcomeValid {
+		t.Fatalf("verify with the key = %+v %v, want valid", v, err)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"regexp"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/blob"
+	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/storage"
 )
 
@@ -133,6 +135,32 @@ func (s *Service) PutVerificationKey(ctx context.Context, teamID int64, filename
 	name := base + ".bin"
 	if _, err := s.blobs.Put(ctx, vkBlobKey(teamID, name), bytes.NewReader(data)); err != nil {
 		return "", err
+	}
+	// Proofs that could not be verified for want of this key are
+	// verified again now that it is here; the key's digest names the
+	// tasks, so uploading other bytes later verifies them once more.
+	sum := sha256.Sum256(data)
+	var n int
+	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
+		reopened, err := tx.ReopenTeamVerifications(ctx, teamID, []string{missingKeyReason(name), missingKeyReason(base)})
+		if err != nil {
+			return err
+		}
+		n = len(reopened)
+		for _, p := range reopened {
+			m := queue.ProofVerify(queue.ProofVerifyPayload{ProofID: p.ID, TeamID: p.TeamID})
+			m.TaskID += ":vk-" + hex.EncodeToString(sum[:8])
+			if err := tx.Enqueue(ctx, m); err != nil {
+				return fmt.Errorf("verify proof %d again: %w", p.ID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	if n > 0 {
+		s.notify()
 	}
 	return name, nil
 }

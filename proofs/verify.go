@@ -103,6 +103,13 @@ func unknownHashReason(block int64) string {
 	return fmt.Sprintf("the hash of block %d is not known yet", block)
 }
 
+// missingKeyReason is the reason of a cannot_verify for a vk_path that
+// names no uploaded key yet. It is not final: PutVerificationKey reopens
+// the team's proofs with this reason when the key arrives.
+func missingKeyReason(vkPath string) string {
+	return fmt.Sprintf("verification key %s not found: upload it with POST /api/v0/verification-keys/upload", vkPath)
+}
+
 func cannotVerify(format string, args ...any) zkvm.Verdict {
 	return zkvm.Verdict{Outcome: zkvm.OutcomeCannotVerify, Reason: fmt.Sprintf(format, args...)}
 }
@@ -166,7 +173,7 @@ func (s *Service) verificationKeyFile(ctx context.Context, team int64, vkPath *s
 	}
 	b, err := s.readVerificationKey(ctx, team, *vkPath)
 	if proofgrid.ErrorCode(err) == proofgrid.ENOTFOUND {
-		v := cannotVerify("verification key %s not found: upload it with POST /api/v0/verification-keys/upload", *vkPath)
+		v := cannotVerify("%s", missingKeyReason(*vkPath))
 		return "", noop, &v
 	} else if err != nil {
 		v := cannotVerify("cannot read the verification key: %v", err)

@@ -319,6 +319,24 @@ func (c *conn) ReopenVerifications(ctx context.Context, number int64, reason str
 	return out, nil
 }
 
+// ReopenTeamVerifications clears the cannot_verify outcome of team's
+// proved proofs whose reason is one of reasons, and returns them.
+func (c *conn) ReopenTeamVerifications(ctx context.Context, team int64, reasons []string) ([]ReopenedProof, error) {
+	var out []ReopenedProof
+	for _, reason := range reasons {
+		var some []ReopenedProof
+		err := selectContext(ctx, c.w, &some,
+			`UPDATE proofs SET verification = NULL, verification_reason = '', verification_ms = NULL, verified_at = NULL
+			 WHERE team_id = ? AND verification = 'cannot_verify' AND verification_reason = ?
+			 RETURNING id, team_id`, team, reason)
+		if err != nil {
+			return nil, fmt.Errorf("storage: reopen verifications: %w", err)
+		}
+		out = append(out, some...)
+	}
+	return out, nil
+}
+
 // ProofView is a proof with everything a listing shows about it.
 type ProofView struct {
 	Proof          Proof
