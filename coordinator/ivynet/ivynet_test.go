@@ -415,6 +415,14 @@ func testSurface(t *testing.T, dialect string) {
 	if mi := info(t, env, readA, prover.machineID); mi.Status != "Healthy" {
 		t.Errorf("freshly enrolled prover is %s, want Healthy", mi.Status)
 	}
+	// Let the sweep record every machine's first state before the clock
+	// jumps, so that no first state is judged from a stale heartbeat.
+	eventually(t, 30*time.Second, func() error {
+		if got := latestTransitions(t, env, readA); len(got) != 4 || got[prover.machineID] != fleet.StateHealthy {
+			return fmt.Errorf("first transitions = %v", got)
+		}
+		return nil
+	})
 	clk.Advance(3 * time.Minute)
 	eventually(t, 20*time.Second, func() error {
 		var all statusResult
