@@ -49,6 +49,13 @@ func (m *Monitor) Deployments(ctx context.Context, teamID int64) ([]DeploymentRe
 	return out, cat, nil
 }
 
+// RecordedRegistrations returns every registration an admin recorded, of
+// any AVS, network and operator: they are on-chain facts about addresses,
+// not team data.
+func (m *Monitor) RecordedRegistrations(ctx context.Context) ([]storage.AVSRegistration, error) {
+	return m.db.AVSRegistrations(ctx, "")
+}
+
 // catalogueAVS returns the catalogue entry of avsID or ENOTFOUND.
 func (m *Monitor) catalogueAVS(ctx context.Context, avsID string) (AVS, *Catalogue, error) {
 	cat, err := m.Catalogue(ctx)

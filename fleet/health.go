@@ -62,8 +62,11 @@ type Rules struct {
 	// CriticalPercent: memory or a disk used above it is an error
 	// (default 95).
 	CriticalPercent float64
-	// AgentLatestVersion, when set, replaces the catalogue's latest agent
-	// version.
+	// AgentLatestVersion is a release the operator announces as the
+	// latest agent version. The latest agent version is the highest of it,
+	// the catalogue's and the highest any enrolled agent reports (see
+	// Monitor), so that neither a stale catalogue nor an unset flag hides a
+	// release agents already run.
 	AgentLatestVersion string
 }
 
@@ -153,7 +156,10 @@ func deploymentOf(d storage.AVSDeployment) Deployment {
 // heartbeat's sample and status.
 type Input struct {
 	AgentVersion string
-	LastSeenAt   *time.Time
+	// EnrolledAt is when the machine enrolled: a machine that has run no
+	// job yet becomes idle an idle window after it.
+	EnrolledAt time.Time
+	LastSeenAt *time.Time
 	// Observation is nil before the first heartbeat.
 	Observation *storage.Observation
 	Deployments []Deployment
@@ -166,7 +172,14 @@ type Health struct {
 	Offline    bool   `json:"offline"`
 	Erroring   bool   `json:"erroring"`
 	Updateable bool   `json:"updateable"`
-	Idle       bool   `json:"idle"`
+	// AgentUpdateable and AVSUpdateable say which part is behind: the
+	// agent itself (a client update, /v1/client/updateable) or an AVS it
+	// runs (/v1/avs/updateable/).
+	AgentUpdateable bool `json:"agent_updateable"`
+	AVSUpdateable   bool `json:"avs_updateable"`
+	Idle            bool `json:"idle"`
+	// HasAVS reports an AVS deployment in the machine's last report.
+	HasAVS bool `json:"has_avs"`
 	// Errors are the agent's reported errors and the codes health derived.
 	Errors []string `json:"errors"`
 	// Warnings are codes of conditions worth a look (above WarnPercent).
@@ -176,10 +189,12 @@ type Health struct {
 	Reasons []string `json:"reasons"`
 }
 
-// Unhealthy reports whether the machine is offline, erroring or
-// updateable: the Ivynet document counts all three as unhealthy. An idle
-// machine is neither healthy nor unhealthy.
-func (h Health) Unhealthy() bool { return h.Offline || h.Erroring || h.Updateable }
+// Unhealthy reports whether the machine is erroring, updateable, or
+// offline with an AVS deployed: the Ivynet draft counts "offline machines
+// with AVS registered status", so an offline machine without an AVS (a
+// prover) is offline but not in the unhealthy list. An idle machine is
+// neither healthy nor unhealthy.
+func (h Health) Unhealthy() bool { return (h.Offline && h.HasAVS) || h.Erroring || h.Updateable }
 
 // Healthy reports whether no condition applies.
 func (h Health) Healthy() bool { return h.State == StateHealthy }
@@ -259,8 +274,12 @@ func Assess(in Input, now time.Time, rules Rules, cat *Catalogue) Health {
 		}
 		h.Erroring = len(h.Errors) > 0
 
+		since := o.LastActiveAt
+		if since == nil && !in.EnrolledAt.IsZero() {
+			since = &in.EnrolledAt
+		}
 		if len(in.Deployments) == 0 && o.RunningJobs == 0 &&
-			(o.LastActiveAt == nil || now.Sub(*o.LastActiveAt) > rules.IdleWindow) {
+			(since == nil || now.Sub(*since) > rules.IdleWindow) {
 			h.Idle = true
 			if o.LastActiveAt == nil {
 				reason("no AVS deployed and no job run yet")
@@ -270,17 +289,18 @@ func Assess(in Input, now time.Time, rules Rules, cat *Catalogue) Health {
 		}
 	}
 
+	h.HasAVS = len(in.Deployments) > 0
 	agentLatest := rules.AgentLatestVersion
-	if agentLatest == "" && cat != nil {
-		agentLatest = cat.Agent.LatestVersion
+	if cat != nil {
+		agentLatest = LatestVersion(agentLatest, cat.Agent.LatestVersion)
 	}
 	if Behind(in.AgentVersion, agentLatest) {
-		h.Updateable = true
+		h.Updateable, h.AgentUpdateable = true, true
 		reason("agent %s is behind %s", in.AgentVersion, agentLatest)
 	}
 	for _, d := range in.Deployments {
 		if latest := cat.latestAVSVersion(d.AVSID, d.Chain); Behind(d.Version, latest) {
-			h.Updateable = true
+			h.Updateable, h.AVSUpdateable = true, true
 			reason("%s %s on %s is behind %s", d.AVSID, d.Version, d.Chain, latest)
 		}
 	}

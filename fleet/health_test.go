@@ -142,7 +142,7 @@ func TestAssess(t *testing.T) {
 			if (h.State == fleet.StateHealthy) != (len(h.Reasons) == 0) {
 				t.Errorf("state %s with reasons %q", h.State, h.Reasons)
 			}
-			if h.Unhealthy() != (h.Offline || h.Erroring || h.Updateable) || h.Healthy() != (h.State == fleet.StateHealthy) {
+			if h.Unhealthy() != ((h.Offline && len(tt.in.Deployments) > 0) || h.Erroring || h.Updateable) || h.Healthy() != (h.State == fleet.StateHealthy) {
 				t.Errorf("Unhealthy/Healthy disagree with the flags: %+v", h)
 			}
 		})
@@ -189,6 +189,65 @@ func TestResolveRegistration(t *testing.T) {
 		r := fleet.ResolveRegistration(tt.dep)
 		if (r.Registered == nil) != (tt.want == nil) || (r.Registered != nil && *r.Registered != *tt.want) || r.Source != tt.source {
 			t.Errorf("%s: got %v from %s, want %v from %s", tt.name, r.Registered, r.Source, tt.want, tt.source)
+		}
+	}
+}
+
+// TestAssessSaysWhatIsBehind checks that health tells a client update
+// (the agent behind) from an AVS update, and compares builds that carry
+// "VERSION+commit" by their version.
+func TestAssessSaysWhatIsBehind(t *testing.T) {
+	in := func(agent, avs string) fleet.Input {
+		return fleet.Input{AgentVersion: agent, LastSeenAt: ago(time.Second), Observation: &storage.Observation{},
+			Deployments: []fleet.Deployment{{AVSID: "eigenda", Chain: "mainnet", Version: avs, Healthy: true}}}
+	}
+	for _, tt := range []struct {
+		name       string
+		in         fleet.Input
+		agent, avs bool
+	}{
+		{"agent build behind", in("1.1.0+6cebdf9", "0.8.6"), true, false},
+		{"agent build current", in("1.2.0+6cebdf9", "0.8.6"), false, false},
+		{"AVS behind", in("1.2.0+6cebdf9", "0.8.5"), false, true},
+		{"both", in("1.1.0", "0.8.5"), true, true},
+	} {
+		h := fleet.Assess(tt.in, now, fleet.Rules{}, testCatalogue())
+		if h.AgentUpdateable != tt.agent || h.AVSUpdateable != tt.avs || h.Updateable != (tt.agent || tt.avs) {
+			t.Errorf("%s: agent %v avs %v updateable %v, want %v %v", tt.name, h.AgentUpdateable, h.AVSUpdateable, h.Updateable, tt.agent, tt.avs)
+		}
+	}
+	if got := fleet.LatestVersion("0.1.0", "0.4.0+abc", "dev", "", "0.3.9"); got != "0.4.0+abc" {
+		t.Errorf("LatestVersion = %q", got)
+	}
+}
+
+// TestAssessOfflineUnhealthyOnlyWithAVS checks the draft's rule that the
+// unhealthy list holds offline machines with an AVS, not every offline
+// machine.
+func TestAssessOfflineUnhealthyOnlyWithAVS(t *testing.T) {
+	prover := fleet.Assess(fleet.Input{AgentVersion: "1.2.0", LastSeenAt: ago(time.Hour)}, now, fleet.Rules{}, testCatalogue())
+	avs := fleet.Assess(fleet.Input{AgentVersion: "1.2.0", LastSeenAt: ago(time.Hour),
+		Deployments: []fleet.Deployment{{AVSID: "eigenda", Chain: "mainnet", Version: "0.8.6", Healthy: true}}}, now, fleet.Rules{}, testCatalogue())
+	if !prover.Offline || prover.Unhealthy() {
+		t.Errorf("offline prover: offline %v unhealthy %v, want true false", prover.Offline, prover.Unhealthy())
+	}
+	if !avs.Offline || !avs.Unhealthy() {
+		t.Errorf("offline AVS machine: offline %v unhealthy %v, want true true", avs.Offline, avs.Unhealthy())
+	}
+}
+
+// TestAssessIdleCountsFromEnrolment checks that a machine that has run no
+// job yet becomes idle only an idle window after it enrolled.
+func TestAssessIdleCountsFromEnrolment(t *testing.T) {
+	rules := fleet.Rules{IdleWindow: 10 * time.Minute}
+	for _, tt := range []struct {
+		enrolled time.Duration
+		idle     bool
+	}{{time.Minute, false}, {10 * time.Minute, false}, {11 * time.Minute, true}} {
+		h := fleet.Assess(fleet.Input{AgentVersion: "1.2.0", EnrolledAt: *ago(tt.enrolled), LastSeenAt: ago(time.Second),
+			Observation: &storage.Observation{}}, now, rules, testCatalogue())
+		if h.Idle != tt.idle {
+			t.Errorf("enrolled %s ago: idle = %v, want %v (%q)", tt.enrolled, h.Idle, tt.idle, h.Reasons)
 		}
 	}
 }

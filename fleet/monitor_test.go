@@ -152,7 +152,7 @@ func TestMonitorSweep(t *testing.T) {
 			t.Errorf("transitions = %+v", ts)
 		}
 		ts, err = f.mon.Transitions(ctx, f.teamA, prover, time.Time{}, 10)
-		if err != nil || len(ts) != 2 || ts[0].To != fleet.StateIdle || ts[0].From != fleet.StateErroring {
+		if err != nil || len(ts) != 2 || ts[0].To != fleet.StateHealthy || ts[0].From != fleet.StateErroring { // idle only after the idle window since enrolment
 			t.Errorf("prover transitions = %+v, %v", ts, err)
 		}
 		if _, err := f.mon.Transitions(ctx, f.teamB, avsM, time.Time{}, 10); proofgrid.ErrorCode(err) != proofgrid.ENOTFOUND {

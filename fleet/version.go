@@ -133,3 +133,20 @@ func Behind(current, latest string) bool {
 	c, ok := CompareVersions(current, latest)
 	return ok && c < 0
 }
+
+// LatestVersion returns the highest release version among vs, "" when none
+// is one.
+func LatestVersion(vs ...string) string {
+	var (
+		best   version
+		bestS  string
+		anyYet bool
+	)
+	for _, s := range vs {
+		v, ok := parseVersion(s)
+		if ok && (!anyYet || v.compare(best) > 0) {
+			best, bestS, anyYet = v, s, true
+		}
+	}
+	return bestS
+}

@@ -55,6 +55,11 @@ func (s *Service) RecordBlock(ctx context.Context, info storage.BlockInfo) (Reco
 		if res.Block, res.Created, err = tx.RecordBlock(ctx, info, now); err != nil {
 			return err
 		}
+		if res.Block.Hash != nil {
+			if err := s.reverify(ctx, tx, res.Block); err != nil {
+				return err
+			}
+		}
 		first, err := tx.MarkBlockScheduled(ctx, info.Number, now)
 		if err != nil || !first {
 			return err
@@ -85,6 +90,26 @@ func (s *Service) RecordBlock(ctx context.Context, info storage.BlockInfo) (Reco
 		s.notify()
 	}
 	return res, nil
+}
+
+// reverify verifies again, in tx, the proofs of block b that could not be
+// verified because its hash was not known then: a cannot_verify for a
+// missing input is not final. Each gets a verification task of its own
+// TaskID (the first one's stays taken for its retention), named after the
+// hash so that recording the same hash again adds nothing.
+func (s *Service) reverify(ctx context.Context, tx *storage.Tx, b storage.Block) error {
+	reopened, err := tx.ReopenVerifications(ctx, b.Number, unknownHashReason(b.Number))
+	if err != nil {
+		return err
+	}
+	for _, p := range reopened {
+		m := queue.ProofVerify(queue.ProofVerifyPayload{ProofID: p.ID, TeamID: p.TeamID})
+		m.TaskID += ":" + *b.Hash
+		if err := tx.Enqueue(ctx, m); err != nil {
+			return fmt.Errorf("verify proof %d again: %w", p.ID, err)
+		}
+	}
+	return nil
 }
 
 // Block returns a block by number or by 0x hash, or ENOTFOUND.

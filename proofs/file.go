@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"regexp"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/blob"
+	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/storage"
 )
 
@@ -38,10 +40,17 @@ func vkBlobKey(team int64, name string) string {
 func legacyVKBlobKey(name string) string { return "verification-keys/" + name }
 
 // readVerificationKey returns team's key called name: the one it uploaded,
-// or else one uploaded under that name before keys were kept per team. A
-// name that names no key is ENOTFOUND.
+// or else one uploaded under that name before keys were kept per team. An
+// upload stores <filename>.bin, so a name without ".bin" also finds the
+// key uploaded as that filename: a vk_path set to the name the upload was
+// given must not silently name nothing. A name that names no key is
+// ENOTFOUND.
 func (s *Service) readVerificationKey(ctx context.Context, team int64, name string) ([]byte, error) {
-	for _, key := range []string{vkBlobKey(team, name), legacyVKBlobKey(name)} {
+	keys := []string{vkBlobKey(team, name), legacyVKBlobKey(name)}
+	if !strings.HasSuffix(name, ".bin") {
+		keys = append(keys, vkBlobKey(team, name+".bin"), legacyVKBlobKey(name+".bin"))
+	}
+	for _, key := range keys {
 		if !blob.ValidKey(key) {
 			continue
 		}
@@ -126,6 +135,32 @@ func (s *Service) PutVerificationKey(ctx context.Context, teamID int64, filename
 	name := base + ".bin"
 	if _, err := s.blobs.Put(ctx, vkBlobKey(teamID, name), bytes.NewReader(data)); err != nil {
 		return "", err
+	}
+	// Proofs that could not be verified for want of this key are
+	// verified again now that it is here; the key's digest names the
+	// tasks, so uploading other bytes later verifies them once more.
+	sum := sha256.Sum256(data)
+	var n int
+	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
+		reopened, err := tx.ReopenTeamVerifications(ctx, teamID, []string{missingKeyReason(name), missingKeyReason(base)})
+		if err != nil {
+			return err
+		}
+		n = len(reopened)
+		for _, p := range reopened {
+			m := queue.ProofVerify(queue.ProofVerifyPayload{ProofID: p.ID, TeamID: p.TeamID})
+			m.TaskID += ":vk-" + hex.EncodeToString(sum[:8])
+			if err := tx.Enqueue(ctx, m); err != nil {
+				return fmt.Errorf("verify proof %d again: %w", p.ID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	if n > 0 {
+		s.notify()
 	}
 	return name, nil
 }

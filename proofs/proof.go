@@ -96,6 +96,24 @@ func (s *Service) target(ctx context.Context, who Reporter, index int64) (report
 	return reportTarget{cluster: c, version: v, zkvm: z, zv: zv}, nil
 }
 
+// onePerCluster keeps a cluster at one proof per block across its
+// versions: a block the cluster proved under any version is ECONFLICT, and
+// an unfinished proof started under an earlier version moves to the
+// active one, which the report then updates.
+func (s *Service) onePerCluster(ctx context.Context, t reportTarget, block int64) error {
+	cur, found, err := s.db.ProofOfCluster(ctx, block, t.cluster.ID)
+	if err != nil || !found || cur.ClusterVersionID == t.version.ID {
+		return err
+	}
+	if cur.Status != StateProved {
+		moved, err := s.db.MoveProof(ctx, cur.ID, t.version.ID, s.now())
+		if err != nil || moved {
+			return err
+		}
+	}
+	return proofgrid.Errorf(proofgrid.ECONFLICT, "Proof already proved")
+}
+
 // Report applies a proof report to the proof of the block by the
 // cluster's active version, creating the block row on first mention.
 //
@@ -134,6 +152,9 @@ func (s *Service) Report(ctx context.Context, who Reporter, r Report) (storage.P
 	}
 	if !t.cluster.IsActive {
 		return storage.Proof{}, proofgrid.Errorf(proofgrid.EINVALID, "cluster %d is not active and cannot receive proofs", r.ClusterIndex)
+	}
+	if err := s.onePerCluster(ctx, t, r.BlockNumber); err != nil {
+		return storage.Proof{}, err
 	}
 	if proved {
 		if err := s.checkWork(t, r.Proof); err != nil {

@@ -326,7 +326,10 @@ func TestExecVerifierAndKeys(t *testing.T) {
 	if err != nil || !newVersion {
 		t.Fatalf("UpdateCluster(vk) = %v %v", newVersion, err)
 	}
-	p2, err := f.svc.Report(ctx, who, proofs.Report{Status: "proved", BlockNumber: 1, ClusterIndex: c.Index, ProvingTimeMS: 1, Proof: []byte("KEY")})
+	// A cluster proves a block once, whatever its version.
+	_, err = f.svc.Report(ctx, who, proofs.Report{Status: "proved", BlockNumber: 1, ClusterIndex: c.Index, ProvingTimeMS: 1, Proof: []byte("KEY")})
+	wantCode(t, err, proofgrid.ECONFLICT)
+	p2, err := f.svc.Report(ctx, who, proofs.Report{Status: "proved", BlockNumber: 4, ClusterIndex: c.Index, ProvingTimeMS: 1, Proof: []byte("KEY")})
 	if err != nil || p2.ID == p1.ID {
 		t.Fatalf("proof for the new version = %+v %v (first %d)", p2, err, p1.ID)
 	}
@@ -357,7 +360,7 @@ func TestExecVerifierAndKeys(t *testing.T) {
 	if keys, _ := f.svc.ActiveVerificationKeys(ctx); len(keys) != 0 {
 		t.Fatalf("a local key file is served: %+v", keys)
 	}
-	p4, _ := f.svc.Report(ctx, who, proofs.Report{Status: "proved", BlockNumber: 3, ClusterIndex: c.Index, ProvingTimeMS: 1, Proof: []byte("LOCAL")})
+	p4, _ := f.svc.Report(ctx, who, proofs.Report{Status: "proved", BlockNumber: 5, ClusterIndex: c.Index, ProvingTimeMS: 1, Proof: []byte("LOCAL")})
 	if v, err := f.svc.Verify(ctx, p4.ID); err != nil || v.Outcome != zkvm.OutcomeCannotVerify {
 		t.Fatalf("Verify with a local key path = %+v %v", v, err)
 	}

@@ -96,6 +96,20 @@ func storedVerdict(p storage.Proof) zkvm.Verdict {
 	return zkvm.Verdict{Outcome: zkvm.Outcome(*p.Verification), Reason: p.VerificationReason, Duration: d}
 }
 
+// unknownHashReason is the reason of a cannot_verify for a block whose hash
+// was not known yet. It is not final: RecordBlock reopens the proofs of the
+// block with this reason when the hash arrives.
+func unknownHashReason(block int64) string {
+	return fmt.Sprintf("the hash of block %d is not known yet", block)
+}
+
+// missingKeyReason is the reason of a cannot_verify for a vk_path that
+// names no uploaded key yet. It is not final: PutVerificationKey reopens
+// the team's proofs with this reason when the key arrives.
+func missingKeyReason(vkPath string) string {
+	return fmt.Sprintf("verification key %s not found: upload it with POST /api/v0/verification-keys/upload", vkPath)
+}
+
 func cannotVerify(format string, args ...any) zkvm.Verdict {
 	return zkvm.Verdict{Outcome: zkvm.OutcomeCannotVerify, Reason: fmt.Sprintf(format, args...)}
 }
@@ -124,7 +138,7 @@ func (s *Service) runVerifier(ctx context.Context, v storage.ProofView) (zkvm.Ve
 	}
 	if v.ZKVM.Slug == DemoZKVM {
 		if !known {
-			return cannotVerify("the hash of block %d is not known yet", v.Proof.BlockNumber), nil
+			return cannotVerify("%s", unknownHashReason(v.Proof.BlockNumber)), nil
 		}
 		demo := zkvm.DemoVerifier{Workers: s.cfg.DemoVerifyWorkers, MaxSteps: s.cfg.DemoVerifyMaxSteps, Timeout: s.cfg.VerifyTimeout}
 		return demo.Verify(ctx, proof, uint64(v.Proof.BlockNumber), hash)
@@ -159,7 +173,7 @@ func (s *Service) verificationKeyFile(ctx context.Context, team int64, vkPath *s
 	}
 	b, err := s.readVerificationKey(ctx, team, *vkPath)
 	if proofgrid.ErrorCode(err) == proofgrid.ENOTFOUND {
-		v := cannotVerify("verification key %s not found: upload it with POST /api/v0/verification-keys/upload", *vkPath)
+		v := cannotVerify("%s", missingKeyReason(*vkPath))
 		return "", noop, &v
 	} else if err != nil {
 		v := cannotVerify("cannot read the verification key: %v", err)

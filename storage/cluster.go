@@ -333,6 +333,25 @@ func (c *conn) UpdateCluster(ctx context.Context, teamID, index int64, upd Clust
 			`UPDATE cluster_versions SET is_active = ? WHERE cluster_id = ?`, false, cl.ID); err != nil {
 			return fmt.Errorf("storage: deactivate cluster versions: %w", err)
 		}
+		// Going back to an earlier configuration reactivates its version
+		// rather than numbering a new one: the version is the
+		// configuration, and its proofs stay its own.
+		var earlier []clusterVersionRow
+		if err := selectContext(ctx, tx.w, &earlier,
+			`SELECT `+clusterVersionColumns+` FROM cluster_versions WHERE cluster_id = ? AND zkvm_version_id = ? ORDER BY idx`,
+			cl.ID, zv); err != nil {
+			return fmt.Errorf("storage: earlier cluster versions: %w", err)
+		}
+		for _, r := range earlier {
+			if v := r.version(); equalStringPtr(v.VKPath, vk) {
+				if _, err := execContext(ctx, tx.w, `UPDATE cluster_versions SET is_active = ? WHERE id = ?`, true, v.ID); err != nil {
+					return fmt.Errorf("storage: reactivate cluster version: %w", err)
+				}
+				v.IsActive = true
+				outV = v
+				return nil
+			}
+		}
 		var last int64
 		if err := getContext(ctx, tx.w, &last, `SELECT COALESCE(MAX(idx), 0) FROM cluster_versions WHERE cluster_id = ?`, cl.ID); err != nil {
 			return fmt.Errorf("storage: last cluster version: %w", err)

@@ -222,7 +222,7 @@ func TestProofUpsert(t *testing.T) {
 			t.Fatalf("proving = %+v %v", p, err)
 		}
 		p, err = report(storage.ProofQueued, base.Add(2*time.Second), nil)
-		if err != nil || p.Status != storage.ProofQueued || p.ProvingAt == nil {
+		if err != nil || p.Status != storage.ProofQueued || p.ProvingAt != nil || !p.QueuedAt.Equal(stored(base.Add(2*time.Second))) { // a new attempt: proving_timestamp cleared
 			t.Fatalf("back to queued = %+v %v", p, err)
 		}
 		p, err = report(storage.ProofProved, base.Add(3*time.Second), func(r *storage.ProofReport) {

@@ -159,6 +159,7 @@ type FleetMachine struct {
 	Name         string
 	Role         string
 	AgentVersion string
+	EnrolledAt   time.Time
 	LastSeenAt   *time.Time
 	// Observation is nil for a machine without one.
 	Observation *Observation
@@ -212,7 +213,7 @@ func (c *conn) FleetMachines(ctx context.Context, f FleetFilter) ([]FleetMachine
 		// covering index instead of the table.
 		where = " WHERE m.team_id > 0"
 	}
-	query := `SELECT m.id, m.team_id, m.name, m.role, m.agent_version, m.last_seen_at,
+	query := `SELECT m.id, m.team_id, m.name, m.role, m.agent_version, m.enrolled_at, m.last_seen_at,
 	        o.seen_at, o.cpu_percent, o.memory_percent, o.disk_max_percent, o.disk_max_mount,
 	        o.gpu_count, o.gpu_xid_errors, o.running_jobs, o.errors, o.last_active_at,
 	        d.avs_id, d.chain, d.version, d.operator_address, d.healthy, d.error, d.registered, d.reported_at,
@@ -232,14 +233,15 @@ func (c *conn) FleetMachines(ctx context.Context, f FleetFilter) ([]FleetMachine
 	var legacy []int // indexes of machines seen but without an observation
 	for rows.Next() {
 		var (
-			m                      FleetMachine
-			lastSeen, seen, active dbTime
-			mount, errs            sql.NullString
-			cpu, mem, disk         sql.NullFloat64
-			gpus, xid, jobs        sql.NullInt64
-			dep                    deploymentColumns
+			m                  FleetMachine
+			enrolled, lastSeen dbTime
+			seen, active       dbTime
+			mount, errs        sql.NullString
+			cpu, mem, disk     sql.NullFloat64
+			gpus, xid, jobs    sql.NullInt64
+			dep                deploymentColumns
 		)
-		if err := rows.Scan(&m.ID, &m.TeamID, &m.Name, &m.Role, &m.AgentVersion, &lastSeen,
+		if err := rows.Scan(&m.ID, &m.TeamID, &m.Name, &m.Role, &m.AgentVersion, &enrolled, &lastSeen,
 			&seen, &cpu, &mem, &disk, &mount, &gpus, &xid, &jobs, &errs, &active,
 			&dep.avsID, &dep.chain, &dep.version, &dep.operator, &dep.healthy, &dep.err, &dep.registered, &dep.reported,
 			&dep.recRegistered, &dep.recSource, &dep.recAsOf); err != nil {
@@ -252,7 +254,7 @@ func (c *conn) FleetMachines(ctx context.Context, f FleetFilter) ([]FleetMachine
 			}
 			continue
 		}
-		m.LastSeenAt = lastSeen.ptr()
+		m.EnrolledAt, m.LastSeenAt = enrolled.Time, lastSeen.ptr()
 		if seen.Valid {
 			o := &Observation{
 				MachineID: m.ID, SeenAt: seen.Time, CPUPercent: cpu.Float64, MemoryPercent: mem.Float64,
@@ -286,6 +288,17 @@ func (c *conn) FleetMachines(ctx context.Context, f FleetFilter) ([]FleetMachine
 	}
 	if err := c.fillLegacySamples(ctx, out, legacy); err != nil {
 		return nil, err
+	}
+	return out, nil
+}
+
+// AgentVersions returns every distinct agent version enrolled machines
+// report, of all teams: which agent release is the newest is a fact about
+// the fleet, not about one team.
+func (c *conn) AgentVersions(ctx context.Context) ([]string, error) {
+	var out []string
+	if err := selectContext(ctx, c.r, &out, `SELECT DISTINCT agent_version FROM machines WHERE agent_version <> ''`); err != nil {
+		return nil, fmt.Errorf("storage: agent versions: %w", err)
 	}
 	return out, nil
 }

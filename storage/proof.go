@@ -183,6 +183,11 @@ func (t *Tx) upsertProof(ctx context.Context, rep ProofReport, stamp string, at 
 		"submitted_by", "worker_key", "created_at", "updated_at"}
 	args := []any{rep.BlockNumber, rep.ClusterVersionID, rep.ClusterID, rep.TeamID, rep.Status, at,
 		rep.SubmittedBy, rep.WorkerKey, at, at}
+	if rep.Status == ProofQueued {
+		// Back to queued is a new attempt: it has not started proving, so
+		// proving_timestamp never precedes queued_timestamp.
+		sets = append(sets, "proving_at = NULL")
+	}
 	if rep.Status == ProofProved {
 		for _, col := range []string{"proving_cycles", "proving_time_ms", "size_bytes", "verifier_id", "program_id", "blob_key", "proof_sha256"} {
 			sets = append(sets, col+" = excluded."+col)
@@ -255,6 +260,81 @@ func (c *conn) SetProofVerification(ctx context.Context, id int64, outcome, reas
 		return proofgrid.Errorf(proofgrid.ENOTFOUND, "proof %d not found", id)
 	}
 	return nil
+}
+
+// ClusterProof names a proof of a block by a cluster: its id, the cluster
+// version it is attached to and its status.
+type ClusterProof struct {
+	ID               int64  `db:"id"`
+	ClusterVersionID int64  `db:"cluster_version_id"`
+	Status           string `db:"status"`
+}
+
+// ProofOfCluster returns cluster clusterID's proof of block number,
+// whichever version it is attached to, and false when the cluster has
+// none.
+func (c *conn) ProofOfCluster(ctx context.Context, number int64, clusterID string) (ClusterProof, bool, error) {
+	var p ClusterProof
+	err := getContext(ctx, c.r, &p,
+		`SELECT id, cluster_version_id, status FROM proofs WHERE block_number = ? AND cluster_id = ? ORDER BY id LIMIT 1`, number, clusterID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ClusterProof{}, false, nil
+	} else if err != nil {
+		return ClusterProof{}, false, fmt.Errorf("storage: proof of cluster: %w", err)
+	}
+	return p, true, nil
+}
+
+// MoveProof attaches the unproved proof id to cluster version versionID,
+// and reports false when it is proved (and stays where it is) or gone.
+func (c *conn) MoveProof(ctx context.Context, id, versionID int64, at time.Time) (bool, error) {
+	res, err := execContext(ctx, c.w,
+		`UPDATE proofs SET cluster_version_id = ?, updated_at = ? WHERE id = ? AND status <> 'proved'`, versionID, at, id)
+	if err != nil {
+		return false, fmt.Errorf("storage: move proof: %w", err)
+	}
+	n, err := rowsAffected(res)
+	return n == 1, err
+}
+
+// ReopenedProof is a proof whose verification ReopenVerifications cleared.
+type ReopenedProof struct {
+	ID     int64 `db:"id"`
+	TeamID int64 `db:"team_id"`
+}
+
+// ReopenVerifications clears the cannot_verify outcome of the proved
+// proofs of block number whose reason is reason (the verdict of an input
+// that was missing then), so that they can be verified again, and returns
+// them.
+func (c *conn) ReopenVerifications(ctx context.Context, number int64, reason string) ([]ReopenedProof, error) {
+	var out []ReopenedProof
+	err := selectContext(ctx, c.w, &out,
+		`UPDATE proofs SET verification = NULL, verification_reason = '', verification_ms = NULL, verified_at = NULL
+		 WHERE block_number = ? AND verification = 'cannot_verify' AND verification_reason = ?
+		 RETURNING id, team_id`, number, reason)
+	if err != nil {
+		return nil, fmt.Errorf("storage: reopen verifications: %w", err)
+	}
+	return out, nil
+}
+
+// ReopenTeamVerifications clears the cannot_verify outcome of team's
+// proved proofs whose reason is one of reasons, and returns them.
+func (c *conn) ReopenTeamVerifications(ctx context.Context, team int64, reasons []string) ([]ReopenedProof, error) {
+	var out []ReopenedProof
+	for _, reason := range reasons {
+		var some []ReopenedProof
+		err := selectContext(ctx, c.w, &some,
+			`UPDATE proofs SET verification = NULL, verification_reason = '', verification_ms = NULL, verified_at = NULL
+			 WHERE team_id = ? AND verification = 'cannot_verify' AND verification_reason = ?
+			 RETURNING id, team_id`, team, reason)
+		if err != nil {
+			return nil, fmt.Errorf("storage: reopen verifications: %w", err)
+		}
+		out = append(out, some...)
+	}
+	return out, nil
 }
 
 // ProofView is a proof with everything a listing shows about it.

@@ -319,8 +319,26 @@ func testAPI(t *testing.T, dialect string) {
 	if list.TotalCount != 0 {
 		t.Fatalf("unknown cluster filter = %+v", list)
 	}
-	for _, q := range []string{query("limit", "0"), query("limit", "1001"), query("offset", "-1"), query("limit", "x"),
-		query("block", "0xzz"), query("clusters", "not-a-uuid"), query("clusters", clusterUUID+",,")} {
+	// Parameters that break the document's schema are its 422 issue
+	// array; the cluster filter, a plain string there, is 400.
+	for q, want := range map[string]struct{ code, path string }{
+		query("limit", "0"): {"too_small", "limit"}, query("limit", "1001"): {"too_big", "limit"},
+		query("offset", "-1"): {"too_small", "offset"}, query("limit", "x"): {"invalid_type", "limit"},
+		query("block", "0xzz"): {"invalid_union", "block"},
+	} {
+		r := c.getJSON("/api/v0/proofs"+q, read)
+		wantStatus(t, r, 422)
+		var issues []struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+			Path    []any  `json:"path"`
+		}
+		r.json(t, &issues)
+		if len(issues) != 1 || issues[0].Code != want.code || issues[0].Message == "" || len(issues[0].Path) != 1 || issues[0].Path[0] != want.path {
+			t.Errorf("GET /proofs%s = %s, want one %s issue at %s", q, r.body, want.code, want.path)
+		}
+	}
+	for _, q := range []string{query("clusters", "not-a-uuid"), query("clusters", clusterUUID+",,")} {
 		r := c.getJSON("/api/v0/proofs"+q, read)
 		wantStatus(t, r, 400)
 		r.errorMessage(t)

@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"math"
 	"strconv"
@@ -16,7 +17,6 @@ import (
 
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/client"
-	"github.com/proofgrid/proofgrid/coordinator/web"
 	"github.com/proofgrid/proofgrid/proofs"
 	"github.com/proofgrid/proofgrid/storage"
 	"github.com/proofgrid/proofgrid/zkvm"
@@ -106,14 +106,50 @@ func newProofResponse(v storage.ProofView) client.Proof {
 	return r
 }
 
+// Issue is one entry of the Ethproofs document's 422 "Validation error"
+// body: the form zod reports a schema violation in, with the path of the
+// offending parameter.
+type Issue struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Path    []any  `json:"path"`
+}
+
+// validationFailed answers 422 with issues, as the document specifies for
+// parameters that break its schema.
+func validationFailed(c *fiber.Ctx, issues []Issue) error {
+	return c.Status(fiber.StatusUnprocessableEntity).JSON(issues)
+}
+
+// intParam checks an integer query parameter against the document's
+// schema (minimum, maximum, default), appending an issue when it breaks
+// it. Out-of-range values are refused, not clamped: the document gives
+// bounds and no clamping.
+func intParam(c *fiber.Ctx, name string, def, lo, hi int, issues *[]Issue) int {
+	raw := c.Query(name)
+	if raw == "" {
+		return def
+	}
+	n, err := strconv.Atoi(raw)
+	switch {
+	case err != nil:
+		*issues = append(*issues, Issue{Code: "invalid_type", Message: fmt.Sprintf("Expected integer, received %q", raw), Path: []any{name}})
+	case n < lo:
+		*issues = append(*issues, Issue{Code: "too_small", Message: fmt.Sprintf("Number must be greater than or equal to %d", lo), Path: []any{name}})
+	case n > hi:
+		*issues = append(*issues, Issue{Code: "too_big", Message: fmt.Sprintf("Number must be less than or equal to %d", hi), Path: []any{name}})
+	}
+	return n
+}
+
 func (a *API) listProofs(c *fiber.Ctx) error {
 	var f storage.ProofFilter
+	var issues []Issue
 	if s := c.Query("block"); s != "" {
 		ref, err := proofs.ParseBlockRef(s)
 		if err != nil {
-			return err
-		}
-		if ref.Hash != "" {
+			issues = append(issues, Issue{Code: "invalid_union", Message: "Expected a block number (integer >= 0) or a 0x-prefixed 64-hex-digit block hash", Path: []any{"block"}})
+		} else if ref.Hash != "" {
 			f.BlockHash = ref.Hash
 		} else {
 			f.BlockNumber = &ref.Number
@@ -132,12 +168,10 @@ func (a *API) listProofs(c *fiber.Ctx) error {
 			return proofgrid.Errorf(proofgrid.EINVALID, "Invalid clusters: at most %d cluster UUIDs, got %d", maxClusterFilter, len(f.ClusterIDs))
 		}
 	}
-	var err error
-	if f.Limit, err = web.IntQuery(c, "limit", defaultProofLimit, 1, maxProofLimit); err != nil {
-		return err
-	}
-	if f.Offset, err = web.IntQuery(c, "offset", 0, 0, math.MaxInt32); err != nil {
-		return err
+	f.Limit = intParam(c, "limit", defaultProofLimit, 1, maxProofLimit, &issues)
+	f.Offset = intParam(c, "offset", 0, 0, math.MaxInt32, &issues)
+	if len(issues) > 0 {
+		return validationFailed(c, issues)
 	}
 	views, total, err := a.Proofs.ListProofs(c.UserContext(), f)
 	if err != nil {

@@ -52,7 +52,7 @@ func (a *API) Mount(app fiber.Router) {
 		r.Get(base+"/idle", read, a.list("idle_machines", func(h fleet.Health) bool { return h.Idle }))
 		r.Get(base+"/unhealthy", read, a.list("unhealthy_machines", fleet.Health.Unhealthy))
 		r.Get(base+"/errors", read, a.list("erroring_machines", func(h fleet.Health) bool { return h.Erroring }))
-		r.Get(base+"/updateable", read, a.list("updateable_machines", func(h fleet.Health) bool { return h.Updateable }))
+		r.Get(base+"/updateable", read, a.list("updateable_machines", func(h fleet.Health) bool { return h.AgentUpdateable }))
 		r.Get(base+"/transitions", read, a.transitions)
 		r.Get(base+"/transitions/:machine_id", read, a.transitions)
 	}
@@ -146,7 +146,7 @@ func (a *API) status(c *fiber.Ctx) error {
 		if h.Idle {
 			r.IdleMachines = append(r.IdleMachines, m.ID)
 		}
-		if h.Updateable {
+		if h.AgentUpdateable {
 			r.UpdateableMachines = append(r.UpdateableMachines, m.ID)
 		}
 		if h.Erroring {
@@ -397,7 +397,8 @@ func (a *API) deployed(c *fiber.Ctx) error {
 
 // RegisteredAVS is one entry of /avs/registered/. Source and AsOf are
 // proofgrid extensions: "agent", "admin" or "none" (nobody said, and
-// registered is false).
+// registered is false). MachineID is "" for an admin record that no
+// deployment of the team covers.
 type RegisteredAVS struct {
 	AVSName    string     `json:"avs_name"`
 	AVSID      string     `json:"avs_id"`
@@ -410,12 +411,19 @@ type RegisteredAVS struct {
 }
 
 func (a *API) registrations(c *fiber.Ctx) error {
-	deps, _, err := a.Monitor.Deployments(c.UserContext(), teamOf(c))
+	deps, cat, err := a.Monitor.Deployments(c.UserContext(), teamOf(c))
 	if err != nil {
 		return err
 	}
-	out := make([]RegisteredAVS, len(deps))
+	recs, err := a.Monitor.RecordedRegistrations(c.UserContext())
+	if err != nil {
+		return err
+	}
+	type key struct{ avs, chain, operator string }
+	covered := make(map[key]bool, len(deps))
+	out := make([]RegisteredAVS, len(deps), len(deps)+len(recs))
 	for i, d := range deps {
+		covered[key{d.AVSID, d.Chain, d.OperatorAddress}] = true
 		r := RegisteredAVS{
 			AVSName: d.AVSName, AVSID: d.AVSID, Network: d.Chain, MachineID: d.MachineID,
 			Operator: d.OperatorAddress, Source: d.Registration.Source, AsOf: d.Registration.AsOf,
@@ -424,6 +432,23 @@ func (a *API) registrations(c *fiber.Ctx) error {
 			r.Registered = *v
 		}
 		out[i] = r
+	}
+	// An admin record stands on its own, as /avs/registered/{avs_id}
+	// counts it: listing only deployments would answer false in one
+	// place and true in the other.
+	for _, rec := range recs {
+		if covered[key{rec.AVSID, rec.Chain, rec.OperatorAddress}] {
+			continue
+		}
+		name := rec.AVSID
+		if v, found := cat.Lookup(rec.AVSID); found {
+			name = v.Name
+		}
+		asOf := rec.AsOf
+		out = append(out, RegisteredAVS{
+			AVSName: name, AVSID: rec.AVSID, Network: rec.Chain, Operator: rec.OperatorAddress,
+			Registered: rec.Registered, Source: rec.Source, AsOf: &asOf,
+		})
 	}
 	return ok(c, fiber.StatusOK, fiber.Map{"registered_avs": out})
 }
@@ -536,7 +561,7 @@ func (a *API) requirements(c *fiber.Ctx) error {
 	}
 	nc := req.NodeClass
 	return ok(c, fiber.StatusOK, RequirementsResult{
-		Physical: Physical{NodeClass: nc.Name, Cores: nc.Cores, Memory: nc.MemoryBytes, Disk: nc.DiskBytes, Bandwidth: nc.BandwidthBPS, GPU: nc.GPU},
+		Physical: Physical{NodeClass: strings.ToUpper(nc.Name), Cores: nc.Cores, Memory: nc.MemoryBytes, Disk: nc.DiskBytes, Bandwidth: nc.BandwidthBPS, GPU: nc.GPU},
 		Stake: StakeRequirement{
 			MinimumETH: req.AVS.MinimumStakeETH, OperatorETH: req.Stake.ETH, MeetsMinimum: req.MeetsMinimum,
 			Source: req.Stake.Source, AsOf: req.Stake.AsOf,

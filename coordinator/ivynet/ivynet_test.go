@@ -410,6 +410,29 @@ func testSurface(t *testing.T, dialect string) {
 		}
 		return nil
 	})
+	// A freshly enrolled prover is idle only once the idle window has
+	// passed since its enrolment.
+	if mi := info(t, env, readA, prover.machineID); mi.Status != "Healthy" {
+		t.Errorf("freshly enrolled prover is %s, want Healthy", mi.Status)
+	}
+	// Let the sweep record every machine's first state before the clock
+	// jumps, so that no first state is judged from a stale heartbeat.
+	eventually(t, 30*time.Second, func() error {
+		if got := latestTransitions(t, env, readA); len(got) != 4 || got[prover.machineID] != fleet.StateHealthy {
+			return fmt.Errorf("first transitions = %v", got)
+		}
+		return nil
+	})
+	clk.Advance(3 * time.Minute)
+	eventually(t, 20*time.Second, func() error {
+		var all statusResult
+		get(t, env.URL, "/v1/client/status", env.AdminJWT(), &all)
+		get(t, env.URL, "/v1/client/status", readA, &st)
+		if len(all.OfflineMachines) != 0 || len(st.OfflineMachines) != 0 || len(st.IdleMachines) != 1 {
+			return fmt.Errorf("status = %+v; waiting for heartbeats after the idle window", all)
+		}
+		return nil
+	})
 	want := statusResult{
 		TotalMachines: 4, HealthyMachines: 1,
 		UnhealthyMachines: id(avsDown, avsOld), IdleMachines: id(prover), UpdateableMachines: id(avsOld),
@@ -774,7 +797,7 @@ func testAVSRoutes(t *testing.T, env *coordinatortest.Env, readA, adminJWT, team
 	eigenda, _ := cat.Lookup("eigenda")
 	var req requirements
 	get(t, env.URL, "/v1/avs/requirements/eigenda&"+operatorGood, readA, &req)
-	if req.Physical.NodeClass != eigenda.NodeClasses[0].Name || req.Stake.Source != "none" || req.Source != "catalogue" {
+	if req.Physical.NodeClass != strings.ToUpper(eigenda.NodeClasses[0].Name) || req.Stake.Source != "none" || req.Source != "catalogue" {
 		t.Errorf("requirements without stake = %+v", req)
 	}
 
@@ -794,7 +817,7 @@ func testAVSRoutes(t *testing.T, env *coordinatortest.Env, readA, adminJWT, team
 		t.Errorf("stake = %+v", stake)
 	}
 	get(t, env.URL, "/v1/avs/requirements/eigenda%26"+operatorGood, readA, &req) // "&" may come escaped
-	if want := eigenda.NodeClassFor(total); req.Physical.NodeClass != want.Name || req.Stake.OperatorETH != total || req.Stake.Source != "admin" {
+	if want := eigenda.NodeClassFor(total); req.Physical.NodeClass != strings.ToUpper(want.Name) || req.Stake.OperatorETH != total || req.Stake.Source != "admin" {
 		t.Errorf("requirements with %v ETH = %+v, want class %s", total, req, want.Name)
 	}
 
