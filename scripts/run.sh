@@ -149,7 +149,7 @@ fi
 # Merkle claims: a genesis allocation for a demo hotkey (idempotent by its
 # request_id, so a restart credits nothing twice), then an epoch closed now
 # (nothing is published when no entry was made since the latest one).
-DEMO_HOTKEY=5GrwvaDF5JmWXQcVU5n7mNdUuXGN4WhgMuFwcgZ4e8GmM8xA
+DEMO_HOTKEY=5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY
 api POST /api/v1/admin/rewards "{\"request_id\":\"make-run-genesis\",\"entries\":[{\"hotkey\":\"$DEMO_HOTKEY\",\"amount_units\":\"1000000000000\",\"reason\":\"genesis\"},{\"hotkey\":\"0x00000000000000000000000000000000000000aa\",\"amount_units\":\"18446744073709551616\",\"reason\":\"genesis\"}]}" >/dev/null ||
 	echo "run: could not grant the genesis allocation"
 api POST /api/v1/admin/epochs >/dev/null || echo "run: could not close an epoch"
