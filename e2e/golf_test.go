@@ -32,7 +32,7 @@ type golfEnv struct {
 	redisURL string
 	// contestant is the cmp_ token of user alice.
 	contestant string
-	// verifiers is a write token of team verifiers, for enrolment.
+	// verifiers is an operator token, which verifier agents enrol with.
 	verifiers string
 }
 
@@ -76,7 +76,7 @@ func startGolf(t *testing.T) *golfEnv {
 		url:        "http://127.0.0.1:" + strconv.Itoa(port),
 		redisURL:   redis.URL(),
 		contestant: output(t, env, "golf", "token", "create", "--user", "alice"),
-		verifiers:  output(t, env, "token", "create", "--team", "verifiers", "--mode", "write"),
+		verifiers:  output(t, env, "token", "create", "--operator", "--team", "verifiers"),
 	}
 	if !strings.HasPrefix(g.contestant, "cmp_") {
 		t.Fatalf("golf token create printed %q, want a cmp_ token", g.contestant)

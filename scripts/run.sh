@@ -127,7 +127,9 @@ pids+=($!)
 # A zkGolf verifier: consumes verify.golf, one submission at a time, with
 # the built-in lint checker (no Lean needed; see docs/zkgolf.md for the
 # real checker).
-bin/agent run --coordinator "$URL" --role verifier --name verifier-1 --state-dir "$DATA/verifier" \
+# Verifier agents see every team's submissions: they enrol with the
+# operator token.
+PROOFGRID_AGENT_TOKEN=$OPERATOR_TOKEN bin/agent run --coordinator "$URL" --role verifier --name verifier-1 --state-dir "$DATA/verifier" \
 	--interval "$INTERVAL" --verifier-checker lint >>"$DATA/logs/verifier.log" 2>&1 &
 pids+=($!)
 

@@ -79,6 +79,13 @@ func (a *API) enroll(c *fiber.Ctx) error {
 	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
+	// A verifier agent takes every team's zkGolf submissions, pending ones
+	// included, and decides their verdicts: it is the operator's machine,
+	// never a team's.
+	if req.Role == proofgrid.RoleVerifier && !p.IsOperator() {
+		return proofgrid.Errorf(proofgrid.EFORBIDDEN,
+			"verifier agents see every submission: enrol them with an operator token (coordinator token create --operator)")
+	}
 	pub, err := web.DecodePublicKey(req.PublicKey)
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -433,5 +434,32 @@ func TestEnrolmentGrantsOwnRedisUser(t *testing.T) {
 				t.Errorf("enrolling with the revoked token: %d, want 401", status)
 			}
 		})
+	}
+}
+
+// TestVerifierEnrolmentNeedsAnOperator: a verifier agent receives every
+// team's zkGolf submissions and decides their verdicts, so a team's token
+// cannot enrol one; an operator token can.
+func TestVerifierEnrolmentNeedsAnOperator(t *testing.T) {
+	env := coordinatortest.Start(t, coordinatortest.Options{})
+	enrol := func(token string) (int, map[string]any) {
+		_, key, _ := ed25519.GenerateKey(nil)
+		pub := base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey))
+		body, _ := json.Marshal(proofgrid.EnrollRequest{Name: "v1", Role: proofgrid.RoleVerifier, PublicKey: pub, AgentVersion: "1.0.0"})
+		r := sign(t, key, pub, "POST", "/proofgrid/v1/agents/enroll", body, time.Now(), nonce())
+		r.header.Set("Authorization", "Bearer "+token)
+		return r.send(t, env.URL)
+	}
+	for _, tok := range []string{env.Token("alpha", auth.ModeWrite), env.Token("alpha", auth.ModeAdmin)} {
+		if status, out := enrol(tok); status != 403 || !strings.Contains(fmt.Sprint(out["error"]), "operator token") {
+			t.Fatalf("team token enrolled a verifier: %d %v, want 403", status, out)
+		}
+	}
+	if ms, _ := env.Coordinator.Fleet.Machines(context.Background(), 0); len(ms) != 0 {
+		t.Fatalf("refused enrolments stored %d machines", len(ms))
+	}
+	status, out := enrol(env.OperatorToken("ops"))
+	if status != 200 || fmt.Sprint(out["queues"]) != "[verify.golf]" {
+		t.Fatalf("operator enrolment of a verifier: %d %v, want 200 with queue verify.golf", status, out)
 	}
 }

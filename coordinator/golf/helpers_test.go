@@ -312,7 +312,7 @@ func startVerifier(tb testing.TB, env *coordinatortest.Env, name string, cfg ver
 	}
 	a, err := agent.New(agent.Config{
 		CoordinatorURL:  env.URL,
-		Token:           env.Token("verifiers", "write"),
+		Token:           env.OperatorToken("verifiers"),
 		Role:            proofgrid.RoleVerifier,
 		Name:            name,
 		StateDir:        tb.TempDir(),
