@@ -8,7 +8,9 @@
 //
 // The built-in collectors, by name:
 //
-//   - host: hostname, OS, platform, kernel, uptime and boot time.
+//   - host: hostname, OS, platform, kernel, uptime and boot time. OS,
+//     platform and kernel are read once, on the first collection; no
+//     collection after it starts a process.
 //   - cpu: model, logical and physical cores, load averages, and usage of the
 //     whole machine from 0 to 100 (all cores together). Usage is busy time
 //     (user, nice, system, irq, softirq, steal) over busy plus idle time
