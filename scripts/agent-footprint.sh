@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Measures the agent's idle footprint: RSS and CPU % of the agent process
-# while it only sends heartbeats, at each given interval.
+# while it only sends heartbeats, at each given interval. CPU includes the
+# processes the agent started and waited for (cutime, cstime).
 #   scripts/agent-footprint.sh [SECONDS_PER_RUN] [INTERVAL...]
 #   scripts/agent-footprint.sh 60 15s 1s
 # Starts its own redis-server and coordinator (SQLite) on loopback.
@@ -40,7 +41,7 @@ for interval in "${INTERVALS[@]}"; do
 	pids+=("$apid")
 	sleep 5 # enrolment and the first samples
 	read -r -a st </proc/$apid/stat
-	t0=$((st[13] + st[14]))
+	t0=$((st[13] + st[14] + st[15] + st[16]))
 	s0=$(date +%s.%N)
 	maxrss=0
 	end=$((SECONDS + DURATION))
@@ -50,7 +51,7 @@ for interval in "${INTERVALS[@]}"; do
 		sleep 1
 	done
 	read -r -a st </proc/$apid/stat
-	t1=$((st[13] + st[14]))
+	t1=$((st[13] + st[14] + st[15] + st[16]))
 	s1=$(date +%s.%N)
 	rss=$(awk '/VmRSS/{print $2}' /proc/$apid/status)
 	awk -v i="$interval" -v hz="$hz" -v s0="$s0" -v s1="$s1" -v rss="$rss" -v max="$maxrss" -v dt=$((t1 - t0)) \
