@@ -151,6 +151,11 @@ func (a *API) revokeToken(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// An operator token belongs to a team too, but only an operator may
+	// revoke one: a team admin must not cut off the operators' machines.
+	if tok.Operator && !p.IsOperator() {
+		return proofgrid.Errorf(proofgrid.ENOTFOUND, "token not found")
+	}
 	// Machines first: if that fails, the token is still live and the
 	// call can be repeated.
 	ids, err := a.Fleet.RevokeEnrolments(c.UserContext(), tok.ID)

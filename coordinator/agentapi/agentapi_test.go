@@ -463,3 +463,29 @@ func TestVerifierEnrolmentNeedsAnOperator(t *testing.T) {
 		t.Fatalf("operator enrolment of a verifier: %d %v, want 200 with queue verify.golf", status, out)
 	}
 }
+
+// TestTeamAdminCannotRevokeAnOperatorToken: an operator token belongs to a
+// team, but that team's admin token must not revoke it (and with it the
+// Redis users of the verifier agents it enrolled); an operator may.
+func TestTeamAdminCannotRevokeAnOperatorToken(t *testing.T) {
+	env := coordinatortest.Start(t, coordinatortest.Options{})
+	op := env.OperatorToken("ops")
+	revoke := func(by, token string) int {
+		body, _ := json.Marshal(map[string]string{"token": token})
+		req, _ := http.NewRequest("POST", env.URL+"/proofgrid/v1/tokens/revoke", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+by)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if status := revoke(env.Token("ops", auth.ModeAdmin), op); status != 404 {
+		t.Fatalf("a team admin revoked its team's operator token: %d, want 404", status)
+	}
+	if status := revoke(env.OperatorToken("ops2"), op); status != 200 {
+		t.Fatalf("an operator revoking an operator token: %d, want 200", status)
+	}
+}
