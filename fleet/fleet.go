@@ -71,6 +71,9 @@ type Enrolment struct {
 	// TokenID is the API token used, recorded so that revoking the token
 	// revokes the machine's queue access too; 0 records none.
 	TokenID int64
+	// Operator tells that the credential is an operator's, which only a
+	// verifier enrolment needs.
+	Operator bool
 }
 
 // Enroll registers (or re-registers) a machine of a team. The same public
@@ -80,6 +83,13 @@ func (s *Service) Enroll(ctx context.Context, by Enrolment, req proofgrid.Enroll
 	teamID := by.TeamID
 	if err := validateEnroll(req); err != nil {
 		return proofgrid.EnrollResponse{}, err
+	}
+	// A verifier agent takes every team's zkGolf submissions, pending ones
+	// included, and decides their verdicts: it is the operator's machine,
+	// never a team's.
+	if req.Role == proofgrid.RoleVerifier && !by.Operator {
+		return proofgrid.EnrollResponse{}, proofgrid.Errorf(proofgrid.EFORBIDDEN,
+			"verifier agents see every submission: enrol them with an operator token (coordinator token create --operator)")
 	}
 	if err := s.checkCluster(ctx, teamID, req.ClusterID); err != nil {
 		return proofgrid.EnrollResponse{}, err

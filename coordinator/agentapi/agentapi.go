@@ -79,13 +79,6 @@ func (a *API) enroll(c *fiber.Ctx) error {
 	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
-	// A verifier agent takes every team's zkGolf submissions, pending ones
-	// included, and decides their verdicts: it is the operator's machine,
-	// never a team's.
-	if req.Role == proofgrid.RoleVerifier && !p.IsOperator() {
-		return proofgrid.Errorf(proofgrid.EFORBIDDEN,
-			"verifier agents see every submission: enrol them with an operator token (coordinator token create --operator)")
-	}
 	pub, err := web.DecodePublicKey(req.PublicKey)
 	if err != nil {
 		return err
@@ -98,7 +91,7 @@ func (a *API) enroll(c *fiber.Ctx) error {
 	if sig.KeyID != base64.StdEncoding.EncodeToString(pub) {
 		return proofgrid.Errorf(proofgrid.EUNAUTHORIZED, "the signature's key id must be the enrolled public_key")
 	}
-	resp, err := a.Fleet.Enroll(c.UserContext(), fleet.Enrolment{TeamID: p.TeamID, TokenID: p.TokenID}, req)
+	resp, err := a.Fleet.Enroll(c.UserContext(), fleet.Enrolment{TeamID: p.TeamID, TokenID: p.TokenID, Operator: p.IsOperator()}, req)
 	if err != nil {
 		return err
 	}

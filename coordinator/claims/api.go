@@ -86,8 +86,8 @@ func (a *API) MountClaims(r fiber.Router) {
 	r.Get("/epoch/:epoch_id/claim/:hotkey", a.pkg)
 	r.Get("/epoch/:epoch_id/tree", a.tree)
 	if a.Simulation {
-		r.Post("/epoch/claim", limitBody(maxClaimBody), a.claim)
-		r.Post("/epoch/:epoch_id/claim", limitBody(maxClaimBody), a.claim)
+		r.Post("/epoch/claim", web.LimitBody(maxClaimBody), a.claim)
+		r.Post("/epoch/:epoch_id/claim", web.LimitBody(maxClaimBody), a.claim)
 		r.Get("/ledger", a.ledger)
 		r.Get("/ledger/:epoch_id", a.ledger)
 	}
@@ -96,18 +96,10 @@ func (a *API) MountClaims(r fiber.Router) {
 // MountAdmin registers the admin routes (admin token or admin JWT).
 func (a *API) MountAdmin(app fiber.Router) {
 	admin := web.RequireOperator(a.Auth) // grants and epochs are global
-	app.Post(AdminPrefix+"/rewards", limitBody(maxGrantBody), admin, a.grant)
-	app.Post(AdminPrefix+"/epochs", limitBody(1<<10), admin, a.closeEpoch)
+	app.Post(AdminPrefix+"/rewards", admin, web.LimitBody(maxGrantBody), a.grant)
+	app.Post(AdminPrefix+"/epochs", admin, web.LimitBody(1<<10), a.closeEpoch)
 }
 
-func limitBody(n int) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		if len(c.Body()) > n {
-			return proofgrid.Errorf(proofgrid.ETOOLARGE, "request body is larger than %d bytes", n)
-		}
-		return c.Next()
-	}
-}
 
 // Epoch is an epoch as the routes show it.
 type Epoch struct {

@@ -85,7 +85,7 @@ func (a *API) Mount(app fiber.Router) {
 	r.Get("/submissions/:id/log", a.requireUser, a.log)
 	r.Post("/admin/tokens", web.RequireOperator(a.Auth), web.LimitBody(16<<10), a.createToken)
 
-	v := app.Group(VerifierPrefix, a.Verifier.RequireAgent(), web.LimitBody(maxVerifierBody))
+	v := app.Group(VerifierPrefix, a.Verifier.RequireAgent(), requireVerifierRole, web.LimitBody(maxVerifierBody))
 	v.Get("/project", a.verifierProject)
 	v.Post("/submissions/:id/start", a.start)
 	v.Get("/submissions/:id/files", a.files)
@@ -439,4 +439,15 @@ type Config struct {
 	// ChallengesDir, when set, is imported at start (as "coordinator
 	// challenges import DIR" does).
 	ChallengesDir string
+}
+
+// requireVerifierRole lets only verifier machines reach the verifier
+// routes: a prover or AVS agent of any team is refused before any of them
+// runs.
+func requireVerifierRole(c *fiber.Ctx) error {
+	m, _ := web.MachineOf(c)
+	if m.Role != proofgrid.RoleVerifier {
+		return proofgrid.Errorf(proofgrid.EFORBIDDEN, "only verifier machines use %s; this machine is a %s", VerifierPrefix, m.Role)
+	}
+	return c.Next()
 }

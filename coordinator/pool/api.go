@@ -49,7 +49,7 @@ const localMiner = "pool_miner"
 // Mount registers the routes on app. /health is the coordinator's.
 func (a *API) Mount(app fiber.Router) {
 	signed := a.requireMiner
-	small, submit := limitBody(maxSmallBody), limitBody(maxSubmitBody)
+	small, submit := web.LimitBody(maxSmallBody), web.LimitBody(maxSubmitBody)
 
 	app.Get("/api/v1/disclaimer", a.disclaimerJSON)
 	app.Get("/api/v1/disclaimer.md", a.disclaimerMarkdown)
@@ -77,15 +77,6 @@ func (a *API) Mount(app fiber.Router) {
 	app.Post("/api/v1/results/verify/:result_id", small, signed, a.verify)
 }
 
-// limitBody refuses bodies above n bytes before they are decoded.
-func limitBody(n int) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		if len(c.Body()) > n {
-			return proofgrid.Errorf(proofgrid.ETOOLARGE, "request body is larger than %d bytes", n)
-		}
-		return c.Next()
-	}
-}
 
 // requireMiner authenticates a signed request (message auth:{timestamp})
 // and stores the miner for the handler. Every failure is 401 with a body
@@ -501,6 +492,10 @@ func (a *API) verify(c *fiber.Ctx) error {
 	id, err := strconv.ParseInt(c.Params("result_id"), 10, 64)
 	if err != nil || id < 1 {
 		return proofgrid.Errorf(proofgrid.EINVALID, "result_id must be a positive integer, got %q", c.Params("result_id"))
+	}
+	// Like every other signed route, this one is for registered miners.
+	if _, err := a.Service.Miner(c.UserContext(), minerOf(c).Hotkey); err != nil {
+		return err
 	}
 	v, err := a.Service.VerifyResult(c.UserContext(), id)
 	if err != nil {
