@@ -23,8 +23,12 @@ const (
 // wireIvynet mounts the Ivynet fleet-monitoring surface at /v1, loads the
 // built-in AVS catalogue and schedules the heartbeat sweep.
 func (c *Coordinator) wireIvynet(ctx context.Context, w *wiring) error {
+	// Agents older than the release of this coordinator are behind; a
+	// "dev" build has no release and adds nothing.
+	rules := c.cfg.Health
+	rules.AgentLatestVersion = fleet.LatestVersion(rules.AgentLatestVersion, Version)
 	mon := fleet.NewMonitor(c.DB, fleet.MonitorConfig{
-		Rules:             c.cfg.Health,
+		Rules:             rules,
 		HeartbeatInterval: c.cfg.HeartbeatInterval,
 		Now:               c.cfg.Now,
 	})

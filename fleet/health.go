@@ -64,9 +64,10 @@ type Rules struct {
 	CriticalPercent float64
 	// AgentLatestVersion is a release the operator announces as the
 	// latest agent version. The latest agent version is the highest of it,
-	// the catalogue's and the highest any enrolled agent reports (see
-	// Monitor), so that neither a stale catalogue nor an unset flag hides a
-	// release agents already run.
+	// the catalogue's and the coordinator's own release (wired by the
+	// coordinator). Versions agents report are never taken: they are
+	// whatever an agent says, and one team's agent must not be able to make
+	// every other team's machines "updateable".
 	AgentLatestVersion string
 }
 

@@ -76,10 +76,7 @@ func (m *Monitor) fleet(ctx context.Context, f storage.FleetFilter, now time.Tim
 	if err != nil {
 		return nil, nil, err
 	}
-	rules, err := m.fleetRules(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
+	rules := m.rules
 	out := make([]MachineHealth, len(rows))
 	for i, r := range rows {
 		mh := MachineHealth{
@@ -112,21 +109,6 @@ func (m *Monitor) fleet(ctx context.Context, f storage.FleetFilter, now time.Tim
 		out[i] = mh
 	}
 	return out, cat, nil
-}
-
-// fleetRules returns the rules with AgentLatestVersion raised to the
-// highest release any enrolled agent (of any team) reports: once one agent
-// runs a release, agents behind it need a client update, whatever the
-// catalogue still says. Builds carry "VERSION+commit"; the commit is
-// build metadata and does not count.
-func (m *Monitor) fleetRules(ctx context.Context) (Rules, error) {
-	versions, err := m.db.AgentVersions(ctx)
-	if err != nil {
-		return Rules{}, err
-	}
-	rules := m.rules
-	rules.AgentLatestVersion = LatestVersion(append(versions, rules.AgentLatestVersion)...)
-	return rules, nil
 }
 
 // MachineReport is one machine in full: as stored, with its latest sample

@@ -292,17 +292,6 @@ func (c *conn) FleetMachines(ctx context.Context, f FleetFilter) ([]FleetMachine
 	return out, nil
 }
 
-// AgentVersions returns every distinct agent version enrolled machines
-// report, of all teams: which agent release is the newest is a fact about
-// the fleet, not about one team.
-func (c *conn) AgentVersions(ctx context.Context) ([]string, error) {
-	var out []string
-	if err := selectContext(ctx, c.r, &out, `SELECT DISTINCT agent_version FROM machines WHERE agent_version <> ''`); err != nil {
-		return nil, fmt.Errorf("storage: agent versions: %w", err)
-	}
-	return out, nil
-}
-
 // deploymentColumns scans the deployment and registration columns of a
 // LEFT JOIN, any of which may be NULL.
 type deploymentColumns struct {

@@ -23,7 +23,7 @@ func healthFlags(s *envflag.Set, rules *fleet.Rules) {
 	s.Duration(&rules.IdleWindow, "idle-window", 0,
 		"time without an AVS or a job after which a machine counts as idle; default 10m", "PROOFGRID_IDLE_WINDOW")
 	s.String(&rules.AgentLatestVersion, "agent-latest-version", "",
-		"an agent release older agents are behind; the latest is the highest of it, the AVS catalogue's and the newest any enrolled agent runs", "PROOFGRID_AGENT_LATEST_VERSION")
+		"an agent release older agents are behind; the latest is the highest of it, the AVS catalogue's and this coordinator's release", "PROOFGRID_AGENT_LATEST_VERSION")
 }
 
 // avsCommand runs "coordinator avs import [--database-url URL] FILE": it

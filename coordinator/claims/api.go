@@ -100,7 +100,6 @@ func (a *API) MountAdmin(app fiber.Router) {
 	app.Post(AdminPrefix+"/epochs", admin, web.LimitBody(1<<10), a.closeEpoch)
 }
 
-
 // Epoch is an epoch as the routes show it.
 type Epoch struct {
 	Epoch        int64      `json:"epoch"`

@@ -14,6 +14,7 @@ import (
 
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/auth"
+	"github.com/proofgrid/proofgrid/coordinator"
 	"github.com/proofgrid/proofgrid/coordinator/coordinatortest"
 )
 
@@ -47,20 +48,24 @@ func enrollOnly(t *testing.T, env *coordinatortest.Env, team, name, role, versio
 // release any agent of the fleet runs, comparing "VERSION+commit" builds
 // by their version, even when the catalogue's agent release is older.
 func TestClientUpdateableFollowsTheAgentVersion(t *testing.T) {
-	env := coordinatortest.Start(t, coordinatortest.Options{})
+	env := coordinatortest.Start(t, coordinatortest.Options{Configure: func(cfg *coordinator.Config) {
+		cfg.Health.AgentLatestVersion = "0.4.1"
+	}})
 	read := env.Token("team-a", auth.ModeRead)
 	current := enrollOnly(t, env, "team-a", "current", proofgrid.RoleProver, "0.4.0+6cebdf9")
 	old := enrollOnly(t, env, "team-a", "old", proofgrid.RoleProver, "0.3.1+d130e3c")
 	enrollOnly(t, env, "team-a", "dev", proofgrid.RoleProver, "dev")
-	// Another team's newer agent makes the release known to every team.
-	other := enrollOnly(t, env, "team-b", "other", proofgrid.RoleProver, "0.4.1+aaaaaaa")
+	latest := enrollOnly(t, env, "team-a", "latest", proofgrid.RoleProver, "0.4.1+bbbbbbb")
+	// Another team's agent reporting a far newer release moves nothing:
+	// versions agents report are never the latest.
+	other := enrollOnly(t, env, "team-b", "other", proofgrid.RoleProver, "999.0.0")
 
 	var list struct {
 		UpdateableMachines []string `json:"updateable_machines"`
 	}
 	get(t, env.URL, "/v1/client/updateable", read, &list)
-	if want := []string{current, old}; !slices.Equal(list.UpdateableMachines, want) {
-		t.Fatalf("updateable = %v, want %v (behind 0.4.1; dev is never behind)", list.UpdateableMachines, want)
+	if want := []string{current, old}; !slices.Equal(sorted(list.UpdateableMachines), sorted(want)) {
+		t.Fatalf("updateable = %v, want %v (behind 0.4.1; dev is never behind; %s runs 0.4.1)", list.UpdateableMachines, want, latest)
 	}
 	var status struct {
 		UpdateableMachines []string `json:"updateable_machines"`
@@ -71,9 +76,11 @@ func TestClientUpdateableFollowsTheAgentVersion(t *testing.T) {
 	}
 	get(t, env.URL, "/v1/client/updateable", env.Token("team-b", auth.ModeRead), &list)
 	if len(list.UpdateableMachines) != 0 {
-		t.Fatalf("team B updateable = %v, want none (%s runs the newest)", list.UpdateableMachines, other)
+		t.Fatalf("team B updateable = %v, want none (%s runs a newer release than the latest)", list.UpdateableMachines, other)
 	}
 }
+
+func sorted(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }
 
 // TestUnhealthyLeavesOutOfflineMachinesWithoutAVS checks the draft's
 // "offline machines with AVS registered status": an offline prover is

@@ -77,7 +77,6 @@ func (a *API) Mount(app fiber.Router) {
 	app.Post("/api/v1/results/verify/:result_id", small, signed, a.verify)
 }
 
-
 // requireMiner authenticates a signed request (message auth:{timestamp})
 // and stores the miner for the handler. Every failure is 401 with a body
 // saying which header is missing, malformed, stale, replayed or wrong.
