@@ -38,6 +38,7 @@ const (
 	DefaultHeartbeatInterval = 15 * time.Second
 	DefaultShutdownTimeout   = 30 * time.Second
 	DefaultConcurrency       = 1
+	DefaultIdleCheck         = time.Second
 )
 
 // Errors that end Run because retrying cannot help; the operator has to
@@ -110,6 +111,11 @@ type Config struct {
 	// ShutdownTimeout is how long shutdown waits for running jobs before
 	// asynq puts them back in their queue; default DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
+	// IdleCheck is the longest an idle agent goes without looking at its
+	// queues; default DefaultIdleCheck. New tasks wake it at once (the
+	// coordinator announces them, see queue.WakeHook); the look only
+	// finds what no announcement reached it for, such as retries.
+	IdleCheck time.Duration
 	// Collector configures the hardware collectors.
 	Collector collector.Config
 	// Sampler, when set, replaces the collector set built from Collector.
@@ -181,8 +187,8 @@ func New(cfg Config) (*Agent, error) {
 	if !proofgrid.ValidRole(cfg.Role) {
 		return nil, fmt.Errorf("agent: role %q must be %q, %q or %q", cfg.Role, proofgrid.RoleProver, proofgrid.RoleAVS, proofgrid.RoleVerifier)
 	}
-	if cfg.HeartbeatInterval < 0 || cfg.Concurrency < 0 || cfg.ShutdownTimeout < 0 {
-		return nil, errors.New("agent: heartbeat interval, concurrency and shutdown timeout must not be negative")
+	if cfg.HeartbeatInterval < 0 || cfg.Concurrency < 0 || cfg.ShutdownTimeout < 0 || cfg.IdleCheck < 0 {
+		return nil, errors.New("agent: heartbeat interval, concurrency, shutdown timeout and idle check must not be negative")
 	}
 	if cfg.Name == "" {
 		h, err := os.Hostname()
@@ -202,6 +208,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if cfg.IdleCheck == 0 {
+		cfg.IdleCheck = DefaultIdleCheck
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

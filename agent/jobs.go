@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/redisacl"
@@ -17,9 +19,34 @@ import (
 // is what lets a changed enrolment restart the server without locks.
 type jobRunner struct {
 	a       *Agent
-	srv     *asynq.Server
+	srv     *jobServer
 	cur     machineState
 	applied bool
+}
+
+// jobServer is a running asynq server with the Redis client it owns and
+// the hook that wakes it when tasks arrive (queue.WakeHook).
+type jobServer struct {
+	srv    *asynq.Server
+	rdb    redis.UniversalClient
+	wake   *queue.WakeHook
+	listen context.CancelFunc
+}
+
+// stop makes the server fetch no new tasks. The hook lets go of a dequeue
+// waiting for a wake-up first: asynq's Stop waits for it.
+func (s *jobServer) stop() {
+	s.wake.Close()
+	s.srv.Stop()
+}
+
+// shutdown waits for running tasks (see jobRunner.shutdown) and closes
+// the connection.
+func (s *jobServer) shutdown() {
+	s.wake.Close()
+	s.srv.Shutdown()
+	s.listen()
+	_ = s.rdb.Close()
 }
 
 // apply makes the job server consume what st says, restarting it when the
@@ -30,8 +57,8 @@ func (j *jobRunner) apply(st machineState) {
 	}
 	if j.srv != nil {
 		j.a.log.Info("job assignment changed; restarting the job server", "queues", st.Queues)
-		j.srv.Stop()
-		j.srv.Shutdown()
+		j.srv.stop()
+		j.srv.shutdown()
 		j.srv = nil
 	}
 	j.cur, j.applied = st, true
@@ -41,7 +68,7 @@ func (j *jobRunner) apply(st machineState) {
 // stop makes the server fetch no new tasks; running ones go on.
 func (j *jobRunner) stop() {
 	if j.srv != nil {
-		j.srv.Stop()
+		j.srv.stop()
 	}
 }
 
@@ -49,7 +76,7 @@ func (j *jobRunner) stop() {
 // asynq cancels them and puts them back in their queues.
 func (j *jobRunner) shutdown() {
 	if j.srv != nil {
-		j.srv.Shutdown()
+		j.srv.shutdown()
 		j.srv = nil
 	}
 }
@@ -57,7 +84,7 @@ func (j *jobRunner) shutdown() {
 // startJobServer starts an asynq server on exactly the queues in st, or
 // returns nil, with the reason logged and reported, when there is nothing
 // it could usefully consume.
-func (a *Agent) startJobServer(st machineState) *asynq.Server {
+func (a *Agent) startJobServer(st machineState) *jobServer {
 	if a.cfg.Handlers == nil {
 		a.log.Info("no job handlers registered; sending heartbeats only")
 		return nil
@@ -89,13 +116,25 @@ func (a *Agent) startJobServer(st machineState) *asynq.Server {
 	for _, q := range st.Queues {
 		queues[q] = 1
 	}
+	rdb, ok := opt.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		a.log.Error("unusable Redis connection options; sending heartbeats only")
+		a.setCondition("jobs", "not consuming jobs: unusable Redis connection options")
+		return nil
+	}
+	// Idle, the server waits in the hook for a wake-up of its queues (up
+	// to IdleCheck) instead of polling Redis every TaskCheckInterval; the
+	// short interval only follows a wake-up that found nothing.
+	wake := queue.NewWakeHook(st.Queues, a.cfg.IdleCheck)
+	rdb.AddHook(wake)
 	var redisDown atomic.Bool
-	srv := asynq.NewServer(opt, asynq.Config{
-		Concurrency:     a.cfg.Concurrency,
-		Queues:          queues,
-		ShutdownTimeout: a.cfg.ShutdownTimeout,
-		RetryDelayFunc:  queue.RetryDelay,
-		Logger:          asynqLogger{a.log.With("component", "asynq")},
+	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
+		Concurrency:       a.cfg.Concurrency,
+		Queues:            queues,
+		TaskCheckInterval: wakeRecheck,
+		ShutdownTimeout:   a.cfg.ShutdownTimeout,
+		RetryDelayFunc:    queue.RetryDelay,
+		Logger:            asynqLogger{a.log.With("component", "asynq")},
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			id, _ := asynq.GetTaskID(ctx)
 			a.log.Warn("job failed", "type", t.Type(), "task_id", id, "error", err)
@@ -125,12 +164,20 @@ func (a *Agent) startJobServer(st machineState) *asynq.Server {
 	if err := srv.Start(mux); err != nil {
 		a.log.Error("cannot start the job server", "error", err)
 		a.setCondition("jobs", "not consuming jobs: "+err.Error())
+		_ = rdb.Close()
 		return nil
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go wake.Listen(ctx, rdb)
 	a.setCondition("jobs", "")
 	a.log.Info("consuming jobs", "queues", st.Queues, "redis_url", redactURL(redisURL), "concurrency", a.cfg.Concurrency)
-	return srv
+	return &jobServer{srv: srv, rdb: rdb, wake: wake, listen: cancel}
 }
+
+// wakeRecheck is the asynq TaskCheckInterval of agents: how long the
+// processor sleeps (half to one and a half times) after a dequeue found
+// nothing, which with the wake hook follows a wait for a wake-up.
+const wakeRecheck = 20 * time.Millisecond
 
 // countRunning is middleware keeping RunningJobs and the last job's end
 // current for heartbeats.

@@ -31,6 +31,8 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/proofgrid/proofgrid/queue"
 )
 
 // Modes of a Granter.
@@ -188,14 +190,15 @@ var commands = []string{
 //     asks both permissions of keys handed to a script. Their names end in
 //     a random UUID and cannot be listed, so another server's are out of
 //     reach in practice;
-//   - the asynq:cancel channel, to subscribe to task cancellations.
+//   - the asynq:cancel channel, to subscribe to task cancellations, and
+//     its queues' wake channels (queue.WakeChannel), to hear of new tasks.
 func Rules(queues []string) []string {
 	rules := []string{"resetchannels", "&asynq:cancel", "-@all"}
 	for _, c := range commands {
 		rules = append(rules, "+"+c)
 	}
 	for _, q := range queues {
-		rules = append(rules, "~asynq:{"+q+"}:*")
+		rules = append(rules, "~asynq:{"+q+"}:*", "&"+queue.WakeChannel(q))
 	}
 	return append(rules, "%W~asynq:servers", "%W~asynq:workers", "~asynq:servers:{*}", "~asynq:workers:{*}")
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/queue/queuetest"
 	"github.com/proofgrid/proofgrid/redisacl"
 )
@@ -207,6 +208,17 @@ func TestAgentUserRunsItsQueueAndNothingElse(t *testing.T) {
 	}
 	if err := agent.HGet(ctx, "asynq:{"+own+"}:t:kept", "state").Err(); err != nil {
 		t.Errorf("read its own queue's task: %v", err)
+	}
+	// It hears of new tasks on its own queues only.
+	for ch, allowed := range map[string]bool{queue.WakeChannel(own): true, queue.WakeChannel(other): false} {
+		sub := agent.Subscribe(ctx, ch)
+		_, err := sub.Receive(ctx)
+		sub.Close()
+		if allowed && err != nil {
+			t.Errorf("subscribe to %s: %v", ch, err)
+		} else if !allowed && !isDenied(err) {
+			t.Errorf("subscribe to %s: %v; want it refused", ch, err)
+		}
 	}
 	if n, err := admin.LLen(ctx, "asynq:{"+other+"}:pending").Result(); err != nil || n != 1 {
 		t.Errorf("other cluster's pending list: %d %v; want 1", n, err)

@@ -1,0 +1,188 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Waking idle consumers.
+//
+// An asynq server whose queues are empty sleeps TaskCheckInterval (with
+// jitter, half to one and a half times it) before it looks again, so a task
+// enqueued on an idle agent's queue waited on average a second. Polling
+// faster costs every idle agent that many more Redis calls. Instead the
+// producer publishes on the queue's wake channel after each enqueue, and
+// the consumer's Redis client carries a WakeHook: when asynq's dequeue
+// finds every queue empty, the hook holds the call until a wake-up arrives
+// (or MaxWait passes) and then looks once more, so the task is taken
+// within a Redis round trip of being enqueued, and an idle agent costs one
+// dequeue per MaxWait. Nothing depends on the wake-up arriving: a missed
+// one (a reconnecting subscriber, a task moved by asynq's forwarder from
+// retry or scheduled) is found by the next look, at most MaxWait later, as
+// before.
+
+// WakeChannel is the Redis channel that announces tasks on queue q.
+func WakeChannel(q string) string { return "proofgrid:wake:" + q }
+
+// Wake announces new tasks on the queues. It is best effort: an error only
+// means consumers find the tasks at their next look.
+func Wake(ctx context.Context, rdb redis.UniversalClient, queues ...string) error {
+	var errs []error
+	for _, q := range queues {
+		errs = append(errs, rdb.Publish(ctx, WakeChannel(q), "1").Err())
+	}
+	return errors.Join(errs...)
+}
+
+// WakeHook is a go-redis hook for the Redis client of an asynq server that
+// consumes Queues. Install it with redis.Client.AddHook before creating the
+// server with asynq.NewServerFromRedisClient, run Listen, and Close it
+// before shutting the server down.
+type WakeHook struct {
+	queues  map[string]bool
+	maxWait time.Duration
+	wake    chan struct{}
+	stop    chan struct{}
+	once    sync.Once
+
+	mu    sync.Mutex
+	empty map[string]bool // queues found empty since a task was last taken
+}
+
+// NewWakeHook returns a hook for a server consuming queues that waits at
+// most maxWait for a wake-up when they are all empty.
+func NewWakeHook(queues []string, maxWait time.Duration) *WakeHook {
+	h := &WakeHook{queues: map[string]bool{}, maxWait: maxWait, wake: make(chan struct{}, 1),
+		stop: make(chan struct{}), empty: map[string]bool{}}
+	for _, q := range queues {
+		h.queues[q] = true
+	}
+	return h
+}
+
+// Listen subscribes to the queues' wake channels on rdb (which needs no
+// hook of its own) and delivers wake-ups until ctx ends or the hook is
+// closed. go-redis resubscribes by itself after a lost connection.
+func (h *WakeHook) Listen(ctx context.Context, rdb redis.UniversalClient) {
+	channels := make([]string, 0, len(h.queues))
+	for q := range h.queues {
+		channels = append(channels, WakeChannel(q))
+	}
+	sub := rdb.Subscribe(ctx, channels...)
+	defer sub.Close()
+	ch := sub.Channel()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.stop:
+			return
+		case _, ok := <-ch:
+			if !ok {
+				return
+			}
+			h.Notify()
+		}
+	}
+}
+
+// Notify wakes a waiting dequeue, or the next one to wait. It never blocks.
+func (h *WakeHook) Notify() {
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Close stops waiting: dequeues return at once from then on, so the server
+// can shut down without waiting for MaxWait.
+func (h *WakeHook) Close() { h.once.Do(func() { close(h.stop) }) }
+
+// DialHook implements redis.Hook.
+func (h *WakeHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+// ProcessPipelineHook implements redis.Hook.
+func (h *WakeHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// ProcessHook implements redis.Hook: it recognises asynq's dequeue of one
+// of the queues and, once all of them answered "empty", waits for a
+// wake-up and looks again.
+func (h *WakeHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		q, ok := dequeuedQueue(cmd)
+		if !ok || !h.queues[q] {
+			return err
+		}
+		if err != redis.Nil {
+			h.mu.Lock()
+			clear(h.empty)
+			h.mu.Unlock()
+			return err
+		}
+		if !h.allEmpty(q) {
+			return err
+		}
+		timer := time.NewTimer(h.maxWait)
+		defer timer.Stop()
+		select {
+		case <-h.wake:
+		case <-timer.C:
+		case <-h.stop:
+			return err
+		case <-ctx.Done():
+			return err
+		}
+		// Look once more; asynq goes on to its other queues (or sleeps
+		// its short TaskCheckInterval) when this one is still empty.
+		return next(ctx, cmd)
+	}
+}
+
+// allEmpty records that q was found empty and reports whether every queue
+// has been since the last task, starting a new round when so.
+func (h *WakeHook) allEmpty(q string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.empty[q] = true
+	if len(h.empty) < len(h.queues) {
+		return false
+	}
+	clear(h.empty)
+	return true
+}
+
+// dequeuedQueue returns the queue of asynq's dequeue script call: EVALSHA
+// (or EVAL) with four keys, asynq:{q}:pending, asynq:{q}:paused,
+// asynq:{q}:active and asynq:{q}:lease (asynq v0.26, internal/rdb.Dequeue).
+func dequeuedQueue(cmd redis.Cmder) (string, bool) {
+	args := cmd.Args()
+	if len(args) < 7 {
+		return "", false
+	}
+	name, _ := args[0].(string)
+	if !strings.EqualFold(name, "evalsha") && !strings.EqualFold(name, "eval") {
+		return "", false
+	}
+	if n, _ := args[2].(int); n != 4 {
+		return "", false
+	}
+	pending, _ := args[3].(string)
+	paused, _ := args[4].(string)
+	q, ok := strings.CutPrefix(pending, "asynq:{")
+	if !ok {
+		return "", false
+	}
+	q, ok = strings.CutSuffix(q, "}:pending")
+	if !ok || paused != "asynq:{"+q+"}:paused" {
+		return "", false
+	}
+	return q, true
+}
