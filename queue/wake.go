@@ -134,15 +134,16 @@ func (h *WakeHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		defer timer.Stop()
 		select {
 		case <-h.wake:
+			// Look once more; asynq goes on to its other queues (or
+			// sleeps its short TaskCheckInterval) when this one is still
+			// empty.
+			return next(ctx, cmd)
 		case <-timer.C:
+			// asynq looks again after its short sleep.
 		case <-h.stop:
-			return err
 		case <-ctx.Done():
-			return err
 		}
-		// Look once more; asynq goes on to its other queues (or sleeps
-		// its short TaskCheckInterval) when this one is still empty.
-		return next(ctx, cmd)
+		return err
 	}
 }
 
