@@ -29,6 +29,7 @@ import (
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/agent/collector"
 	"github.com/proofgrid/proofgrid/client"
+	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/redisacl"
 )
 
@@ -150,8 +151,16 @@ type Agent struct {
 	// enrolment, e.g. after a Redis restart lost the per-agent users; the
 	// heartbeat loop then enrols again for fresh credentials.
 	redisRefused atomic.Bool
-	running      atomic.Int64 // jobs inside a handler right now
-	lastJob      atomic.Int64 // unix nanoseconds when the last job ended; 0: none
+	// coordinatorDown is set until the coordinator answers a heartbeat,
+	// and again while it cannot be reached (a heartbeat or a job's call
+	// found it unreachable or unavailable) until the next heartbeat it
+	// answers; meanwhile the job server takes no task
+	// (queue.WakeHook.HoldWhile).
+	coordinatorDown atomic.Bool
+	jobWake         atomic.Pointer[queue.WakeHook] // the running job server's hook
+	heartbeatNow    chan struct{}                  // asks the heartbeat loop for a heartbeat now
+	running         atomic.Int64                   // jobs inside a handler right now
+	lastJob         atomic.Int64                   // unix nanoseconds when the last job ended; 0: none
 
 	// sources carries a changed place to take jobs from, found by a
 	// re-enrolment in the heartbeat loop, to Run, which owns the job
@@ -222,13 +231,17 @@ func New(cfg Config) (*Agent, error) {
 		cfg.Now = time.Now
 	}
 	a := &Agent{
-		cfg:        cfg,
-		log:        cfg.Logger,
-		sampler:    cfg.Sampler,
-		random:     randomFloat,
-		sources:    make(chan machineState, 1),
-		conditions: map[string]string{},
+		cfg:          cfg,
+		log:          cfg.Logger,
+		sampler:      cfg.Sampler,
+		random:       randomFloat,
+		sources:      make(chan machineState, 1),
+		conditions:   map[string]string{},
+		heartbeatNow: make(chan struct{}, 1),
 	}
+	// No job is taken before the coordinator has answered a heartbeat: a
+	// job's reports would have nowhere to go.
+	a.coordinatorDown.Store(true)
 	if cfg.RedisURL != "" {
 		opt, err := redisacl.ConnOpt(cfg.RedisURL)
 		if err != nil {
@@ -292,8 +305,8 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	jobs := &jobRunner{a: a}
 	// With a stored enrolment for the same coordinator, role and key, the
-	// job server starts before enrolment succeeds, so a machine that
-	// restarts while the coordinator is down still works its queue.
+	// job server starts before enrolment succeeds; it takes jobs once the
+	// coordinator answers (coordinatorDown), since their reports go there.
 	stored, ok, err := loadMachine(a.cfg.StateDir)
 	if err != nil {
 		a.log.Warn("ignoring unreadable enrolment record", "error", err)

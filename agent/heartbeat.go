@@ -166,6 +166,9 @@ func (a *Agent) heartbeatLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
+		case <-a.heartbeatNow:
+			// A job found the coordinator unreachable: ask it now
+			// rather than at the next interval.
 		}
 		if a.redisRefused.Swap(false) {
 			a.log.Warn("Redis refuses this machine's credentials; enrolling again for new ones")
@@ -182,6 +185,11 @@ func (a *Agent) heartbeatLoop(ctx context.Context) {
 		}
 		if ctx.Err() != nil {
 			return
+		}
+		if err == nil {
+			a.setCoordinatorDown(false, nil)
+		} else if client.Unreachable(err) {
+			a.setCoordinatorDown(true, err)
 		}
 		var wait time.Duration
 		if err == nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/proofgrid/proofgrid/client"
 	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/redisacl"
 )
@@ -126,6 +127,7 @@ func (a *Agent) startJobServer(st machineState) *jobServer {
 	// to IdleCheck) instead of polling Redis every TaskCheckInterval; the
 	// short interval only follows a wake-up that found nothing.
 	wake := queue.NewWakeHook(st.Queues, a.cfg.IdleCheck)
+	wake.HoldWhile(a.coordinatorDown.Load)
 	rdb.AddHook(wake)
 	var redisDown atomic.Bool
 	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
@@ -133,8 +135,11 @@ func (a *Agent) startJobServer(st machineState) *jobServer {
 		Queues:            queues,
 		TaskCheckInterval: wakeRecheck,
 		ShutdownTimeout:   a.cfg.ShutdownTimeout,
-		RetryDelayFunc:    queue.RetryDelay,
-		Logger:            asynqLogger{a.log.With("component", "asynq")},
+		RetryDelayFunc:    retryDelay,
+		// A job that could not reach the coordinator did not fail: the
+		// outage must not use up the task's retries.
+		IsFailure: func(err error) bool { return !client.Unreachable(err) },
+		Logger:    asynqLogger{a.log.With("component", "asynq")},
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			id, _ := asynq.GetTaskID(ctx)
 			a.log.Warn("job failed", "type", t.Type(), "task_id", id, "error", err)
@@ -169,6 +174,7 @@ func (a *Agent) startJobServer(st machineState) *jobServer {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go wake.Listen(ctx, rdb)
+	a.jobWake.Store(wake)
 	a.setCondition("jobs", "")
 	a.log.Info("consuming jobs", "queues", st.Queues, "redis_url", redactURL(redisURL), "concurrency", a.cfg.Concurrency)
 	return &jobServer{srv: srv, rdb: rdb, wake: wake, listen: cancel}
@@ -188,8 +194,45 @@ func (a *Agent) countRunning(h asynq.Handler) asynq.Handler {
 			a.lastJob.Store(a.cfg.Now().UnixNano())
 			a.running.Add(-1)
 		}()
-		return h.ProcessTask(ctx, t)
+		err := h.ProcessTask(ctx, t)
+		if client.Unreachable(err) {
+			a.setCoordinatorDown(true, err)
+		}
+		return err
 	})
+}
+
+// setCoordinatorDown records whether the coordinator can be reached. While
+// it cannot, the job server takes no task; when it can again, a waiting
+// dequeue is woken at once.
+func (a *Agent) setCoordinatorDown(down bool, err error) {
+	if a.coordinatorDown.Swap(down) == down {
+		return
+	}
+	if down {
+		a.log.Warn("coordinator unreachable; taking no jobs until it answers", "error", err)
+		a.setCondition("coordinator", "not taking jobs: coordinator unreachable")
+		select {
+		case a.heartbeatNow <- struct{}{}:
+		default:
+		}
+		return
+	}
+	a.log.Info("coordinator answers; taking jobs")
+	a.setCondition("coordinator", "")
+	if w := a.jobWake.Load(); w != nil {
+		w.Notify()
+	}
+}
+
+// retryDelay retries a job that found the coordinator unreachable after
+// five seconds, which its retry count does not grow by (IsFailure), and
+// every other failure as every proofgrid server does.
+func retryDelay(n int, err error, t *asynq.Task) time.Duration {
+	if client.Unreachable(err) {
+		return 5 * time.Second
+	}
+	return queue.RetryDelay(n, err, t)
 }
 
 // asynqLogger sends asynq's logs to slog. Fatal does not exit: asynq never

@@ -2,14 +2,17 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
 
 	"github.com/proofgrid/proofgrid"
+	"github.com/proofgrid/proofgrid/client"
 )
 
 // testRedis returns the Redis that job tests use, skipping without one
@@ -182,7 +185,10 @@ func TestShutdownTimeoutRequeuesJob(t *testing.T) {
 	}
 }
 
-func TestStoredEnrolmentRunsJobsWhileCoordinatorDown(t *testing.T) {
+// TestStoredEnrolmentWaitsForCoordinator: an agent restarted with its
+// stored enrolment while the coordinator is down enrols nothing and takes
+// no job until the coordinator answers, then takes it at once.
+func TestStoredEnrolmentWaitsForCoordinator(t *testing.T) {
 	redisURL, opt := testRedis(t)
 	coord, ts := newCoordinator(t)
 	coord.redisURL = redisURL
@@ -204,11 +210,77 @@ func TestStoredEnrolmentRunsJobsWhileCoordinatorDown(t *testing.T) {
 	coord.mode.Store(modeDrop)
 	second := start(t, cfg)
 	enqueue(t, opt, queue, "while down")
-	waitFor(t, "job run before enrolment", func() bool { return h.saw("while down") })
-	if enrolls, _, _ := coord.counts(); enrolls != 1 {
-		t.Errorf("%d enrolments, want only the first", enrolls)
+	waitFor(t, "a refused heartbeat", func() bool { _, _, refused := coord.counts(); return refused > 0 })
+	time.Sleep(2 * time.Second)
+	if h.saw("while down") {
+		t.Fatal("the agent took a job while its coordinator was unreachable")
+	}
+	in := asynq.NewInspector(opt)
+	defer in.Close()
+	if info, err := in.GetQueueInfo(queue); err != nil || info.Pending != 1 {
+		t.Fatalf("queue while the coordinator is down: %+v %v; want the task pending", info, err)
+	}
+	coord.mode.Store(modeUp)
+	waitFor(t, "the job once the coordinator answers", func() bool { return h.saw("while down") })
+	// The second run enrols again (for fresh Redis credentials) once it can.
+	if enrolls, _, _ := coord.counts(); enrolls != 2 {
+		t.Errorf("%d enrolments, want one per run", enrolls)
 	}
 	if err := second.stop(t); err != nil {
 		t.Errorf("Run: %v", err)
 	}
+}
+
+// TestUnreachableCoordinatorBurnsNoRetry: a job that fails because the
+// coordinator cannot be reached goes back to retry with its retry count
+// unchanged, and the agent stops taking jobs until a heartbeat succeeds.
+func TestUnreachableCoordinatorBurnsNoRetry(t *testing.T) {
+	redisURL, opt := testRedis(t)
+	coord, ts := newCoordinator(t)
+	coord.redisURL = redisURL
+	var logs logBuffer
+	cfg := testConfig(t, ts.URL, t.TempDir(), &logs)
+	cfg.Role = proofgrid.RoleAVS
+	cfg.HeartbeatInterval = time.Hour // only the agent's retries after a failure
+	var runs atomic.Int64
+	cfg.Handlers = func(mux *asynq.ServeMux, a *Agent) {
+		mux.HandleFunc("test:echo", func(ctx context.Context, _ *asynq.Task) error {
+			runs.Add(1)
+			return fmt.Errorf("look up the block: %w", client.ErrUnreachable)
+		})
+	}
+	s := start(t, cfg)
+	waitFor(t, "enrolment", func() bool { return s.a.MachineID() != "" })
+	q := s.a.Queues()[0]
+	dropQueues(t, opt, q)
+	waitFor(t, "the first heartbeat", func() bool { return !s.a.coordinatorDown.Load() })
+
+	c := asynq.NewClient(opt)
+	defer c.Close()
+	if _, err := c.Enqueue(asynq.NewTask("test:echo", nil), asynq.Queue(q), asynq.TaskID("outage"), asynq.MaxRetry(3)); err != nil {
+		t.Fatal(err)
+	}
+	in := asynq.NewInspector(opt)
+	defer in.Close()
+	waitFor(t, "the failed attempt", func() bool {
+		info, err := in.GetTaskInfo(q, "outage")
+		return err == nil && info.State == asynq.TaskStateRetry
+	})
+	info, err := in.GetTaskInfo(q, "outage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Retried != 0 {
+		t.Errorf("retried %d after an outage; want 0", info.Retried)
+	}
+	if d := time.Until(info.NextProcessAt); d > 6*time.Second {
+		t.Errorf("next attempt in %v; want about 5 s", d)
+	}
+	if !logs.contains("coordinator unreachable; taking no jobs") {
+		t.Error("no log line saying that the agent stopped taking jobs")
+	}
+	// It asks the coordinator at once instead of at the next interval
+	// (an hour here), finds it up and takes jobs again: the retry runs.
+	waitFor(t, "jobs taken again", func() bool { return !s.a.coordinatorDown.Load() })
+	waitFor(t, "the retry", func() bool { return runs.Load() == 2 })
 }

@@ -317,6 +317,20 @@ func apiError(status int, body []byte) error {
 	return e
 }
 
+// Unreachable reports whether err says the coordinator cannot be reached or
+// answered that it is unavailable (503, or a proxy's 502/504): an outage,
+// which says nothing about the request itself.
+func Unreachable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	if errors.Is(err, ErrUnreachable) {
+		return true
+	}
+	var pe *proofgrid.Error
+	return errors.As(err, &pe) && pe.Code == proofgrid.EUNAVAILABLE
+}
+
 // Temporary reports whether err is worth retrying later with the same
 // request: the coordinator was unreachable, or answered that it is
 // unavailable, failing internally or rate limiting. A caller's own context

@@ -184,9 +184,11 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		bg.Add(2 + len(c.background))
+		reclaimer := queue.NewReclaimer(c.Redis, queue.ReclaimerConfig{Logger: log})
+		bg.Add(3 + len(c.background))
 		go func() { defer bg.Done(); sched.Run(bgCtx) }()
 		go func() { defer bg.Done(); c.Outbox.Run(bgCtx) }()
+		go func() { defer bg.Done(); reclaimer.Run(bgCtx) }()
 		for _, run := range c.background {
 			go func() { defer bg.Done(); run(bgCtx) }()
 		}

@@ -50,9 +50,17 @@ type WakeHook struct {
 	stop    chan struct{}
 	once    sync.Once
 
+	hold func() bool // when it reports true, no task is taken
+
 	mu    sync.Mutex
 	empty map[string]bool // queues found empty since a task was last taken
 }
+
+// HoldWhile makes dequeues answer "empty" without asking Redis while f
+// reports true (e.g. while the agent cannot reach its coordinator, so that
+// it takes no task it could not report on); Notify ends a hold's wait
+// early. Call it before the server starts.
+func (h *WakeHook) HoldWhile(f func() bool) { h.hold = f }
 
 // NewWakeHook returns a hook for a server consuming queues that waits at
 // most maxWait for a wake-up when they are all empty.
@@ -116,11 +124,16 @@ func (h *WakeHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 // wake-up and looks again.
 func (h *WakeHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		err := next(ctx, cmd)
 		q, ok := dequeuedQueue(cmd)
 		if !ok || !h.queues[q] {
-			return err
+			return next(ctx, cmd)
 		}
+		if h.hold != nil && h.hold() {
+			h.wait(ctx)
+			cmd.SetErr(redis.Nil)
+			return redis.Nil
+		}
+		err := next(ctx, cmd)
 		if err != redis.Nil {
 			h.mu.Lock()
 			clear(h.empty)
@@ -144,6 +157,18 @@ func (h *WakeHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		case <-ctx.Done():
 		}
 		return err
+	}
+}
+
+// wait waits for a wake-up, MaxWait, Close or the end of ctx.
+func (h *WakeHook) wait(ctx context.Context) {
+	timer := time.NewTimer(h.maxWait)
+	defer timer.Stop()
+	select {
+	case <-h.wake:
+	case <-timer.C:
+	case <-h.stop:
+	case <-ctx.Done():
 	}
 }
 
