@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/proofgrid/proofgrid"
+	"github.com/proofgrid/proofgrid/blob"
 	"github.com/proofgrid/proofgrid/proofs"
 	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/storage"
@@ -70,4 +74,59 @@ func TestMissingProofBytesAreRetried(t *testing.T) {
 			t.Fatalf("stored verdict = %+v %v", stored.Proof, err)
 		}
 	})
+}
+
+// failingStore is a blob store whose Open fails, as a store that is down
+// does, for keys under prefix.
+type failingStore struct {
+	blob.Store
+	prefix string
+}
+
+func (s failingStore) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	if strings.HasPrefix(key, s.prefix) {
+		return nil, errors.New("blob: open: connection refused")
+	}
+	return s.Store.Open(ctx, key)
+}
+
+// TestVerificationKeyStoreErrorIsRetried: a blob store that fails while a
+// verification key is read fails the attempt (retried), where it used to
+// judge the proof cannot_verify for good.
+func TestVerificationKeyStoreErrorIsRetried(t *testing.T) {
+	db := storagetest.SQLite(t)
+	ctx := context.Background()
+	script := filepath.Join(t.TempDir(), "verify.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\ncmp -s \"$1\" \"$2\" && exit 0\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	verifiers := map[string]zkvm.ExecVerifier{"sp1": {Command: []string{script, "{proof}", "{vk_path}"}}}
+	f := newFixture(t, db, verifiers)
+	c, _, err := f.svc.CreateCluster(ctx, f.teamID, proofs.NewCluster{Name: "sp1", ZKVMVersionID: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.UpdateCluster(ctx, f.teamID, c.Index, storage.ClusterUpdate{VKPath: ptr("key")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.PutVerificationKey(ctx, f.teamID, "key", []byte("KEY")); err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.svc.Report(ctx, proofs.Reporter{TeamID: f.teamID}, proofs.Report{Status: "proved", BlockNumber: 1, ClusterIndex: c.Index, ProvingTimeMS: 1, Proof: []byte("KEY")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	down, err := proofs.New(proofs.Config{DB: db, Blobs: failingStore{f.blobs, "vk/"}, Jobs: f.jobs, Verifiers: verifiers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := down.Verify(ctx, p.ID); err == nil || queue.Permanent(err) {
+		t.Fatalf("Verify with the store down = %v, want a retryable error", err)
+	}
+	if view, err := f.svc.ProofView(ctx, p.ID); err != nil || view.Proof.Verification != nil {
+		t.Fatalf("verification after a failed attempt = %v %v, want none", view.Proof.Verification, err)
+	}
+	if v, err := f.svc.Verify(ctx, p.ID); err != nil || v.Outcome != zkvm.OutcomeValid {
+		t.Fatalf("Verify with the store back = %+v %v, want valid", v, err)
+	}
 }
