@@ -83,8 +83,15 @@ type Config struct {
 	WorkerConcurrency int
 	// ShutdownTimeout bounds each shutdown step (default 20 s).
 	ShutdownTimeout time.Duration
-	// DataDir holds the blob store (default "./data").
+	// DataDir holds the blob store of BlobStoreDir (default "./data").
 	DataDir string
+	// BlobStore is where proofs, verification keys and benchmark files
+	// are kept: BlobStoreDir (default; <DataDir>/blobs, one node only),
+	// BlobStorePostgres (the database, which must be PostgreSQL) or
+	// s3://bucket/prefix?endpoint=host:port&region=r with credentials from
+	// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. Replicas must share
+	// one that is not BlobStoreDir.
+	BlobStore string
 	// Ethproofs configures the Ethproofs surface, the proving pipeline
 	// and proof verification.
 	Ethproofs ethproofs.Config
@@ -157,6 +164,12 @@ func (c *Config) resolve() error {
 	}
 	if c.DataDir == "" {
 		c.DataDir = DefaultDataDir
+	}
+	if c.BlobStore == "" {
+		c.BlobStore = BlobStoreDir
+	}
+	if err := checkBlobStore(c.BlobStore); err != nil {
+		return err
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/proofgrid/proofgrid/auth"
+	"github.com/proofgrid/proofgrid/blob"
 	"github.com/proofgrid/proofgrid/claims"
 	"github.com/proofgrid/proofgrid/coordinator/web"
 	"github.com/proofgrid/proofgrid/fleet"
@@ -44,6 +45,9 @@ type Coordinator struct {
 	Ledger *claims.Ledger
 	// Golf is the zkGolf service (challenges, tokens, submissions).
 	Golf *contest.Service
+	// Blobs keeps proofs, verification keys and benchmark files
+	// (Config.BlobStore).
+	Blobs blob.Store
 
 	registry      *prometheus.Registry
 	app           *fiber.App
@@ -82,6 +86,9 @@ func New(ctx context.Context, cfg Config) (*Coordinator, error) {
 	c.DB = db
 	if err := db.Migrate(ctx); err != nil {
 		return nil, fmt.Errorf("migrate database: %w", err)
+	}
+	if c.Blobs, err = openBlobs(ctx, cfg, db); err != nil {
+		return nil, fmt.Errorf("blob store: %w", err)
 	}
 
 	// redisacl.ConnOpt keeps a user name in the URL, which asynq's own

@@ -104,13 +104,24 @@ func (t *tasks) sweepHeartbeats(ctx context.Context, _ *asynq.Task) error {
 }
 
 // verifyProof runs proof:verify (Ethproofs). A proof that is gone or not
-// proved is ENOTFOUND, which is not retried.
+// proved is ENOTFOUND, which is not retried. Proof bytes missing from the
+// blob store are EUNAVAILABLE, retried with asynq's backoff (10 retries,
+// about 7 hours in all), because another replica may have stored them
+// where this one does not look yet; the last attempt judges the proof
+// cannot_verify (proofs.Service.VerifyFinal) so that it does not stay
+// pending for ever.
 func (t *tasks) verifyProof(ctx context.Context, task *asynq.Task) error {
 	p, err := queue.Decode[queue.ProofVerifyPayload](task)
 	if err != nil {
 		return err
 	}
-	_, err = t.proofs.Verify(ctx, p.ProofID)
+	verify := t.proofs.Verify
+	retried, ok1 := asynq.GetRetryCount(ctx)
+	maxRetry, ok2 := asynq.GetMaxRetry(ctx)
+	if ok1 && ok2 && retried >= maxRetry {
+		verify = t.proofs.VerifyFinal
+	}
+	_, err = verify(ctx, p.ProofID)
 	return err
 }
 

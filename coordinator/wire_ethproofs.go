@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 
-	"github.com/proofgrid/proofgrid/blob"
 	"github.com/proofgrid/proofgrid/blocks"
 	"github.com/proofgrid/proofgrid/coordinator/ethproofs"
 	"github.com/proofgrid/proofgrid/coordinator/web"
@@ -21,10 +19,6 @@ import (
 // an RPC URL is configured, adds the block source.
 func (c *Coordinator) wireEthproofs(ctx context.Context, w *wiring) error {
 	cfg := c.cfg.Ethproofs
-	blobs, err := blob.NewDir(filepath.Join(c.cfg.DataDir, "blobs"))
-	if err != nil {
-		return err
-	}
 	verifiers := make(map[string]zkvm.ExecVerifier, len(cfg.Verifiers))
 	for slug, command := range cfg.Verifiers {
 		verifiers[slug] = zkvm.ExecVerifier{Command: command, Timeout: cfg.VerifyTimeout}
@@ -32,7 +26,7 @@ func (c *Coordinator) wireEthproofs(ctx context.Context, w *wiring) error {
 	svc, err := proofs.New(proofs.Config{
 		Jobs:               w.rewards,
 		DB:                 c.DB,
-		Blobs:              blobs,
+		Blobs:              c.Blobs,
 		Outbox:             c.Outbox,
 		MaxProofBytes:      cfg.MaxProofBytes,
 		MaxBenchmarkBytes:  cfg.MaxBenchmarkBytes,

@@ -3,6 +3,7 @@ package proofs
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -31,6 +32,13 @@ import (
 // (storage, the blob store, ctx ending mid-verification); an unknown or
 // unproved proof is ENOTFOUND.
 //
+// Proof bytes the blob store does not have are such a failure
+// (EUNAVAILABLE, wrapping ErrProofBytesMissing), not a verdict: the proof
+// row names them, so they were stored, and a replica whose store does not
+// show them (a store not shared between replicas, an S3 replica lagging)
+// may see them on a later attempt. VerifyFinal is the attempt after which
+// there is none.
+//
 // The work one proof may cost is bounded: a demo proof that declares more
 // steps than Config.DemoVerifyMaxSteps, and any verification that runs
 // past Config.VerifyTimeout (or its exec verifier's Timeout), get the
@@ -38,6 +46,23 @@ import (
 // would spend the same time again on a proof that may be built to waste
 // it; cannot_verify rather than invalid, because nobody checked it.
 func (s *Service) Verify(ctx context.Context, id int64) (zkvm.Verdict, error) {
+	return s.verify(ctx, id, false)
+}
+
+// VerifyFinal is Verify for the last attempt of a proof:verify task: proof
+// bytes still missing from the blob store are judged cannot_verify, with
+// the reason, instead of failing the attempt, so that the proof leaves
+// "pending". Like every cannot_verify it is shown, earns nothing and can
+// be reverified by an operator once the bytes are back.
+func (s *Service) VerifyFinal(ctx context.Context, id int64) (zkvm.Verdict, error) {
+	return s.verify(ctx, id, true)
+}
+
+// ErrProofBytesMissing is wrapped by Verify's error when the blob store has
+// no bytes under the proof's key.
+var ErrProofBytesMissing = errors.New("the proof's bytes are missing from the blob store")
+
+func (s *Service) verify(ctx context.Context, id int64, final bool) (zkvm.Verdict, error) {
 	v, err := s.db.ProofView(ctx, id)
 	if err != nil {
 		return zkvm.Verdict{}, err
@@ -50,6 +75,9 @@ func (s *Service) Verify(ctx context.Context, id int64) (zkvm.Verdict, error) {
 	}
 	start := s.now()
 	verdict, err := s.runVerifier(ctx, v)
+	if final && errors.Is(err, ErrProofBytesMissing) {
+		verdict, err = cannotVerify("%v (the last attempt found none either)", ErrProofBytesMissing), nil
+	}
 	if err != nil {
 		return zkvm.Verdict{}, err
 	}
@@ -123,7 +151,8 @@ func (s *Service) runVerifier(ctx context.Context, v storage.ProofView) (zkvm.Ve
 	}
 	proof, err := blob.ReadAll(ctx, s.blobs, *v.Proof.BlobKey, s.cfg.MaxProofBytes)
 	if proofgrid.ErrorCode(err) == proofgrid.ENOTFOUND {
-		return cannotVerify("the proof's bytes are missing from the blob store"), nil
+		return zkvm.Verdict{}, fmt.Errorf("%w: %w",
+			proofgrid.Errorf(proofgrid.EUNAVAILABLE, "proof %d: no bytes under key %s", v.Proof.ID, *v.Proof.BlobKey), ErrProofBytesMissing)
 	} else if err != nil {
 		return zkvm.Verdict{}, err
 	}
@@ -143,8 +172,11 @@ func (s *Service) runVerifier(ctx context.Context, v storage.ProofView) (zkvm.Ve
 		demo := zkvm.DemoVerifier{Workers: s.cfg.DemoVerifyWorkers, MaxSteps: s.cfg.DemoVerifyMaxSteps, Timeout: s.cfg.VerifyTimeout}
 		return demo.Verify(ctx, proof, uint64(v.Proof.BlockNumber), hash)
 	}
-	vkPath, cleanup, verdict := s.verificationKeyFile(ctx, v.Cluster.TeamID, v.ClusterVersion.VKPath)
+	vkPath, cleanup, verdict, err := s.verificationKeyFile(ctx, v.Cluster.TeamID, v.ClusterVersion.VKPath)
 	defer cleanup()
+	if err != nil {
+		return zkvm.Verdict{}, err
+	}
 	if verdict != nil {
 		return *verdict, nil
 	}
@@ -161,35 +193,39 @@ func (s *Service) runVerifier(ctx context.Context, v storage.ProofView) (zkvm.Ve
 // name is copied out of the blob store into a temporary file. Paths on the coordinator's own
 // disk are not followed: a team sets vk_path, and a verifier quoting a
 // file it was pointed at would show the file in the proof's reason. No
-// path means no key (the verifier decides whether it needs one).
-func (s *Service) verificationKeyFile(ctx context.Context, team int64, vkPath *string) (string, func(), *zkvm.Verdict) {
+// path means no key (the verifier decides whether it needs one). A blob
+// store that fails to answer is an error, retried like any other; only a
+// key that is missing or over its cap is a verdict.
+func (s *Service) verificationKeyFile(ctx context.Context, team int64, vkPath *string) (string, func(), *zkvm.Verdict, error) {
 	noop := func() {}
 	if vkPath == nil || *vkPath == "" {
-		return "", noop, nil
+		return "", noop, nil, nil
 	}
 	if !blob.ValidKey(vkBlobKey(team, *vkPath)) {
 		v := cannotVerify("vk_path %q names no uploaded verification key", *vkPath)
-		return "", noop, &v
+		return "", noop, &v, nil
 	}
 	b, err := s.readVerificationKey(ctx, team, *vkPath)
 	if proofgrid.ErrorCode(err) == proofgrid.ENOTFOUND {
 		v := cannotVerify("%s", missingKeyReason(*vkPath))
-		return "", noop, &v
+		return "", noop, &v, nil
+	} else if code := proofgrid.ErrorCode(err); code == proofgrid.EINTERNAL || code == proofgrid.EUNAVAILABLE {
+		return "", noop, nil, fmt.Errorf("read verification key %s: %w", *vkPath, err)
 	} else if err != nil {
 		v := cannotVerify("cannot read the verification key: %v", err)
-		return "", noop, &v
+		return "", noop, &v, nil
 	}
 	dir, err := os.MkdirTemp("", "proofgrid-vk-")
 	if err != nil {
 		v := cannotVerify("cannot write the verification key: %v", err)
-		return "", noop, &v
+		return "", noop, &v, nil
 	}
 	cleanup := func() { os.RemoveAll(dir) }
 	p := filepath.Join(dir, filepath.Base(*vkPath))
 	if err := os.WriteFile(p, b, 0o600); err != nil {
 		cleanup()
 		v := cannotVerify("cannot write the verification key: %v", err)
-		return "", noop, &v
+		return "", noop, &v, nil
 	}
-	return p, cleanup, nil
+	return p, cleanup, nil, nil
 }

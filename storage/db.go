@@ -15,6 +15,7 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -325,6 +326,10 @@ func setDefaultPragma(q url.Values, name, value string) {
 	}
 	q.Add("_pragma", name+"("+value+")")
 }
+
+// SQL returns the pool that takes writes, for a component that keeps its
+// own tables in the same database (blob.Postgres).
+func (d *DB) SQL() *sql.DB { return d.wdb.DB }
 
 // Rebind rewrites the ? placeholders of query into the dialect's form.
 func (d *DB) Rebind(query string) string { return d.wdb.Rebind(query) }
