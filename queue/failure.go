@@ -58,6 +58,8 @@ func (f *Failures) HandleError(ctx context.Context, task *asynq.Task, err error)
 		"attempt", retried, "max_retry", maxRetry, "error", err}
 	level, msg := slog.LevelWarn, "task failed; it will be retried"
 	switch {
+	case errors.Is(err, ErrWindowOver):
+		msg = "task failed; dropped, a later window's run covers it"
 	case errors.Is(err, asynq.RevokeTask):
 		msg = "task revoked"
 	case retried >= maxRetry || errors.Is(err, asynq.SkipRetry):
