@@ -43,9 +43,11 @@ type tasks struct {
 // registerTasks fills mux with the handler of every task type the
 // coordinator's worker runs. Handlers return plain errors: the Classified
 // middleware applies the one retry rule (queue.Permanent) to all of them,
-// those added later with Coordinator.HandleFunc included.
+// those added later with Coordinator.HandleFunc included, and
+// DropPassedWindows ends the maintenance runs that a later window's run
+// covers instead of retrying or archiving them.
 func registerTasks(mux *asynq.ServeMux, t *tasks) {
-	mux.Use(queue.Classified)
+	mux.Use(queue.DropPassedWindows(t.c.cfg.Now), queue.Classified)
 	for taskType, h := range map[string]asynq.HandlerFunc{
 		queue.TypeOutboxReconcile:   t.reconcileOutbox,
 		queue.TypeMetricsRetention:  t.retainMetrics,

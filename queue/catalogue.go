@@ -248,9 +248,11 @@ type AVSOperationPayload struct {
 }
 
 // WindowPayload is the payload of periodic tasks: the start of the window
-// (unix seconds) the run belongs to.
+// (unix seconds) the run belongs to and, for runs the scheduler enqueued,
+// its end (0 when unknown: such a run is never taken for a past one).
 type WindowPayload struct {
 	Window int64 `json:"window"`
+	End    int64 `json:"end,omitempty"`
 }
 
 // Task IDs: deterministic, so enqueueing the same work twice is a no-op.

@@ -39,7 +39,16 @@
 // # Failed attempts
 //
 // Failures is a worker's asynq ErrorHandler: it logs every failed attempt
-// with its task type, task id, attempt (asynq's retry count, 0 for the
-// first run), max retry and error, and counts it in
+// with its task type, task id, queue, attempt (asynq's retry count, 0 for
+// the first run), max retry and error, with when it runs again when it will
+// be retried (RetryDelay is deterministic, so the time is the one asynq
+// schedules), at Error when it is archived, and counts it in
 // proofgrid_task_failures_total{type}.
+//
+// # Periodic runs a later window covers
+//
+// DropPassedWindows ends a failing run of a Superseded type with
+// ErrWindowOver, which asynq neither retries nor archives, once its window
+// is over or its retries are spent: the next window's run does its work,
+// and archived is kept for tasks that need an operator.
 package queue

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,25 +42,34 @@ func NewFailures(logger *slog.Logger) *Failures {
 	}
 }
 
-// HandleError implements asynq.ErrorHandler. An attempt that will be
-// retried logs at Warn; the last one (retries exhausted, or an error that
-// skips retries) at Error, as the task is archived.
+// HandleError implements asynq.ErrorHandler. Every line carries the task's
+// type, id and queue, the attempt (asynq's retry count: 0 for the first
+// run, max_retry for the last) and the error. An attempt that will be
+// retried logs at Warn with when it runs again (retry_at, retry_in_s, from
+// RetryDelay, which every proofgrid server retries with); the last one
+// (retries exhausted, or an error that skips retries) logs at Error, as
+// the task is archived.
 func (f *Failures) HandleError(ctx context.Context, task *asynq.Task, err error) {
 	id, _ := asynq.GetTaskID(ctx)
 	queueName, _ := asynq.GetQueueName(ctx)
 	retried, _ := asynq.GetRetryCount(ctx)
 	maxRetry, _ := asynq.GetMaxRetry(ctx)
+	attrs := []any{"task_type", task.Type(), "task_id", id, "queue", queueName,
+		"attempt", retried, "max_retry", maxRetry, "error", err}
 	level, msg := slog.LevelWarn, "task failed; it will be retried"
 	switch {
+	case errors.Is(err, ErrWindowOver):
+		msg = "task failed; dropped, a later window's run covers it"
 	case errors.Is(err, asynq.RevokeTask):
 		msg = "task revoked"
 	case retried >= maxRetry || errors.Is(err, asynq.SkipRetry):
 		level, msg = slog.LevelError, "task failed; archived"
+	default:
+		d := RetryDelay(retried, err, task)
+		attrs = append(attrs, "retry_at", time.Now().Add(d).UTC(), "retry_in_s", int64(d/time.Second))
 	}
 	// ctx may have ended (a timeout, shutdown); the line is still written.
-	f.logger.Log(context.WithoutCancel(ctx), level, msg,
-		"task_type", task.Type(), "task_id", id, "queue", queueName,
-		"attempt", retried, "max_retry", maxRetry, "error", err)
+	f.logger.Log(context.WithoutCancel(ctx), level, msg, attrs...)
 	f.total.WithLabelValues(task.Type()).Inc()
 }
 

@@ -163,3 +163,78 @@ func TestFailuresLogsTheLastAttemptAsError(t *testing.T) {
 		t.Fatalf("failures = %v, want 1", got)
 	}
 }
+
+// A retried attempt's line says when the task runs again, and says it
+// right: retry_at is when asynq scheduled the retry. An attempt that
+// exhausts the retries logs at Error, with no retry time.
+func TestFailuresLogsWhenTheRetryRuns(t *testing.T) {
+	r := queuetest.StartRedis(t, queuetest.Options{})
+	var logs syncBuffer
+	failures := queue.NewFailures(slog.New(slog.NewJSONHandler(&logs, nil)))
+	srv := asynq.NewServer(r.ConnOpt(), asynq.Config{
+		Queues:         map[string]int{queue.QueueMaintenance: 1},
+		ErrorHandler:   failures,
+		RetryDelayFunc: queue.RetryDelay,
+		LogLevel:       asynq.FatalLevel,
+	})
+	mux := asynq.NewServeMux()
+	mux.HandleFunc(queue.TypeMetricsRetention, func(context.Context, *asynq.Task) error {
+		return errors.New("database is down")
+	})
+	if err := srv.Start(mux); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	c := asynq.NewClient(r.ConnOpt())
+	defer c.Close()
+	retried := queue.WindowRun(queue.TypeMetricsRetention, time.Unix(1_800_000_000, 0))
+	last := queue.WindowRun(queue.TypeMetricsRetention, time.Unix(1_800_000_010, 0))
+	for i, msg := range []queue.Message{retried, last} {
+		opts, err := msg.Options()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 {
+			opts = append(opts, asynq.MaxRetry(0))
+		}
+		if _, err := c.Enqueue(msg.Task(), opts...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(logs.lines(t)) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("log lines %v, want 2", logs.lines(t))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	byID := map[string]map[string]any{}
+	for _, l := range logs.lines(t) {
+		byID[l["task_id"].(string)] = l
+	}
+
+	l := byID[retried.TaskID]
+	if l["level"] != "WARN" || l["queue"] != queue.QueueMaintenance || l["attempt"] != 0.0 || l["max_retry"] != 3.0 || l["error"] != "database is down" {
+		t.Fatalf("retried attempt's line %v", l)
+	}
+	in := l["retry_in_s"].(float64)
+	if in < 15 || in > 44 {
+		t.Fatalf("retry_in_s = %v, want asynq's first backoff, 15..44 s", in)
+	}
+	at, err := time.Parse(time.RFC3339Nano, l["retry_at"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := asynq.NewInspector(r.ConnOpt()).GetTaskInfo(queue.QueueMaintenance, retried.TaskID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State != asynq.TaskStateRetry || info.NextProcessAt.Sub(at).Abs() > time.Second {
+		t.Fatalf("task %s next runs at %v; the log said %v", info.State, info.NextProcessAt, at)
+	}
+
+	l = byID[last.TaskID]
+	if l["level"] != "ERROR" || l["msg"] != "task failed; archived" || l["attempt"] != 0.0 || l["max_retry"] != 0.0 || l["retry_at"] != nil {
+		t.Fatalf("last attempt's line %v", l)
+	}
+}

@@ -92,3 +92,10 @@ func AVSOperation(op string, p AVSOperationPayload) Message {
 func WindowRun(taskType string, window time.Time) Message {
 	return message(taskType, "", WindowID(taskType, window), WindowPayload{Window: window.Unix()})
 }
+
+// Run is the run of p that belongs to the window starting at window: a
+// WindowRun whose payload also says when the window ends, which
+// DropPassedWindows reads.
+func (p Periodic) Run(window time.Time) Message {
+	return message(p.Type, "", WindowID(p.Type, window), WindowPayload{Window: window.Unix(), End: window.Add(p.Every).Unix()})
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"strconv"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -63,10 +65,21 @@ func Classified(h asynq.Handler) asynq.Handler {
 // whose worker died (its lease expired: a killed agent or coordinator) is
 // retried after a second, because nothing about the task itself failed and
 // another worker is usually idle; any other failure backs off as asynq's
-// default does, so a failing dependency is not hammered.
+// default does (n⁴ + 15 s, plus up to 29 s × (n+1) of jitter), so a failing
+// dependency is not hammered. The jitter comes from the task's type,
+// payload and n rather than from a random source: it still spreads tasks
+// apart, and Failures can log when a failed attempt runs again, because
+// the same inputs give the same delay.
 func RetryDelay(n int, err error, t *asynq.Task) time.Duration {
 	if errors.Is(err, asynq.ErrLeaseExpired) {
 		return time.Second
 	}
-	return asynq.DefaultRetryDelayFunc(n, err, t)
+	h := fnv.New64a()
+	h.Write([]byte(t.Type()))
+	h.Write([]byte{0})
+	h.Write(t.Payload())
+	h.Write([]byte(strconv.Itoa(n)))
+	jitter := int(h.Sum64() % 30)
+	n = max(n, 0)
+	return time.Duration(n*n*n*n+15+jitter*(n+1)) * time.Second
 }

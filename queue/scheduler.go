@@ -93,16 +93,17 @@ func (s *Scheduler) Tick(ctx context.Context) (int, error) {
 		if s.last[e.Type] == w.Unix() {
 			continue
 		}
-		msg := WindowRun(e.Type, w)
+		msg := e.Run(w)
 		opts, err := msg.Options()
 		if err != nil {
 			return added, err
 		}
 		// Keep the ID taken for the rest of the window, whatever happens
-		// to the task. The deadline drops runs that could not start in
-		// time (after an outage, a backlog of stale runs is useless); it
-		// leaves room for asynq's one-second fetch poll on short windows.
-		opts = append(opts, asynq.Retention(e.Every+time.Minute), asynq.Deadline(w.Add(2*e.Every+10*time.Second)))
+		// to the task. Runs that could not start in time are dropped by
+		// DropPassedWindows, not by an asynq deadline: asynq fails a task
+		// past its deadline without calling its handler, and archives it
+		// once its retries are spent.
+		opts = append(opts, asynq.Retention(e.Every+time.Minute))
 		_, err = client.EnqueueContext(ctx, msg.Task(), opts...)
 		switch {
 		case err == nil:

@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -73,6 +74,11 @@ type Handler struct {
 	cfg Config
 	rep Reporter
 	log *slog.Logger
+	// index is the cluster's index within its team (Ethproofs' cluster
+	// id) from the last lookup that found it, -1 before the first: a
+	// failure report names the cluster by it, so a later lookup that
+	// fails can still be reported.
+	index atomic.Int64
 }
 
 // NewHandler returns a handler that reports through rep.
@@ -86,25 +92,43 @@ func NewHandler(cfg Config, rep Reporter) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Handler{cfg: cfg, rep: rep, log: cfg.Logger.With("component", "prover")}
+	h := &Handler{cfg: cfg, rep: rep, log: cfg.Logger.With("component", "prover")}
+	h.index.Store(-1)
+	return h
 }
 
-// ProcessTask proves one block for the agent's cluster.
+// ProcessTask proves one block for the agent's cluster. Every delivery
+// that ends in an error the coordinator can receive, before the backend
+// runs as well as during, is reported as a failed (or cancelled) job, once
+// per delivery: a lookup that fails, a block hash that is malformed or not
+// known yet, a report refused, a backend that fails. A task for another
+// cluster is not reported, since it is not this cluster's job.
 func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	p, err := queue.Decode[queue.ProveBlockPayload](t)
 	if err != nil {
 		return err
 	}
-	log := h.log.With("block_number", p.BlockNumber, "cluster_id", p.ClusterID, "cluster_version_id", p.ClusterVersionID)
 	if p.ClusterID != h.cfg.ClusterID {
 		return classify(proofgrid.Errorf(proofgrid.EINVALID, "task for cluster %s reached an agent of cluster %s", p.ClusterID, h.cfg.ClusterID))
 	}
+	start := time.Now()
+	if err := h.prove(ctx, p); err != nil {
+		h.reportFailure(ctx, p, start, err)
+		return classify(fmt.Errorf("block %d: %w", p.BlockNumber, err))
+	}
+	return nil
+}
+
+// prove runs one delivery of the job.
+func (h *Handler) prove(ctx context.Context, p queue.ProveBlockPayload) error {
+	log := h.log.With("block_number", p.BlockNumber, "cluster_id", p.ClusterID, "cluster_version_id", p.ClusterVersionID)
 	cluster, err := h.cluster(ctx)
 	if err != nil {
-		return classify(err)
+		return err
 	}
+	h.index.Store(cluster.ID)
 	if proved, err := h.alreadyProved(ctx, p); err != nil {
-		return classify(err)
+		return err
 	} else if proved {
 		log.Info("block already proved for this cluster; nothing to do")
 		return nil
@@ -115,7 +139,7 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		job.VKPath = *cluster.ClusterVersion.VKPath
 	}
 	if job.BlockHash, err = h.blockHash(ctx, p); err != nil {
-		return classify(err)
+		return err
 	}
 	report := client.ProofReport{BlockNumber: p.BlockNumber, ClusterID: index}
 	for _, path := range []string{client.PathProofsQueued, client.PathProofsProving} {
@@ -123,15 +147,15 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			log.Info("block proved meanwhile by another agent")
 			return nil
 		} else if err != nil {
-			return classify(err)
+			return err
 		}
 	}
 
-	start := time.Now()
 	res, err := h.cfg.Backend.Prove(ctx, job)
 	if errors.Is(err, ErrUnknownHash) {
-		// Not a failure of the prover: the block is retried once its hash
-		// is known.
+		// Not a fault of the prover, but a delivery that did not prove:
+		// it is reported like any other, and the block is retried once
+		// its hash is known.
 		return err
 	} else if err != nil {
 		if ee, ok := errors.AsType[*zkvm.ExitError](err); ok {
@@ -139,8 +163,7 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			// leaves it says only how the prover ended.
 			log.Warn("prover failed", "error", err, "output", ee.Output)
 		}
-		h.reportFailure(ctx, index, p, start, err)
-		return fmt.Errorf("prover: block %d: %w", p.BlockNumber, err)
+		return err
 	}
 	ms := float64(res.ProvingTime) / float64(time.Millisecond)
 	proved := client.ProvedReport{
@@ -157,7 +180,7 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		log.Info("block proved first by another agent; this proof is dropped")
 		return nil
 	} else if err != nil {
-		return classify(err)
+		return err
 	}
 	log.Info("block proved", "proving_time_ms", ms, "size_bytes", len(res.Proof))
 	return nil
@@ -237,15 +260,27 @@ func (h *Handler) post(ctx context.Context, path string, body any) error {
 	}
 }
 
-// reportFailure records a failed or cancelled job with the coordinator,
-// on a context of its own: when the agent is stopping, ctx is already
-// cancelled, and the report is still worth a try. The coordinator
-// publishes the report as a worker event, so its error says how the job
-// ended and nothing an exec prover printed (see zkvm.ExitError).
-func (h *Handler) reportFailure(ctx context.Context, index int64, p queue.ProveBlockPayload, start time.Time, cause error) {
+// reportFailure records a failed or cancelled delivery with the
+// coordinator, on a context of its own: when the agent is stopping, ctx is
+// already cancelled, and the report is still worth a try. The coordinator
+// publishes the report as a worker event, keyed by job, machine and
+// attempt, so a resent report is not a second event. Its error says how
+// the job ended and nothing an exec prover printed (see zkvm.ExitError).
+//
+// A coordinator that could not be reached cannot receive the report
+// either, so none is sent: the failure is in the agent's log and asynq's
+// retry. Nor can a cluster that no lookup has found yet be named.
+func (h *Handler) reportFailure(ctx context.Context, p queue.ProveBlockPayload, start time.Time, cause error) {
 	status := client.JobFailed
 	if ctx.Err() != nil {
 		status = client.JobCancelled
+	} else if errors.Is(cause, client.ErrUnreachable) {
+		return
+	}
+	index := h.index.Load()
+	if index < 0 {
+		h.log.Warn("could not report the failed job: its cluster was never found", "block_number", p.BlockNumber, "error", cause)
+		return
 	}
 	attempt, _ := asynq.GetRetryCount(ctx)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

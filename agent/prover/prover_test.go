@@ -34,6 +34,7 @@ type fakeCoordinator struct {
 	conflict  map[string]bool // paths answered 409
 	transient int             // remaining 503 answers to proved
 	blockHash string
+	fail      map[string]error // errors answered to the paths starting with a key
 }
 
 func (f *fakeCoordinator) DoSigned(_ context.Context, method, path string, in, out any) error {
@@ -55,6 +56,11 @@ func (f *fakeCoordinator) DoSigned(_ context.Context, method, path string, in, o
 		}
 		b, _ := json.Marshal(v)
 		return json.Unmarshal(b, out)
+	}
+	for prefix, err := range f.fail {
+		if strings.HasPrefix(path, prefix) {
+			return err
+		}
 	}
 	switch {
 	case path == "/api/v0/clusters":
