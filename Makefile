@@ -18,7 +18,7 @@ LDFLAGS_AGENT = -X main.version=$(VERSION)
 # go-nvml's C headers warn about deprecated NVML calls on every cgo build.
 export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 
-.PHONY: all build docker version test vet fmt bench run clean
+.PHONY: all build docker version test vet fmt bench soak run clean
 
 all: build
 
@@ -51,6 +51,16 @@ fmt:
 bench:
 	bash scripts/ensure-deps.sh
 	bash scripts/testenv.sh $(GO) test -run '^$$' -bench . $(PKGS)
+
+# A fault soak of a few minutes (not part of test): PostgreSQL, Redis,
+# two coordinator replicas and four demo agents, with a coordinator, an
+# agent, Redis and PostgreSQL killed or restarted while blocks are fed.
+# Fails when a block, proof, verdict, worker event or reward is lost or
+# doubled. SOAK_FLAGS passes flags, e.g. SOAK_FLAGS="--duration 90s";
+# see docs/operations.md.
+soak: build
+	bash scripts/ensure-deps.sh
+	$(GO) run ./internal/soak --bin $(BIN) $(SOAK_FLAGS)
 
 run:
 	bash scripts/run.sh
