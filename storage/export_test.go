@@ -13,3 +13,10 @@ func SetNow(d *DB, now func() time.Time) { d.now = now }
 // SQLTx returns the transaction under t, for tests that check connection
 // settings with raw SQL.
 func SQLTx(t *Tx) *sqlx.Tx { return t.sqlTx }
+
+// Queued reports how many writes wait for b's next transaction.
+func (b *Batcher) Queued() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.queue)
+}

@@ -71,17 +71,29 @@ func (c *conn) RecordObservation(ctx context.Context, o Observation, deps []AVSD
 // in the same transaction, the observation and deployments derived from
 // it as RecordObservation does: one commit per heartbeat instead of two.
 func (c *conn) RecordObservedHeartbeat(ctx context.Context, machineID string, receivedAt time.Time, hb proofgrid.Heartbeat, o Observation, deps []AVSDeployment) error {
-	write, err := heartbeatWriter(machineID, receivedAt, hb)
+	write, err := ObservedHeartbeatWrite(machineID, receivedAt, hb, o, deps)
 	if err != nil {
 		return err
 	}
-	return c.inTx(ctx, func(tx *Tx) error {
+	return c.inTx(ctx, func(tx *Tx) error { return write(ctx, tx) })
+}
+
+// ObservedHeartbeatWrite encodes what RecordObservedHeartbeat stores and
+// returns the function that writes it inside a transaction, so that a
+// Batcher can commit many heartbeats in one. Encoding errors (EINVALID)
+// come back here, before any transaction.
+func ObservedHeartbeatWrite(machineID string, receivedAt time.Time, hb proofgrid.Heartbeat, o Observation, deps []AVSDeployment) (func(context.Context, *Tx) error, error) {
+	write, err := heartbeatWriter(machineID, receivedAt, hb)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, tx *Tx) error {
 		if err := write(ctx, tx); err != nil {
 			return err
 		}
 		_, err := tx.recordObservation(ctx, o, deps)
 		return err
-	})
+	}, nil
 }
 
 func (c *conn) recordObservation(ctx context.Context, o Observation, deps []AVSDeployment) (bool, error) {
