@@ -61,7 +61,7 @@ func TestBatcherStoresConcurrentHeartbeats(t *testing.T) {
 			wg.Go(func() {
 				for i := range each {
 					n := g*each + i
-					if err := b.Do(ctx, observedWrite(t, ms[g%machines].ID, n)); err != nil {
+					if err := b.Do(ctx, ms[g%machines].ID, observedWrite(t, ms[g%machines].ID, n)); err != nil {
 						t.Errorf("heartbeat %d: %v", n, err)
 					}
 				}
@@ -95,14 +95,14 @@ func TestBatcherOneTransactionAckAfterCommit(t *testing.T) {
 		ctx := context.Background()
 		team := mustTeam(t, db, "alpha")
 		m := mustMachine(t, db, team.ID, "m-1", "gpu-1")
-		b := storage.NewBatcher(db, 0)
+		b := storage.NewSerialBatcher(db)
 		defer b.Close()
 
 		entered, release := make(chan struct{}), make(chan struct{})
 		first := observedWrite(t, m.ID, 0)
 		firstDone := make(chan error, 1)
 		go func() {
-			firstDone <- b.Do(ctx, func(ctx context.Context, tx *storage.Tx) error {
+			firstDone <- b.Do(ctx, m.ID, func(ctx context.Context, tx *storage.Tx) error {
 				if err := first(ctx, tx); err != nil {
 					return err
 				}
@@ -120,7 +120,7 @@ func TestBatcherOneTransactionAckAfterCommit(t *testing.T) {
 		for i := 1; i <= k; i++ {
 			write := observedWrite(t, m.ID, i)
 			go func() {
-				done <- b.Do(ctx, func(ctx context.Context, tx *storage.Tx) error {
+				done <- b.Do(ctx, m.ID, func(ctx context.Context, tx *storage.Tx) error {
 					mu.Lock()
 					txs[tx]++
 					mu.Unlock()
@@ -165,11 +165,11 @@ func TestBatcherBadWriteFailsAlone(t *testing.T) {
 		ctx := context.Background()
 		team := mustTeam(t, db, "alpha")
 		m := mustMachine(t, db, team.ID, "m-1", "gpu-1")
-		b := storage.NewBatcher(db, 0)
+		b := storage.NewSerialBatcher(db)
 		defer b.Close()
 
 		entered, release := make(chan struct{}), make(chan struct{})
-		go b.Do(ctx, func(context.Context, *storage.Tx) error {
+		go b.Do(ctx, "", func(context.Context, *storage.Tx) error {
 			close(entered)
 			<-release
 			return nil
@@ -183,7 +183,7 @@ func TestBatcherBadWriteFailsAlone(t *testing.T) {
 		}
 		results := make(chan result, good+2)
 		do := func(name string, write func(context.Context, *storage.Tx) error) {
-			go func() { results <- result{name, b.Do(ctx, write)} }()
+			go func() { results <- result{name, b.Do(ctx, name, write)} }()
 		}
 		for i := range good {
 			do(fmt.Sprintf("good %d", i), observedWrite(t, m.ID, i))
@@ -225,10 +225,10 @@ func TestBatcherCloseDrains(t *testing.T) {
 		ctx := context.Background()
 		team := mustTeam(t, db, "alpha")
 		m := mustMachine(t, db, team.ID, "m-1", "gpu-1")
-		b := storage.NewBatcher(db, 0)
+		b := storage.NewSerialBatcher(db)
 
 		entered, release := make(chan struct{}), make(chan struct{})
-		go b.Do(ctx, func(context.Context, *storage.Tx) error {
+		go b.Do(ctx, "", func(context.Context, *storage.Tx) error {
 			close(entered)
 			<-release
 			return nil
@@ -238,7 +238,7 @@ func TestBatcherCloseDrains(t *testing.T) {
 		done := make(chan error, k)
 		for i := range k {
 			write := observedWrite(t, m.ID, i)
-			go func() { done <- b.Do(ctx, write) }()
+			go func() { done <- b.Do(ctx, m.ID, write) }()
 		}
 		waitQueued(t, b, k)
 
@@ -259,6 +259,42 @@ func TestBatcherCloseDrains(t *testing.T) {
 				t.Errorf("queued heartbeat: %v", err)
 			}
 		}
-		wantCode(t, b.Do(ctx, observedWrite(t, m.ID, 100)), proofgrid.EUNAVAILABLE)
+		wantCode(t, b.Do(ctx, m.ID, observedWrite(t, m.ID, 100)), proofgrid.EUNAVAILABLE)
+	})
+}
+
+// TestHistoryRowsOfOneTransaction writes more heartbeats in one
+// transaction than one history INSERT takes: every row is stored, with
+// its own figures.
+func TestHistoryRowsOfOneTransaction(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		team := mustTeam(t, db, "alpha")
+		m := mustMachine(t, db, team.ID, "m-1", "gpu-1")
+		const n = 300
+		err := db.InTx(ctx, func(tx *storage.Tx) error {
+			for i := range n {
+				if err := observedWrite(t, m.ID, i)(ctx, tx); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		points, err := db.MachineMetrics(ctx, m.ID, time.Time{}, n+1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(points) != n {
+			t.Fatalf("%d history rows, want %d", len(points), n)
+		}
+		for i, p := range points {
+			// Newest first: heartbeat n-1-i.
+			if want := float64(n - 1 - i); p.CPUPercent != want || p.Sample.CPU.UsagePercent != want {
+				t.Fatalf("row %d: cpu %v, sample cpu %v; want %v", i, p.CPUPercent, p.Sample.CPU.UsagePercent, want)
+			}
+		}
 	})
 }

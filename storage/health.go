@@ -106,7 +106,7 @@ func (c *conn) recordObservation(ctx context.Context, o Observation, deps []AVSD
 		errs = string(b)
 	}
 	xid := int64(min(o.GPUXIDErrors, math.MaxInt64))
-	res, err := execContext(ctx, c.w,
+	res, err := c.execHot(ctx,
 		`INSERT INTO machine_observations
 		 (machine_id, seen_at, cpu_percent, memory_percent, disk_max_percent, disk_max_mount,
 		  gpu_count, gpu_xid_errors, running_jobs, errors, last_active_at)
@@ -130,11 +130,11 @@ func (c *conn) recordObservation(ctx context.Context, o Observation, deps []AVSD
 	if err != nil || n == 0 {
 		return false, err
 	}
-	if _, err := execContext(ctx, c.w, `DELETE FROM avs_deployments WHERE machine_id = ?`, o.MachineID); err != nil {
+	if _, err := c.execHot(ctx, `DELETE FROM avs_deployments WHERE machine_id = ?`, o.MachineID); err != nil {
 		return false, fmt.Errorf("storage: replace deployments: %w", err)
 	}
 	for _, dep := range deps {
-		_, err := execContext(ctx, c.w,
+		_, err := c.execHot(ctx,
 			`INSERT INTO avs_deployments
 			 (machine_id, avs_id, chain, version, operator_address, healthy, error, registered, reported_at)
 			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
