@@ -254,6 +254,10 @@ func (c *Coordinator) Close() error {
 	if c.Redis != nil {
 		errs = append(errs, c.Redis.Close())
 	}
+	if c.Fleet != nil {
+		// Heartbeats accepted before shutdown are committed first.
+		c.Fleet.Close()
+	}
 	if c.DB != nil {
 		errs = append(errs, c.DB.Close())
 	}

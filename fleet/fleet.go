@@ -47,6 +47,8 @@ type Access interface {
 type Service struct {
 	db  *storage.DB
 	cfg Config
+	// heartbeats commits concurrent heartbeats in shared transactions.
+	heartbeats *storage.Batcher
 }
 
 // NewService returns a Service.
@@ -57,8 +59,12 @@ func NewService(db *storage.DB, cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{db: db, cfg: cfg}
+	return &Service{db: db, cfg: cfg, heartbeats: storage.NewBatcher(db, 0)}
 }
+
+// Close waits for the heartbeats being written and refuses new ones; call
+// it after the HTTP server stopped and before closing the database.
+func (s *Service) Close() { s.heartbeats.Close() }
 
 var clusterIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
@@ -247,7 +253,13 @@ func (s *Service) Heartbeat(ctx context.Context, machineID string, hb proofgrid.
 	// What health reads is condensed now and stored with the heartbeat, so
 	// that fleet-wide reads never decode samples.
 	obs, deps := Observe(machineID, now, hb)
-	if err := s.db.RecordObservedHeartbeat(ctx, machineID, now, hb, obs, deps); err != nil {
+	write, err := storage.ObservedHeartbeatWrite(machineID, now, hb, obs, deps)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("record heartbeat: %w", err)
+	}
+	// Concurrent heartbeats share one transaction; Do returns once ours
+	// committed, so the agent is acknowledged only for a stored heartbeat.
+	if err := s.heartbeats.Do(ctx, machineID, write); err != nil {
 		return time.Time{}, fmt.Errorf("record heartbeat: %w", err)
 	}
 	return now, nil

@@ -102,6 +102,8 @@ type DB struct {
 	// connections, which WAL lets run beside the writer; on PostgreSQL it
 	// is the same pool as wdb.
 	ro *sqlx.DB
+	// prepared holds SQLite's prepared statements of hot paths.
+	prepared preparedStmts
 }
 
 // newDB returns a DB that writes through w and reads through r.
@@ -117,6 +119,9 @@ func newDB(w, r *sqlx.DB, dialect string) *DB {
 type Tx struct {
 	conn
 	sqlTx *sqlx.Tx
+	// metrics are history rows of heartbeats written in this transaction,
+	// inserted together before it commits (flushMetrics).
+	metrics [][]any
 }
 
 // Open connects to the database named by rawURL and checks that it answers.
@@ -349,6 +354,7 @@ func (d *DB) Ping(ctx context.Context) error {
 
 // Close closes every connection. Calls in flight may fail.
 func (d *DB) Close() error {
+	d.closePrepared()
 	var err error
 	if d.ro != d.wdb {
 		err = d.ro.Close()
@@ -413,6 +419,10 @@ func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		}
 	}()
 	if err := fn(tx); err != nil {
+		_ = stx.Rollback()
+		return err
+	}
+	if err := tx.flushMetrics(ctx); err != nil {
 		_ = stx.Rollback()
 		return err
 	}

@@ -13,3 +13,22 @@ func SetNow(d *DB, now func() time.Time) { d.now = now }
 // SQLTx returns the transaction under t, for tests that check connection
 // settings with raw SQL.
 func SQLTx(t *Tx) *sqlx.Tx { return t.sqlTx }
+
+// Queued reports how many writes wait for b's next transaction.
+func (b *Batcher) Queued() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, sh := range b.shards {
+		n += len(sh.queue)
+	}
+	return n
+}
+
+// NewSerialBatcher returns a Batcher with one transaction in flight on
+// either dialect, so that tests can tell which writes share one.
+func NewSerialBatcher(db *DB) *Batcher {
+	b := NewBatcher(db, 0)
+	b.shards = b.shards[:1]
+	return b
+}

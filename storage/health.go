@@ -71,17 +71,29 @@ func (c *conn) RecordObservation(ctx context.Context, o Observation, deps []AVSD
 // in the same transaction, the observation and deployments derived from
 // it as RecordObservation does: one commit per heartbeat instead of two.
 func (c *conn) RecordObservedHeartbeat(ctx context.Context, machineID string, receivedAt time.Time, hb proofgrid.Heartbeat, o Observation, deps []AVSDeployment) error {
-	write, err := heartbeatWriter(machineID, receivedAt, hb)
+	write, err := ObservedHeartbeatWrite(machineID, receivedAt, hb, o, deps)
 	if err != nil {
 		return err
 	}
-	return c.inTx(ctx, func(tx *Tx) error {
+	return c.inTx(ctx, func(tx *Tx) error { return write(ctx, tx) })
+}
+
+// ObservedHeartbeatWrite encodes what RecordObservedHeartbeat stores and
+// returns the function that writes it inside a transaction, so that a
+// Batcher can commit many heartbeats in one. Encoding errors (EINVALID)
+// come back here, before any transaction.
+func ObservedHeartbeatWrite(machineID string, receivedAt time.Time, hb proofgrid.Heartbeat, o Observation, deps []AVSDeployment) (func(context.Context, *Tx) error, error) {
+	write, err := heartbeatWriter(machineID, receivedAt, hb)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, tx *Tx) error {
 		if err := write(ctx, tx); err != nil {
 			return err
 		}
 		_, err := tx.recordObservation(ctx, o, deps)
 		return err
-	})
+	}, nil
 }
 
 func (c *conn) recordObservation(ctx context.Context, o Observation, deps []AVSDeployment) (bool, error) {
@@ -94,7 +106,7 @@ func (c *conn) recordObservation(ctx context.Context, o Observation, deps []AVSD
 		errs = string(b)
 	}
 	xid := int64(min(o.GPUXIDErrors, math.MaxInt64))
-	res, err := execContext(ctx, c.w,
+	res, err := c.execHot(ctx,
 		`INSERT INTO machine_observations
 		 (machine_id, seen_at, cpu_percent, memory_percent, disk_max_percent, disk_max_mount,
 		  gpu_count, gpu_xid_errors, running_jobs, errors, last_active_at)
@@ -118,11 +130,11 @@ func (c *conn) recordObservation(ctx context.Context, o Observation, deps []AVSD
 	if err != nil || n == 0 {
 		return false, err
 	}
-	if _, err := execContext(ctx, c.w, `DELETE FROM avs_deployments WHERE machine_id = ?`, o.MachineID); err != nil {
+	if _, err := c.execHot(ctx, `DELETE FROM avs_deployments WHERE machine_id = ?`, o.MachineID); err != nil {
 		return false, fmt.Errorf("storage: replace deployments: %w", err)
 	}
 	for _, dep := range deps {
-		_, err := execContext(ctx, c.w,
+		_, err := c.execHot(ctx,
 			`INSERT INTO avs_deployments
 			 (machine_id, avs_id, chain, version, operator_address, healthy, error, registered, reported_at)
 			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)

@@ -141,7 +141,7 @@ func (c *conn) MachineByID(ctx context.Context, id string) (proofgrid.Machine, e
 // sample JSON on every request. ENOTFOUND when unknown.
 func (c *conn) MachineIdentity(ctx context.Context, id string) (proofgrid.Machine, error) {
 	var r machineRow
-	err := getContext(ctx, c.r, &r,
+	err := c.getHot(ctx, &r,
 		`SELECT id, team_id, name, role, cluster_id, public_key, agent_version, enrolled_at, last_seen_at
 		 FROM machines WHERE id = ?`, id)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -212,7 +212,7 @@ func heartbeatWriter(machineID string, receivedAt time.Time, hb proofgrid.Heartb
 	_, diskMax := hb.Sample.FullestDisk()
 
 	return func(ctx context.Context, tx *Tx) error {
-		res, err := execContext(ctx, tx.w,
+		res, err := tx.execHot(ctx,
 			`UPDATE machines
 			 SET last_seen_at = ?, agent_version = COALESCE(NULLIF(?, ''), agent_version),
 			     latest_sample = ?, agent_status = ?
@@ -233,17 +233,51 @@ func heartbeatWriter(machineID string, receivedAt time.Time, hb proofgrid.Heartb
 				return proofgrid.Errorf(proofgrid.ENOTFOUND, "machine %q not found", machineID)
 			}
 		}
-		_, err = execContext(ctx, tx.w,
-			`INSERT INTO machine_metrics
-			 (machine_id, collected_at, received_at, cpu_percent, memory_percent, disk_max_percent, gpu_count, sample)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			machineID, collectedAt, receivedAt, hb.Sample.CPU.UsagePercent, hb.Sample.Memory.Percent(), diskMax,
-			len(hb.Sample.GPUs), string(sample))
-		if err != nil {
-			return fmt.Errorf("storage: record metrics: %w", err)
-		}
+		// The history row is appended when the transaction commits, in one
+		// statement with those of every heartbeat in it.
+		tx.metrics = append(tx.metrics, []any{machineID, collectedAt, receivedAt, hb.Sample.CPU.UsagePercent,
+			hb.Sample.Memory.Percent(), diskMax, len(hb.Sample.GPUs), string(sample)})
 		return nil
 	}, nil
+}
+
+// metricsPerInsert bounds the rows of one history INSERT (8 parameters
+// each), far below either dialect's limit on parameters.
+const metricsPerInsert = 128
+
+// flushMetrics flushes the history rows of c's transaction; on a DB there
+// are none.
+func (c *conn) flushMetrics(ctx context.Context) error {
+	if c.tx == nil {
+		return nil
+	}
+	return c.tx.flushMetrics(ctx)
+}
+
+// flushMetrics inserts the history rows the transaction's heartbeats
+// appended, metricsPerInsert per statement: one round trip for a batch
+// of heartbeats instead of one each.
+func (tx *Tx) flushMetrics(ctx context.Context) error {
+	for len(tx.metrics) > 0 {
+		n := min(len(tx.metrics), metricsPerInsert)
+		var q strings.Builder
+		q.WriteString(`INSERT INTO machine_metrics
+			 (machine_id, collected_at, received_at, cpu_percent, memory_percent, disk_max_percent, gpu_count, sample)
+			 VALUES `)
+		args := make([]any, 0, n*8)
+		for i, row := range tx.metrics[:n] {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, row...)
+		}
+		if _, err := tx.execHot(ctx, q.String(), args...); err != nil {
+			return fmt.Errorf("storage: record metrics: %w", err)
+		}
+		tx.metrics = tx.metrics[n:]
+	}
+	return nil
 }
 
 // MetricPoint is one stored sample of a machine's history. It is defined in
@@ -271,6 +305,10 @@ const DefaultMetricsLimit = 1000
 func (c *conn) MachineMetrics(ctx context.Context, machineID string, since time.Time, limit int) ([]MetricPoint, error) {
 	if limit <= 0 {
 		limit = DefaultMetricsLimit
+	}
+	// Inside a transaction, its own heartbeats' history is read too.
+	if err := c.flushMetrics(ctx); err != nil {
+		return nil, err
 	}
 	var rows []metricRow
 	err := selectContext(ctx, c.r, &rows,
@@ -311,6 +349,9 @@ const metricsDeleteBatch = 5000
 // for every machine, and returns how many points it deleted. Machines'
 // latest state is kept.
 func (c *conn) DeleteMetricsBefore(ctx context.Context, before time.Time) (int64, error) {
+	if err := c.flushMetrics(ctx); err != nil {
+		return 0, err
+	}
 	var total int64
 	for {
 		res, err := execContext(ctx, c.w,

@@ -1,0 +1,175 @@
+package storage
+
+import (
+	"context"
+	"hash/fnv"
+	"sync"
+
+	"github.com/proofgrid/proofgrid"
+)
+
+// postgresParallelBatches is how many transactions of one Batcher may be
+// in flight on PostgreSQL.
+const postgresParallelBatches = 4
+
+// DefaultBatchSize is how many writes a Batcher commits in one transaction
+// at most when NewBatcher is given no size.
+const DefaultBatchSize = 128
+
+// Batcher commits concurrent small writes together (group commit): each
+// caller hands Do one write, a function run inside a transaction, and one
+// goroutine commits every write waiting at that moment in one transaction
+// (on PostgreSQL a few such goroutines run side by side).
+// A lone write is committed at once, without waiting for company; under
+// load, the writes that arrive while one transaction commits form the
+// next. That saves a BEGIN and COMMIT per write, and on SQLite, whose one
+// writer connection serialises every transaction, the queueing for it.
+//
+// Do returns only after the transaction holding its write committed (or
+// failed), so an acknowledgement built on a nil error is durable. When a
+// batch fails, it is rolled back and each of its writes is retried in a
+// transaction of its own, so one bad write fails only its own caller.
+// A write may therefore run twice (once in the failed batch, which is
+// rolled back): it must not have effects outside the transaction.
+//
+// The goroutines exist only while writes are waiting, so an idle Batcher
+// holds nothing; Close refuses new writes and waits for those accepted.
+type Batcher struct {
+	db  *DB
+	max int
+	// shards are independent queues, each committed by at most one
+	// goroutine: one on SQLite, which has one writer anyway; a few on
+	// PostgreSQL, where a batch spends most of its time waiting for round
+	// trips. A key always maps to the same shard, so two transactions in
+	// flight never write rows of the same key: they cannot deadlock on
+	// them, and one key's writes commit in the order they came.
+	shards []shard
+
+	mu      sync.Mutex
+	running int // goroutines committing batches
+	closed  bool
+	idle    *sync.Cond // signalled when a goroutine exits
+}
+
+type shard struct {
+	queue   []*batchItem
+	running bool
+}
+
+type batchItem struct {
+	write func(context.Context, *Tx) error
+	done  chan error
+}
+
+// NewBatcher returns a Batcher committing at most size writes per
+// transaction on db (DefaultBatchSize when size <= 0).
+func NewBatcher(db *DB, size int) *Batcher {
+	if size <= 0 {
+		size = DefaultBatchSize
+	}
+	par := 1
+	if db.Dialect() == DialectPostgres {
+		par = postgresParallelBatches
+	}
+	b := &Batcher{db: db, max: size, shards: make([]shard, par)}
+	b.idle = sync.NewCond(&b.mu)
+	return b
+}
+
+// Do runs write in a transaction shared with other concurrent writes and
+// returns its error once that transaction has committed or failed. key
+// names what write locks (a machine id): writes of one key never run in
+// concurrent transactions. If ctx ends first Do returns ctx's error, and
+// the write may still be committed. After Close it fails with
+// EUNAVAILABLE.
+func (b *Batcher) Do(ctx context.Context, key string, write func(context.Context, *Tx) error) error {
+	it := &batchItem{write: write, done: make(chan error, 1)}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return proofgrid.Errorf(proofgrid.EUNAVAILABLE, "storage: shutting down")
+	}
+	i := 0
+	if len(b.shards) > 1 {
+		h := fnv.New32a()
+		h.Write([]byte(key))
+		i = int(h.Sum32() % uint32(len(b.shards)))
+	}
+	sh := &b.shards[i]
+	sh.queue = append(sh.queue, it)
+	if !sh.running {
+		sh.running = true
+		b.running++
+		go b.run(sh)
+	}
+	b.mu.Unlock()
+	select {
+	case err := <-it.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close stops accepting writes and waits until every accepted one has
+// been committed or has failed.
+func (b *Batcher) Close() {
+	b.mu.Lock()
+	b.closed = true
+	for b.running > 0 {
+		b.idle.Wait()
+	}
+	b.mu.Unlock()
+}
+
+// run commits sh's batches until none is waiting.
+func (b *Batcher) run(sh *shard) {
+	for {
+		b.mu.Lock()
+		if len(sh.queue) == 0 {
+			sh.running = false
+			b.running--
+			b.idle.Broadcast()
+			b.mu.Unlock()
+			return
+		}
+		n := min(len(sh.queue), b.max)
+		batch := sh.queue[:n:n]
+		if n == len(sh.queue) {
+			sh.queue = nil
+		} else {
+			sh.queue = append([]*batchItem(nil), sh.queue[n:]...)
+		}
+		b.mu.Unlock()
+		b.commit(batch)
+	}
+}
+
+// commit writes batch in one transaction. The transaction does not take a
+// caller's context: a caller that gives up must not fail the others.
+func (b *Batcher) commit(batch []*batchItem) {
+	ctx := context.Background()
+	// Between transactions, the statements the last one ran unprepared
+	// get prepared (SQLite's writer is free now).
+	b.db.prepareWanted(ctx)
+	err := b.db.InTx(ctx, func(tx *Tx) error {
+		for _, it := range batch {
+			if err := it.write(ctx, tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil || len(batch) == 1 {
+		for _, it := range batch {
+			it.done <- err
+		}
+		return
+	}
+	// PostgreSQL aborts a transaction at its first failed statement, so
+	// the others cannot simply go on: each is retried alone, and gets its
+	// own outcome.
+	for _, it := range batch {
+		it.done <- b.db.InTx(ctx, func(tx *Tx) error { return it.write(ctx, tx) })
+	}
+}
