@@ -175,9 +175,13 @@ func valuesList(rows, cols int) string {
 	return b.String()
 }
 
-// InsertPsyJobEvents stores evs in multi-row batches and returns
+// InsertPsyJobEvents stores evs in multi-row batches (one INSERT of
+// column arrays on PostgreSQL, as InsertWorkerEvents does) and returns
 // how many were new; a worker event converted already is skipped.
 func (c *conn) InsertPsyJobEvents(ctx context.Context, evs []PsyJobEvent) (int64, error) {
+	if c.dialect == DialectPostgres {
+		return c.insertPsyJobEventsPostgres(ctx, evs)
+	}
 	var total int64
 	for start := 0; start < len(evs); start += psyInsertBatch {
 		batch := evs[start:min(start+psyInsertBatch, len(evs))]
@@ -199,6 +203,32 @@ func (c *conn) InsertPsyJobEvents(ctx context.Context, evs []PsyJobEvent) (int64
 		total += n
 	}
 	return total, nil
+}
+
+func (c *conn) insertPsyJobEventsPostgres(ctx context.Context, evs []PsyJobEvent) (int64, error) {
+	if len(evs) == 0 {
+		return 0, nil
+	}
+	n := len(evs)
+	ids, cps, realms, durations := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	jobs, workers, topics, circuits, statuses := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	starts, ends := make([]time.Time, n), make([]time.Time, n)
+	eligible := make([]bool, n)
+	for i, e := range evs {
+		ids[i], cps[i], realms[i], durations[i] = e.WorkerEventID, e.CheckpointID, e.RealmID, e.DurationMS
+		jobs[i], workers[i], topics[i], circuits[i], statuses[i] = e.JobID, e.WorkerPublicKey, e.Topic, e.CircuitType, e.Status
+		starts[i], ends[i], eligible[i] = pgTime(e.StartTime), pgTime(e.EndTime), e.Eligible
+	}
+	res, err := execContext(ctx, c.w, `INSERT INTO psy_job_events (worker_event_id, checkpoint_id, realm_id, job_id,
+		worker_public_key, topic, circuit_type, status, duration_ms, start_time, end_time, eligible)
+		SELECT * FROM unnest(?::bigint[], ?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
+		  ?::bigint[], ?::timestamptz[], ?::timestamptz[], ?::boolean[])
+		ON CONFLICT (worker_event_id) DO NOTHING`,
+		ids, cps, realms, jobs, workers, topics, circuits, statuses, durations, starts, ends, eligible)
+	if err != nil {
+		return 0, fmt.Errorf("storage: insert job events: %w", err)
+	}
+	return rowsAffected(res)
 }
 
 // PsyJobEvents returns the job events of a checkpoint in id order.
