@@ -47,3 +47,57 @@ func TestInsertPsyJobEvents(t *testing.T) {
 		}
 	})
 }
+
+// TestConvertWorkerEvents copies worker events into job events of the
+// given checkpoints, more than one SQLite statement holds, then again with
+// one more: converted ones are skipped, every copied field matches its
+// worker event, and nothing is left unconverted.
+func TestConvertWorkerEvents(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		end := time.Date(2024, 1, 1, 0, 5, 0, 123456789, time.UTC)
+		var wevs []storage.WorkerEvent
+		for i := range 2101 {
+			wevs = append(wevs, storage.WorkerEvent{Key: "k" + strconv.Itoa(i), RealmID: int64(i % 3),
+				WorkerPublicKey: "w" + strconv.Itoa(i%4), Topic: "prove", CircuitType: "c" + strconv.Itoa(i%2),
+				JobID: "j" + strconv.Itoa(i), Status: storage.WorkerEventFailed, StartTime: end.Add(-time.Second),
+				EndTime: end.Add(time.Duration(i) * time.Millisecond), DurationMS: int64(i), Eligible: i%2 == 0})
+		}
+		if err := db.BulkInsertWorkerEvents(ctx, wevs); err != nil {
+			t.Fatal(err)
+		}
+		ends, err := db.UnconvertedWorkerEvents(ctx, 0, 5000)
+		if err != nil || len(ends) != len(wevs) || !ends[5].EndTime.Equal(stored(wevs[5].EndTime)) {
+			t.Fatalf("%d unconverted, %v", len(ends), err)
+		}
+		var cs []storage.PsyConversion
+		for i, e := range ends[:2100] {
+			cs = append(cs, storage.PsyConversion{WorkerEventID: e.ID, CheckpointID: int64(10 + i%2)})
+		}
+		if n, err := db.ConvertWorkerEvents(ctx, cs); err != nil || n != 2100 {
+			t.Fatalf("convert = %d, %v", n, err)
+		}
+		cs = append(cs[:3:3], storage.PsyConversion{WorkerEventID: ends[2100].ID, CheckpointID: 11})
+		if n, err := db.ConvertWorkerEvents(ctx, cs); err != nil || n != 1 {
+			t.Fatalf("convert again = %d, %v", n, err)
+		}
+		if left, err := db.UnconvertedWorkerEvents(ctx, 0, 10); err != nil || len(left) != 0 {
+			t.Fatalf("%d left unconverted, %v", len(left), err)
+		}
+		got, err := db.PsyJobEvents(ctx, 11, 2000, 0)
+		if err != nil || len(got) != 1051 {
+			t.Fatalf("%d job events in checkpoint 11, %v", len(got), err)
+		}
+		for _, g := range got {
+			i, _ := strconv.Atoi(g.JobID[1:])
+			w := wevs[i]
+			want := storage.PsyJobEvent{ID: g.ID, WorkerEventID: ends[i].ID, CheckpointID: 11, RealmID: w.RealmID,
+				JobID: w.JobID, WorkerPublicKey: w.WorkerPublicKey, Topic: w.Topic, CircuitType: w.CircuitType,
+				Status: w.Status, DurationMS: w.DurationMS, StartTime: stored(w.StartTime), EndTime: stored(w.EndTime),
+				Eligible: w.Eligible}
+			if !reflect.DeepEqual(g, want) {
+				t.Fatalf("job event %+v, want %+v", g, want)
+			}
+		}
+	})
+}
