@@ -47,7 +47,10 @@ func (s *Service) convertBatch(ctx context.Context) (int, bool, error) {
 		if err != nil {
 			return err
 		}
-		evs, err := tx.UnconvertedWorkerEvents(ctx, max(st.IntValue-conversionLookback, 0), s.cfg.Batch)
+		// At most conversionLookback events below the cursor are
+		// converted, and none above it: a window of that many more than
+		// the batch holds every event the batch can take.
+		evs, err := tx.UnconvertedWorkerEvents(ctx, max(st.IntValue-conversionLookback, 0), conversionLookback+s.cfg.Batch, s.cfg.Batch)
 		if err != nil || len(evs) == 0 {
 			return err
 		}

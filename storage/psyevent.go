@@ -89,16 +89,23 @@ type WorkerEventEnd struct {
 }
 
 // UnconvertedWorkerEvents returns the id and end time of up to limit
-// worker events with an id above after that have no job event yet, in id
-// order.
-func (c *conn) UnconvertedWorkerEvents(ctx context.Context, after int64, limit int) ([]WorkerEventEnd, error) {
+// worker events that have no job event yet, in id order, among the first
+// window worker events with an id above after. The window bounds the
+// rows the query looks at whatever plan the database picks: without it,
+// PostgreSQL may hash the whole of psy_job_events for every batch (an
+// anti-join it cannot see is selective), which makes converting n events
+// cost n² / batch. A caller that knows at most k of those events are
+// converted (the conversion cursor's lookback) passes k + limit and gets
+// the same rows as without a window.
+func (c *conn) UnconvertedWorkerEvents(ctx context.Context, after int64, window, limit int) ([]WorkerEventEnd, error) {
 	var rows []struct {
 		ID      int64  `db:"id"`
 		EndTime dbTime `db:"end_time"`
 	}
-	err := selectContext(ctx, c.r, &rows, `SELECT w.id, w.end_time FROM worker_events w
-		WHERE w.id > ? AND NOT EXISTS (SELECT 1 FROM psy_job_events j WHERE j.worker_event_id = w.id)
-		ORDER BY w.id LIMIT ?`, after, limit)
+	err := selectContext(ctx, c.r, &rows, `SELECT w.id, w.end_time
+		FROM (SELECT id, end_time FROM worker_events WHERE id > ? ORDER BY id LIMIT ?) w
+		WHERE NOT EXISTS (SELECT 1 FROM psy_job_events j WHERE j.worker_event_id = w.id)
+		ORDER BY w.id LIMIT ?`, after, window, limit)
 	if err != nil {
 		return nil, fmt.Errorf("storage: unconverted worker events: %w", err)
 	}
