@@ -100,14 +100,11 @@ func (s *Service) IngestWorkerEvents(ctx context.Context, worker storage.PsyUser
 	var res IngestResult
 	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
 		res = IngestResult{}
-		for _, j := range jobs {
-			added, err := s.rewards.RecordJob(ctx, tx, j)
-			if err != nil {
-				return err
-			}
-			res.count(added)
+		added, err := s.rewards.RecordJobs(ctx, tx, jobs)
+		for _, a := range added {
+			res.count(a)
 		}
-		return nil
+		return err
 	})
 	return res, err
 }

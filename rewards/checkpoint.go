@@ -90,7 +90,7 @@ func (s *Service) Compute(ctx context.Context, id int64) ([]storage.PsyDistribut
 			rows = append(rows, storage.PsyDistribution{CheckpointID: id, WorkerPublicKey: sh.Worker,
 				CircuitType: sh.CircuitType, JobCount: sh.Jobs, TotalRewards: sh.Reward})
 		}
-		if err := tx.ReplacePsyDistributions(ctx, cp, rows, now); err != nil {
+		if out, err = tx.ReplacePsyDistributions(ctx, cp, rows, now); err != nil {
 			return err
 		}
 		if s.cfg.Ledger != nil {
@@ -105,11 +105,7 @@ func (s *Service) Compute(ctx context.Context, id int64) ([]storage.PsyDistribut
 		ms := float64(time.Since(started).Microseconds()) / 1000
 		stats.fill(&cp)
 		cp.ProcessingMS, cp.ProcessedAt = &ms, &now
-		if err := tx.FinishPsyCheckpoint(ctx, cp); err != nil {
-			return err
-		}
-		out, err = tx.PsyDistributions(ctx, id)
-		return err
+		return tx.FinishPsyCheckpoint(ctx, cp)
 	})
 	return out, err
 }

@@ -47,24 +47,23 @@ func (s *Service) convertBatch(ctx context.Context) (int, bool, error) {
 		if err != nil {
 			return err
 		}
-		evs, err := tx.UnconvertedWorkerEvents(ctx, max(st.IntValue-conversionLookback, 0), s.cfg.Batch)
+		// At most conversionLookback events below the cursor are
+		// converted, and none above it: a window of that many more than
+		// the batch holds every event the batch can take.
+		evs, err := tx.UnconvertedWorkerEvents(ctx, max(st.IntValue-conversionLookback, 0), conversionLookback+s.cfg.Batch, s.cfg.Batch)
 		if err != nil || len(evs) == 0 {
 			return err
 		}
 		status := map[int64]string{}
-		jobs := make([]storage.PsyJobEvent, 0, len(evs))
+		cs := make([]storage.PsyConversion, 0, len(evs))
 		for _, e := range evs {
 			cp, err := s.assign(ctx, tx, e.EndTime, now, status)
 			if err != nil {
 				return err
 			}
-			jobs = append(jobs, storage.PsyJobEvent{
-				WorkerEventID: e.ID, CheckpointID: cp, RealmID: e.RealmID, JobID: e.JobID,
-				WorkerPublicKey: e.WorkerPublicKey, Topic: e.Topic, CircuitType: e.CircuitType, Status: e.Status,
-				DurationMS: e.DurationMS, StartTime: e.StartTime, EndTime: e.EndTime, Eligible: e.Eligible,
-			})
+			cs = append(cs, storage.PsyConversion{WorkerEventID: e.ID, CheckpointID: cp})
 		}
-		if _, err := tx.InsertPsyJobEvents(ctx, jobs); err != nil {
+		if _, err := tx.ConvertWorkerEvents(ctx, cs); err != nil {
 			return err
 		}
 		st.IntValue = max(st.IntValue, evs[len(evs)-1].ID)

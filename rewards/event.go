@@ -80,10 +80,29 @@ func (s *Service) RecordJob(ctx context.Context, tx *storage.Tx, j Job) (bool, e
 	if tx == nil {
 		return false, errors.New("rewards: RecordJob needs the transaction of the change it records")
 	}
-	return tx.InsertWorkerEvent(ctx, storage.WorkerEvent{
+	return tx.InsertWorkerEvent(ctx, s.workerEvent(j, s.now()))
+}
+
+// RecordJobs stores jobs as RecordJob stores each, in multi-row
+// statements, and tells for each whether it was new; a job whose key came
+// earlier in jobs is not. One invalid job stores none of them.
+func (s *Service) RecordJobs(ctx context.Context, tx *storage.Tx, jobs []Job) ([]bool, error) {
+	if tx == nil {
+		return nil, errors.New("rewards: RecordJobs needs the transaction of the change it records")
+	}
+	now := s.now()
+	evs := make([]storage.WorkerEvent, len(jobs))
+	for i, j := range jobs {
+		evs[i] = s.workerEvent(j, now)
+	}
+	return tx.InsertWorkerEvents(ctx, evs)
+}
+
+func (s *Service) workerEvent(j Job, now time.Time) storage.WorkerEvent {
+	return storage.WorkerEvent{
 		Key: j.Key, RealmID: j.RealmID, WorkerPublicKey: j.Worker, MachineID: j.MachineID, TeamID: j.TeamID,
 		Topic: j.Topic, CircuitType: j.CircuitType, JobID: j.JobID, Status: j.Status, Result: j.Result, Error: j.Error,
 		StartTime: j.Start, EndTime: j.End, DurationMS: j.DurationMS, CheckpointID: s.rule.Of(j.End),
-		CreatedAt: s.now(), Eligible: s.Eligible(j.Source, j.Worker),
-	})
+		CreatedAt: now, Eligible: s.Eligible(j.Source, j.Worker),
+	}
 }

@@ -277,3 +277,80 @@ func TestConcurrentRecomputation(t *testing.T) {
 		}
 	})
 }
+
+// TestRecordJobsBatch records jobs in one multi-row batch: a key repeated
+// in the batch or stored before is not new, a replayed batch adds
+// nothing, eligibility is decided per job, and an invalid job stores none.
+func TestRecordJobsBatch(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		end := time.Date(2024, 1, 1, 0, 5, 0, 0, time.UTC)
+		job := func(key, worker string, src rewards.Source) rewards.Job {
+			return rewards.Job{Key: key, Source: src, Worker: worker, Topic: "prove", CircuitType: "A", JobID: key,
+				Status: storage.WorkerEventCompleted, Start: end.Add(-time.Second), End: end, DurationMS: 1000}
+		}
+		record := func(jobs []rewards.Job) ([]bool, error) {
+			var added []bool
+			err := db.InTx(ctx, func(tx *storage.Tx) error {
+				var err error
+				added, err = f.svc.RecordJobs(ctx, tx, jobs)
+				return err
+			})
+			return added, err
+		}
+		if _, err := record([]rewards.Job{job("old", "agent-1", rewards.SourceAgent)}); err != nil {
+			t.Fatal(err)
+		}
+		// More rows than one INSERT statement holds.
+		var jobs []rewards.Job
+		for i := range 1200 {
+			jobs = append(jobs, job(fmt.Sprintf("k%d", i), "agent-2", rewards.SourceAgent))
+		}
+		jobs = append(jobs, job("old", "agent-1", rewards.SourceAgent), job("k5", "agent-2", rewards.SourceAgent),
+			job("trusted", "0xaa11", rewards.SourceIngest), job("untrusted", "0xbb22", rewards.SourceIngest))
+		added, err := record(jobs)
+		if err != nil || len(added) != len(jobs) {
+			t.Fatalf("RecordJobs = %d flags, %v", len(added), err)
+		}
+		want := make([]bool, len(jobs))
+		for i := range want {
+			want[i] = true
+		}
+		want[1200], want[1201] = false, false // "old" stored before, "k5" earlier in the batch
+		if !reflect.DeepEqual(added, want) {
+			t.Fatalf("new flags: %v", added)
+		}
+		if added, err := record(jobs); err != nil || len(added) != len(jobs) || added[0] || added[len(jobs)-1] {
+			t.Fatalf("replayed batch: %v", err)
+		} else {
+			for i, a := range added {
+				if a {
+					t.Fatalf("replayed job %d is new", i)
+				}
+			}
+		}
+		evs, err := db.WorkerEvents(ctx, storage.WorkerEventFilter{Limit: 5000})
+		if err != nil || len(evs) != 1203 {
+			t.Fatalf("%d worker events, %v", len(evs), err)
+		}
+		eligible := map[string]bool{}
+		for _, e := range evs {
+			eligible[e.Key] = e.Eligible
+			if e.CheckpointID != end.Unix()/600 {
+				t.Fatalf("event %s in checkpoint %d", e.Key, e.CheckpointID)
+			}
+		}
+		if !eligible["k0"] || !eligible["trusted"] || eligible["untrusted"] {
+			t.Fatalf("eligibility: %v %v %v", eligible["k0"], eligible["trusted"], eligible["untrusted"])
+		}
+		bad := job("bad", "agent-3", rewards.SourceAgent)
+		bad.Status = "Done"
+		if _, err := record([]rewards.Job{job("fine", "agent-3", rewards.SourceAgent), bad}); proofgrid.ErrorCode(err) != proofgrid.EINVALID {
+			t.Fatalf("invalid job: %v", err)
+		}
+		if evs, _ := db.WorkerEvents(ctx, storage.WorkerEventFilter{WorkerPublicKey: "agent-3"}); len(evs) != 0 {
+			t.Fatalf("an invalid batch stored %d events", len(evs))
+		}
+	})
+}

@@ -211,14 +211,35 @@ func (r psyDistributionRow) distribution() PsyDistribution {
 
 const psyDistributionColumns = `id, checkpoint_id, worker_public_key, circuit_type, job_count, total_rewards, created_at`
 
-// ReplacePsyDistributions makes rows the distribution of cp:
-// rows are upserted with cp's revision (a row that exists keeps its id and
-// created_at) and rows of earlier revisions are deleted. Within the
+// ReplacePsyDistributions makes rows the distribution of cp and returns
+// it as PsyDistributions does. It writes only the difference from the
+// stored distribution: new and changed rows are upserted with cp's
+// revision (a row that exists keeps its id and created_at), rows no
+// longer in it are deleted, and an unchanged row is not written at all,
+// so a recomputation that changes nothing writes nothing. Within the
 // transaction that BeginPsyCheckpointComputation started, readers see the
 // old distribution or the new one, never a mix.
-func (t *Tx) ReplacePsyDistributions(ctx context.Context, cp PsyCheckpoint, rows []PsyDistribution, now time.Time) error {
-	for start := 0; start < len(rows); start += psyInsertBatch {
-		batch := rows[start:min(start+psyInsertBatch, len(rows))]
+func (t *Tx) ReplacePsyDistributions(ctx context.Context, cp PsyCheckpoint, rows []PsyDistribution, now time.Time) ([]PsyDistribution, error) {
+	old, err := t.PsyDistributions(ctx, cp.ID)
+	if err != nil {
+		return nil, err
+	}
+	type key struct{ worker, circuit string }
+	stored := make(map[key]PsyDistribution, len(old))
+	for _, d := range old {
+		stored[key{d.WorkerPublicKey, d.CircuitType}] = d
+	}
+	var write []PsyDistribution
+	for _, r := range rows {
+		k := key{r.WorkerPublicKey, r.CircuitType}
+		d, ok := stored[k]
+		delete(stored, k)
+		if !ok || d.JobCount != r.JobCount || d.TotalRewards != r.TotalRewards {
+			write = append(write, r)
+		}
+	}
+	for start := 0; start < len(write); start += psyInsertBatch {
+		batch := write[start:min(start+psyInsertBatch, len(write))]
 		args := make([]any, 0, len(batch)*7)
 		for _, r := range batch {
 			args = append(args, cp.ID, r.WorkerPublicKey, r.CircuitType, r.JobCount, r.TotalRewards, cp.Revision, now)
@@ -228,15 +249,24 @@ func (t *Tx) ReplacePsyDistributions(ctx context.Context, cp PsyCheckpoint, rows
 			ON CONFLICT (checkpoint_id, worker_public_key, circuit_type) DO UPDATE SET job_count = excluded.job_count,
 			  total_rewards = excluded.total_rewards, revision = excluded.revision`, args...)
 		if err != nil {
-			return fmt.Errorf("storage: write distributions of checkpoint %d: %w", cp.ID, err)
+			return nil, fmt.Errorf("storage: write distributions of checkpoint %d: %w", cp.ID, err)
 		}
 	}
-	_, err := execContext(ctx, t.w, `DELETE FROM psy_reward_distributions WHERE checkpoint_id = ? AND revision <> ?`,
-		cp.ID, cp.Revision)
-	if err != nil {
-		return fmt.Errorf("storage: prune distributions of checkpoint %d: %w", cp.ID, err)
+	gone := make([]any, 0, len(stored))
+	for _, d := range stored {
+		gone = append(gone, d.ID)
 	}
-	return nil
+	for start := 0; start < len(gone); start += psyInsertBatch {
+		batch := gone[start:min(start+psyInsertBatch, len(gone))]
+		_, err := execContext(ctx, t.w, `DELETE FROM psy_reward_distributions WHERE id IN `+valuesList(1, len(batch)), batch...)
+		if err != nil {
+			return nil, fmt.Errorf("storage: prune distributions of checkpoint %d: %w", cp.ID, err)
+		}
+	}
+	if len(write) == 0 && len(gone) == 0 {
+		return old, nil
+	}
+	return t.PsyDistributions(ctx, cp.ID)
 }
 
 // FinishPsyCheckpoint records cp's statistics and marks it

@@ -81,21 +81,95 @@ func (c *conn) PsyState(ctx context.Context, name string) (PsyState, error) {
 	return r.state(), nil
 }
 
-// UnconvertedWorkerEvents returns up to limit worker events with an id
-// above after that have no job event yet, in id order.
-func (c *conn) UnconvertedWorkerEvents(ctx context.Context, after int64, limit int) ([]WorkerEvent, error) {
-	var rows []workerEventRow
-	err := selectContext(ctx, c.r, &rows, `SELECT `+workerEventColumns+` FROM worker_events w
-		WHERE w.id > ? AND NOT EXISTS (SELECT 1 FROM psy_job_events j WHERE j.worker_event_id = w.id)
-		ORDER BY w.id LIMIT ?`, after, limit)
+// WorkerEventEnd is what conversion needs of a worker event to place
+// it in a checkpoint.
+type WorkerEventEnd struct {
+	ID      int64
+	EndTime time.Time
+}
+
+// UnconvertedWorkerEvents returns the id and end time of up to limit
+// worker events that have no job event yet, in id order, among the first
+// window worker events with an id above after. The window bounds the
+// rows the query looks at whatever plan the database picks: without it,
+// PostgreSQL may hash the whole of psy_job_events for every batch (an
+// anti-join it cannot see is selective), which makes converting n events
+// cost n² / batch. A caller that knows at most k of those events are
+// converted (the conversion cursor's lookback) passes k + limit and gets
+// the same rows as without a window.
+func (c *conn) UnconvertedWorkerEvents(ctx context.Context, after int64, window, limit int) ([]WorkerEventEnd, error) {
+	var rows []struct {
+		ID      int64  `db:"id"`
+		EndTime dbTime `db:"end_time"`
+	}
+	err := selectContext(ctx, c.r, &rows, `SELECT w.id, w.end_time
+		FROM (SELECT id, end_time FROM worker_events WHERE id > ? ORDER BY id LIMIT ?) w
+		WHERE NOT EXISTS (SELECT 1 FROM psy_job_events j WHERE j.worker_event_id = w.id)
+		ORDER BY w.id LIMIT ?`, after, window, limit)
 	if err != nil {
 		return nil, fmt.Errorf("storage: unconverted worker events: %w", err)
 	}
-	out := make([]WorkerEvent, 0, len(rows))
+	out := make([]WorkerEventEnd, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, r.event())
+		out = append(out, WorkerEventEnd{ID: r.ID, EndTime: r.EndTime.Time})
 	}
 	return out, nil
+}
+
+// PsyConversion places worker event WorkerEventID in checkpoint
+// CheckpointID.
+type PsyConversion struct {
+	WorkerEventID int64
+	CheckpointID  int64
+}
+
+// ConvertWorkerEvents stores for each of cs a job event copied from its
+// worker event, in cs's checkpoint, and returns how many were new; a
+// worker event converted already is skipped. The rows are copied inside
+// the database (INSERT ... SELECT), so conversion never carries them
+// through the client and back.
+func (c *conn) ConvertWorkerEvents(ctx context.Context, cs []PsyConversion) (int64, error) {
+	const head = `INSERT INTO psy_job_events (worker_event_id, checkpoint_id, realm_id, job_id, worker_public_key, topic,
+		circuit_type, status, duration_ms, start_time, end_time, eligible)
+		SELECT w.id, c.cp, w.realm_id, w.job_id, w.worker_public_key, w.topic, w.circuit_type, w.status, w.duration_ms,
+		  w.start_time, w.end_time, w.eligible `
+	// SQLite needs the WHERE to tell the upsert's ON from a join's.
+	const tail = ` JOIN worker_events w ON w.id = c.id WHERE true ORDER BY w.id
+		ON CONFLICT (worker_event_id) DO NOTHING`
+	if len(cs) == 0 {
+		return 0, nil
+	}
+	if c.dialect == DialectPostgres {
+		ids, cps := make([]int64, len(cs)), make([]int64, len(cs))
+		for i, cv := range cs {
+			ids[i], cps[i] = cv.WorkerEventID, cv.CheckpointID
+		}
+		res, err := execContext(ctx, c.w, head+`FROM unnest(?::bigint[], ?::bigint[]) AS c(id, cp)`+tail, ids, cps)
+		if err != nil {
+			return 0, fmt.Errorf("storage: convert worker events: %w", err)
+		}
+		return rowsAffected(res)
+	}
+	var total int64
+	const rows = 2000
+	args := make([]any, 0, min(len(cs), rows)*2)
+	for start := 0; start < len(cs); start += rows {
+		batch := cs[start:min(start+rows, len(cs))]
+		args = args[:0]
+		for _, cv := range batch {
+			args = append(args, cv.WorkerEventID, cv.CheckpointID)
+		}
+		res, err := execContext(ctx, c.w, `WITH c(id, cp) AS (VALUES `+valuesList(len(batch), 2)+`) `+head+`FROM c`+tail, args...)
+		if err != nil {
+			return total, fmt.Errorf("storage: convert worker events: %w", err)
+		}
+		n, err := rowsAffected(res)
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
 }
 
 // WorkerEventsWaiting reports whether a worker event with an id above
@@ -175,9 +249,13 @@ func valuesList(rows, cols int) string {
 	return b.String()
 }
 
-// InsertPsyJobEvents stores evs in multi-row batches and returns
+// InsertPsyJobEvents stores evs in multi-row batches (one INSERT of
+// column arrays on PostgreSQL, as InsertWorkerEvents does) and returns
 // how many were new; a worker event converted already is skipped.
 func (c *conn) InsertPsyJobEvents(ctx context.Context, evs []PsyJobEvent) (int64, error) {
+	if c.dialect == DialectPostgres {
+		return c.insertPsyJobEventsPostgres(ctx, evs)
+	}
 	var total int64
 	for start := 0; start < len(evs); start += psyInsertBatch {
 		batch := evs[start:min(start+psyInsertBatch, len(evs))]
@@ -199,6 +277,32 @@ func (c *conn) InsertPsyJobEvents(ctx context.Context, evs []PsyJobEvent) (int64
 		total += n
 	}
 	return total, nil
+}
+
+func (c *conn) insertPsyJobEventsPostgres(ctx context.Context, evs []PsyJobEvent) (int64, error) {
+	if len(evs) == 0 {
+		return 0, nil
+	}
+	n := len(evs)
+	ids, cps, realms, durations := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	jobs, workers, topics, circuits, statuses := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	starts, ends := make([]time.Time, n), make([]time.Time, n)
+	eligible := make([]bool, n)
+	for i, e := range evs {
+		ids[i], cps[i], realms[i], durations[i] = e.WorkerEventID, e.CheckpointID, e.RealmID, e.DurationMS
+		jobs[i], workers[i], topics[i], circuits[i], statuses[i] = e.JobID, e.WorkerPublicKey, e.Topic, e.CircuitType, e.Status
+		starts[i], ends[i], eligible[i] = pgTime(e.StartTime), pgTime(e.EndTime), e.Eligible
+	}
+	res, err := execContext(ctx, c.w, `INSERT INTO psy_job_events (worker_event_id, checkpoint_id, realm_id, job_id,
+		worker_public_key, topic, circuit_type, status, duration_ms, start_time, end_time, eligible)
+		SELECT * FROM unnest(?::bigint[], ?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
+		  ?::bigint[], ?::timestamptz[], ?::timestamptz[], ?::boolean[])
+		ON CONFLICT (worker_event_id) DO NOTHING`,
+		ids, cps, realms, jobs, workers, topics, circuits, statuses, durations, starts, ends, eligible)
+	if err != nil {
+		return 0, fmt.Errorf("storage: insert job events: %w", err)
+	}
+	return rowsAffected(res)
 }
 
 // PsyJobEvents returns the job events of a checkpoint in id order.
