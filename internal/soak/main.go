@@ -83,7 +83,7 @@ func parseFlags(args []string) (config, error) {
 	s.Uint64(&c.demoSteps, "demo-steps", 3_000_000, "hash-chain steps of one demo proof (about 1-3 s)", "PROOFGRID_SOAK_DEMO_STEPS")
 	s.Duration(&c.checkpoint, "checkpoint", 20*time.Second, "reward checkpoint length given to the coordinators (whole seconds)",
 		"PROOFGRID_SOAK_CHECKPOINT")
-	s.String(&c.coordFlags, "coordinator-flags", "", "extra flags of both coordinators, space-separated (e.g. --blob-store ...)",
+	s.String(&c.coordFlags, "coordinator-flags", "--blob-store postgres", "extra flags of both coordinators, space-separated; default: the shared PostgreSQL blob store",
 		"PROOFGRID_SOAK_COORDINATOR_FLAGS")
 	s.String(&c.agentFlags, "agent-flags", "", "extra flags of every agent, space-separated", "PROOFGRID_SOAK_AGENT_FLAGS")
 	s.Bool(&c.keep, "keep", false, "keep the temporary directory (logs, databases) and print its path", "PROOFGRID_SOAK_KEEP")
