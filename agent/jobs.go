@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/hibiken/asynq"
 
@@ -89,10 +90,36 @@ func (a *Agent) startJobServer(st machineState) *asynq.Server {
 	for _, q := range st.Queues {
 		queues[q] = 1
 	}
+	srv := asynq.NewServer(opt, a.jobServerConfig(queues))
+	mux := asynq.NewServeMux()
+	mux.Use(a.countRunning)
+	a.cfg.Handlers(mux, a)
+	if err := srv.Start(mux); err != nil {
+		a.log.Error("cannot start the job server", "error", err)
+		a.setCondition("jobs", "not consuming jobs: "+err.Error())
+		return nil
+	}
+	a.setCondition("jobs", "")
+	a.log.Info("consuming jobs", "queues", st.Queues, "redis_url", redactURL(redisURL), "concurrency", a.cfg.Concurrency)
+	return srv
+}
+
+// jobJanitorInterval is how often the job server deletes completed tasks
+// whose retention has passed, instead of asynq's 8 seconds: on an idle
+// prover it was one of the Redis round trips that keep the agent awake, and
+// expired results lingering a minute longer cost nothing. Every agent of a
+// cluster runs a janitor on the same queue, so one of them is soon due.
+const jobJanitorInterval = time.Minute
+
+// jobServerConfig is the asynq configuration of the job server on queues.
+// It leaves TaskCheckInterval and DelayedTaskCheckInterval, which bound how
+// soon a new or retried task starts, at asynq's defaults.
+func (a *Agent) jobServerConfig(queues map[string]int) asynq.Config {
 	var redisDown atomic.Bool
-	srv := asynq.NewServer(opt, asynq.Config{
+	return asynq.Config{
 		Concurrency:     a.cfg.Concurrency,
 		Queues:          queues,
+		JanitorInterval: jobJanitorInterval,
 		ShutdownTimeout: a.cfg.ShutdownTimeout,
 		RetryDelayFunc:  queue.RetryDelay,
 		Logger:          asynqLogger{a.log.With("component", "asynq")},
@@ -118,18 +145,7 @@ func (a *Agent) startJobServer(st machineState) *asynq.Server {
 				a.setCondition("redis", "")
 			}
 		},
-	})
-	mux := asynq.NewServeMux()
-	mux.Use(a.countRunning)
-	a.cfg.Handlers(mux, a)
-	if err := srv.Start(mux); err != nil {
-		a.log.Error("cannot start the job server", "error", err)
-		a.setCondition("jobs", "not consuming jobs: "+err.Error())
-		return nil
 	}
-	a.setCondition("jobs", "")
-	a.log.Info("consuming jobs", "queues", st.Queues, "redis_url", redactURL(redisURL), "concurrency", a.cfg.Concurrency)
-	return srv
 }
 
 // countRunning is middleware keeping RunningJobs and the last job's end

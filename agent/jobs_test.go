@@ -212,3 +212,23 @@ func TestStoredEnrolmentRunsJobsWhileCoordinatorDown(t *testing.T) {
 		t.Errorf("Run: %v", err)
 	}
 }
+
+// TestJobServerConfigIdleCost checks the job server's background intervals:
+// the janitor runs once a minute instead of asynq's 8 seconds, while the
+// intervals that bound how soon a new or retried task starts stay asynq's.
+func TestJobServerConfigIdleCost(t *testing.T) {
+	a, err := New(Config{CoordinatorURL: "http://127.0.0.1:1", Token: "t", Role: proofgrid.RoleProver, Name: "p", Sampler: &fakeSampler{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := a.jobServerConfig(map[string]int{"prove.cluster-7": 1})
+	if cfg.JanitorInterval != time.Minute {
+		t.Errorf("JanitorInterval = %v, want 1m", cfg.JanitorInterval)
+	}
+	if cfg.TaskCheckInterval != 0 || cfg.DelayedTaskCheckInterval != 0 {
+		t.Errorf("TaskCheckInterval = %v, DelayedTaskCheckInterval = %v, want asynq's defaults (0)", cfg.TaskCheckInterval, cfg.DelayedTaskCheckInterval)
+	}
+	if cfg.Concurrency != DefaultConcurrency || cfg.Queues["prove.cluster-7"] != 1 || cfg.HealthCheckFunc == nil || cfg.ErrorHandler == nil {
+		t.Errorf("config = %+v, want the agent's concurrency, queues and handlers", cfg)
+	}
+}
