@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -145,6 +146,9 @@ func runAgent(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: rc.logLevel}))
 	rc.agent.Logger = log
+	if n := agentProcs(runtime.GOMAXPROCS(0), getenv("GOMAXPROCS")); n != runtime.GOMAXPROCS(0) {
+		runtime.GOMAXPROCS(n)
+	}
 	if h, err := rc.prover.handlers(rc.agent, log); err != nil {
 		fmt.Fprintf(stderr, "agent run: %v\n", err)
 		return 2
@@ -174,6 +178,25 @@ func runAgent(ctx context.Context, args []string, getenv func(string) string, st
 		return 1
 	}
 	return 0
+}
+
+// maxAgentProcs bounds the agent's GOMAXPROCS by default. Its own work is a
+// few goroutines that wake briefly each heartbeat, sample and queue poll;
+// provers, AVS tools and checkers run as processes of their own with the
+// machine's cores. With a P per core of a large prover host, each garbage
+// collection puts idle mark workers on many of them and every wakeup may
+// spin threads: an idle prover agent measured 0.34 % of a core and 20.7 MiB
+// with 32 Ps against 0.24 % and 19.5 MiB with 2 (scripts/agent-footprint.sh).
+const maxAgentProcs = 2
+
+// agentProcs returns the GOMAXPROCS "agent run" uses: current, as the
+// runtime chose it, at most maxAgentProcs, unless the GOMAXPROCS variable
+// (env) asks for a value of its own.
+func agentProcs(current int, env string) int {
+	if env != "" {
+		return current
+	}
+	return min(current, maxAgentProcs)
 }
 
 // runMetrics prints samples from the real collectors. The first reading

@@ -112,3 +112,21 @@ func TestHelpHidesEnvironmentToken(t *testing.T) {
 		t.Errorf("run -h: code %d, output %s", code, errb.String())
 	}
 }
+
+func TestAgentProcs(t *testing.T) {
+	tests := []struct {
+		current int
+		env     string
+		want    int
+	}{
+		{1, "", 1},
+		{2, "", 2},
+		{192, "", maxAgentProcs},
+		{192, "64", 192}, // the runtime already applied the variable
+	}
+	for _, tt := range tests {
+		if got := agentProcs(tt.current, tt.env); got != tt.want {
+			t.Errorf("agentProcs(%d, %q) = %d, want %d", tt.current, tt.env, got, tt.want)
+		}
+	}
+}
