@@ -59,12 +59,18 @@ for role in "${ROLES[@]}"; do
 		apid=$!
 		pids+=("$apid")
 		sleep 5 # enrolment, the job server's start and the first samples
-		# asynq's server heartbeat stores each server's queues in Redis.
-		if [ "$role" = prover ] && ! redis-cli -p "$rport" --scan --pattern 'asynq:servers:*' |
-			while read -r k; do redis-cli -p "$rport" --raw get "$k"; done | grep -aq "prove.cluster-$uuid"; then
-			echo "agent-footprint: the prover agent is not consuming its queue; see its log:" >&2
-			cat "$tmp/agent.log" >&2
-			exit 1
+		if [ "$role" = prover ]; then
+			# asynq's server heartbeat stores each server's queues in Redis.
+			consuming() {
+				redis-cli -p "$rport" --scan --pattern 'asynq:servers:*' |
+					while read -r k; do redis-cli -p "$rport" --raw get "$k"; done | grep -aq "prove.cluster-$uuid"
+			}
+			for _ in $(seq 30); do consuming && break; sleep 1; done
+			if ! consuming; then
+				echo "agent-footprint: the prover agent is not consuming its queue; see its log:" >&2
+				cat "$tmp/agent.log" >&2
+				exit 1
+			fi
 		fi
 		read -r -a st </proc/$apid/stat
 		t0=$((st[13] + st[14] + st[15] + st[16]))
