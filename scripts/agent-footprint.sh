@@ -61,9 +61,11 @@ for role in "${ROLES[@]}"; do
 		sleep 5 # enrolment, the job server's start and the first samples
 		if [ "$role" = prover ]; then
 			# asynq's server heartbeat stores each server's queues in Redis.
+			# grep -c reads to the end: with grep -q, pipefail would see the
+			# writer's SIGPIPE as a failure.
 			consuming() {
 				redis-cli -p "$rport" --scan --pattern 'asynq:servers:*' |
-					while read -r k; do redis-cli -p "$rport" --raw get "$k"; done | grep -aq "prove.cluster-$uuid"
+					while read -r k; do redis-cli -p "$rport" --raw get "$k"; done | grep -ac "prove.cluster-$uuid" >/dev/null
 			}
 			for _ in $(seq 30); do consuming && break; sleep 1; done
 			if ! consuming; then
