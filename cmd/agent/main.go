@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -146,9 +147,7 @@ func runAgent(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: rc.logLevel}))
 	rc.agent.Logger = log
-	if n := agentProcs(runtime.GOMAXPROCS(0), getenv("GOMAXPROCS")); n != runtime.GOMAXPROCS(0) {
-		runtime.GOMAXPROCS(n)
-	}
+	tuneRuntime(getenv)
 	if h, err := rc.prover.handlers(rc.agent, log); err != nil {
 		fmt.Fprintf(stderr, "agent run: %v\n", err)
 		return 2
@@ -197,6 +196,25 @@ func agentProcs(current int, env string) int {
 		return current
 	}
 	return min(current, maxAgentProcs)
+}
+
+// agentGCPercent is the agent's GOGC unless the GOGC variable sets one. Its
+// live heap is a few MiB, so collecting at half the default growth costs
+// little CPU and keeps RSS about 1 MiB lower: an idle AVS agent at a 1 s
+// interval measured 16.8 MiB with GOGC=50 against 17.9 MiB with 100
+// (scripts/agent-footprint.sh).
+const agentGCPercent = 50
+
+// tuneRuntime sets the Go runtime for a long-lived agent that is idle most
+// of the time: GOMAXPROCS at most maxAgentProcs and GOGC agentGCPercent,
+// each unless its environment variable is set.
+func tuneRuntime(getenv func(string) string) {
+	if n := agentProcs(runtime.GOMAXPROCS(0), getenv("GOMAXPROCS")); n != runtime.GOMAXPROCS(0) {
+		runtime.GOMAXPROCS(n)
+	}
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(agentGCPercent)
+	}
 }
 
 // runMetrics prints samples from the real collectors. The first reading

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/proofgrid/proofgrid"
+	"runtime"
+	"runtime/debug"
 )
 
 func env(m map[string]string) func(string) string {
@@ -128,5 +130,23 @@ func TestAgentProcs(t *testing.T) {
 		if got := agentProcs(tt.current, tt.env); got != tt.want {
 			t.Errorf("agentProcs(%d, %q) = %d, want %d", tt.current, tt.env, got, tt.want)
 		}
+	}
+}
+
+func TestTuneRuntime(t *testing.T) {
+	procs, gc := runtime.GOMAXPROCS(0), debug.SetGCPercent(100)
+	t.Cleanup(func() { runtime.GOMAXPROCS(procs); debug.SetGCPercent(gc) })
+
+	runtime.GOMAXPROCS(4)
+	tuneRuntime(func(string) string { return "" })
+	if got, gcGot := runtime.GOMAXPROCS(0), debug.SetGCPercent(100); got != maxAgentProcs || gcGot != agentGCPercent {
+		t.Errorf("without variables: GOMAXPROCS %d, GOGC %d; want %d and %d", got, gcGot, maxAgentProcs, agentGCPercent)
+	}
+
+	runtime.GOMAXPROCS(4)
+	env := map[string]string{"GOMAXPROCS": "4", "GOGC": "100"}
+	tuneRuntime(func(k string) string { return env[k] })
+	if got, gcGot := runtime.GOMAXPROCS(0), debug.SetGCPercent(100); got != 4 || gcGot != 100 {
+		t.Errorf("with GOMAXPROCS=4 GOGC=100: GOMAXPROCS %d, GOGC %d; want both left alone", got, gcGot)
 	}
 }
