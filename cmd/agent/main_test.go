@@ -5,13 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/proofgrid/proofgrid"
-	"runtime"
-	"runtime/debug"
 )
 
 func env(m map[string]string) func(string) string {
