@@ -200,9 +200,9 @@ func agentProcs(current int, env string) int {
 
 // agentGCPercent is the agent's GOGC unless the GOGC variable sets one. Its
 // live heap is a few MiB, so collecting at half the default growth costs
-// little CPU and keeps RSS about 1 MiB lower: an idle AVS agent at a 1 s
-// interval measured 16.8 MiB with GOGC=50 against 17.9 MiB with 100
-// (scripts/agent-footprint.sh).
+// little CPU and keeps RSS lower: at a 1 s interval an idle prover agent
+// measured 18.0 MiB with GOGC=50 against 20.5 MiB with 100, at 0.30 % of a
+// core against 0.23 % (one run each, scripts/agent-footprint.sh).
 const agentGCPercent = 50
 
 // tuneRuntime sets the Go runtime for a long-lived agent that is idle most
