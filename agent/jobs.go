@@ -129,11 +129,41 @@ func (a *Agent) startJobServer(st machineState) *jobServer {
 	wake := queue.NewWakeHook(st.Queues, a.cfg.IdleCheck)
 	wake.HoldWhile(a.coordinatorDown.Load)
 	rdb.AddHook(wake)
+	srv := asynq.NewServerFromRedisClient(rdb, a.jobServerConfig(queues))
+	mux := asynq.NewServeMux()
+	mux.Use(a.countRunning)
+	a.cfg.Handlers(mux, a)
+	if err := srv.Start(mux); err != nil {
+		a.log.Error("cannot start the job server", "error", err)
+		a.setCondition("jobs", "not consuming jobs: "+err.Error())
+		_ = rdb.Close()
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go wake.Listen(ctx, rdb)
+	a.jobWake.Store(wake)
+	a.setCondition("jobs", "")
+	a.log.Info("consuming jobs", "queues", st.Queues, "redis_url", redactURL(redisURL), "concurrency", a.cfg.Concurrency)
+	return &jobServer{srv: srv, rdb: rdb, wake: wake, listen: cancel}
+}
+
+// jobJanitorInterval is how often the job server deletes completed tasks
+// whose retention has passed, instead of asynq's 8 seconds: on an idle
+// prover it was one of the Redis round trips that keep the agent awake, and
+// expired results lingering a minute longer cost nothing. Every agent of a
+// cluster runs a janitor on the same queue, so one of them is soon due.
+const jobJanitorInterval = time.Minute
+
+// jobServerConfig is the asynq configuration of the job server on queues.
+// TaskCheckInterval is short because, with the wake hook, it only follows
+// a wait for a wake-up (see wakeRecheck).
+func (a *Agent) jobServerConfig(queues map[string]int) asynq.Config {
 	var redisDown atomic.Bool
-	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
+	return asynq.Config{
 		Concurrency:       a.cfg.Concurrency,
 		Queues:            queues,
 		TaskCheckInterval: wakeRecheck,
+		JanitorInterval:   jobJanitorInterval,
 		ShutdownTimeout:   a.cfg.ShutdownTimeout,
 		RetryDelayFunc:    retryDelay,
 		// A job that could not reach the coordinator did not fail: the
@@ -162,22 +192,7 @@ func (a *Agent) startJobServer(st machineState) *jobServer {
 				a.setCondition("redis", "")
 			}
 		},
-	})
-	mux := asynq.NewServeMux()
-	mux.Use(a.countRunning)
-	a.cfg.Handlers(mux, a)
-	if err := srv.Start(mux); err != nil {
-		a.log.Error("cannot start the job server", "error", err)
-		a.setCondition("jobs", "not consuming jobs: "+err.Error())
-		_ = rdb.Close()
-		return nil
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go wake.Listen(ctx, rdb)
-	a.jobWake.Store(wake)
-	a.setCondition("jobs", "")
-	a.log.Info("consuming jobs", "queues", st.Queues, "redis_url", redactURL(redisURL), "concurrency", a.cfg.Concurrency)
-	return &jobServer{srv: srv, rdb: rdb, wake: wake, listen: cancel}
 }
 
 // wakeRecheck is the asynq TaskCheckInterval of agents: how long the

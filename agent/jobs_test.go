@@ -284,3 +284,24 @@ func TestUnreachableCoordinatorBurnsNoRetry(t *testing.T) {
 	waitFor(t, "jobs taken again", func() bool { return !s.a.coordinatorDown.Load() })
 	waitFor(t, "the retry", func() bool { return runs.Load() == 2 })
 }
+
+// TestJobServerConfigIdleCost checks the job server's background intervals:
+// the janitor runs once a minute instead of asynq's 8 seconds, while the
+// forwarder that moves retried tasks to pending keeps asynq's interval, and
+// the idle sleep is the short one that follows a wait for a wake-up.
+func TestJobServerConfigIdleCost(t *testing.T) {
+	a, err := New(Config{CoordinatorURL: "http://127.0.0.1:1", Token: "t", Role: proofgrid.RoleProver, Name: "p", Sampler: &fakeSampler{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := a.jobServerConfig(map[string]int{"prove.cluster-7": 1})
+	if cfg.JanitorInterval != time.Minute {
+		t.Errorf("JanitorInterval = %v, want 1m", cfg.JanitorInterval)
+	}
+	if cfg.TaskCheckInterval != wakeRecheck || cfg.DelayedTaskCheckInterval != 0 {
+		t.Errorf("TaskCheckInterval = %v, DelayedTaskCheckInterval = %v, want %v and asynq's default (0)", cfg.TaskCheckInterval, cfg.DelayedTaskCheckInterval, wakeRecheck)
+	}
+	if cfg.Concurrency != DefaultConcurrency || cfg.Queues["prove.cluster-7"] != 1 || cfg.HealthCheckFunc == nil || cfg.ErrorHandler == nil {
+		t.Errorf("config = %+v, want the agent's concurrency, queues and handlers", cfg)
+	}
+}

@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Measures the agent's idle footprint: RSS and CPU % of the agent process
-# while it only sends heartbeats, at each given interval. CPU includes the
-# processes the agent started and waited for (cutime, cstime).
+# while it sends heartbeats and, for a prover, waits on its job queue, at
+# each given interval. CPU includes the processes the agent started and
+# waited for (cutime, cstime).
 #   scripts/agent-footprint.sh [SECONDS_PER_RUN] [INTERVAL...]
 #   scripts/agent-footprint.sh 60 15s 1s
+# ROLES (default "avs prover") picks the roles: an AVS agent only sends
+# heartbeats; a prover agent also runs its asynq server on its cluster's
+# queue, which stays empty. AGENT_BIN (default bin/agent, built here)
+# measures another agent binary, e.g. an older build, against the same
+# coordinator.
 # Starts its own redis-server and coordinator (SQLite) on loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +17,8 @@ DURATION=${1:-60}
 shift || true
 INTERVALS=("$@")
 [ $# -eq 0 ] && INTERVALS=(15s 1s)
+read -r -a ROLES <<<"${ROLES:-avs prover}"
+AGENT_BIN=${AGENT_BIN:-bin/agent}
 
 make --no-print-directory build >/dev/null
 tmp=$(mktemp -d)
@@ -26,36 +34,64 @@ rport=$(port)
 redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes --dir "$tmp" --logfile "$tmp/redis.log"
 hz=$(getconf CLK_TCK)
 
-for interval in "${INTERVALS[@]}"; do
-	hport=$(port)
-	export PROOFGRID_DATABASE_URL="sqlite://$tmp/db-$interval.db" PROOFGRID_REDIS_URL="redis://127.0.0.1:$rport/0" \
-		PROOFGRID_HTTP_ADDR="127.0.0.1:$hport" PROOFGRID_HEARTBEAT_INTERVAL="$interval" PROOFGRID_LOG_LEVEL=warn
-	token=$(bin/coordinator token create --team footprint --mode write 2>/dev/null)
-	bin/coordinator serve >"$tmp/coordinator.log" 2>&1 &
-	cpid=$!
-	pids+=("$cpid")
-	for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$hport/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
-	bin/agent run --coordinator "http://127.0.0.1:$hport" --token "$token" --role avs --state-dir "$tmp/agent-$interval" \
-		--interval "$interval" --log-level warn >"$tmp/agent.log" 2>&1 &
-	apid=$!
-	pids+=("$apid")
-	sleep 5 # enrolment and the first samples
-	read -r -a st </proc/$apid/stat
-	t0=$((st[13] + st[14] + st[15] + st[16]))
-	s0=$(date +%s.%N)
-	maxrss=0
-	end=$((SECONDS + DURATION))
-	while [ $SECONDS -lt $end ]; do
+for role in "${ROLES[@]}"; do
+	for interval in "${INTERVALS[@]}"; do
+		hport=$(port)
+		url="http://127.0.0.1:$hport"
+		export PROOFGRID_DATABASE_URL="sqlite://$tmp/db-$role-$interval.db" PROOFGRID_REDIS_URL="redis://127.0.0.1:$rport/0" \
+			PROOFGRID_HTTP_ADDR="127.0.0.1:$hport" PROOFGRID_HEARTBEAT_INTERVAL="$interval" PROOFGRID_LOG_LEVEL=warn
+		token=$(bin/coordinator token create --team footprint --mode write 2>/dev/null)
+		bin/coordinator serve >"$tmp/coordinator.log" 2>&1 &
+		cpid=$!
+		pids+=("$cpid")
+		for _ in $(seq 100); do curl -fsS "$url/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+		args=(run --coordinator "$url" --role "$role" --state-dir "$tmp/agent-$role-$interval" --interval "$interval" --log-level warn)
+		if [ "$role" = prover ]; then
+			# A prover consumes its cluster's queue: create a cluster of the
+			# built-in demo zkVM (version id 1) and enrol into it.
+			curl -fsS -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+				-d '{"name":"footprint","zkvm_version_id":1,"num_gpus":1}' "$url/api/v0/clusters" >/dev/null
+			uuid=$(curl -fsS -H "Authorization: Bearer $token" "$url/api/v0/clusters" |
+				python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["uuid"])')
+			args+=(--cluster "$uuid")
+		fi
+		PROOFGRID_AGENT_TOKEN="$token" "$AGENT_BIN" "${args[@]}" >"$tmp/agent.log" 2>&1 &
+		apid=$!
+		pids+=("$apid")
+		sleep 5 # enrolment, the job server's start and the first samples
+		if [ "$role" = prover ]; then
+			# asynq's server heartbeat stores each server's queues in Redis.
+			# grep -c reads to the end: with grep -q, pipefail would see the
+			# writer's SIGPIPE as a failure.
+			consuming() {
+				redis-cli -p "$rport" --scan --pattern 'asynq:servers:*' |
+					while read -r k; do redis-cli -p "$rport" --raw get "$k"; done | grep -ac "prove.cluster-$uuid" >/dev/null
+			}
+			for _ in $(seq 30); do consuming && break; sleep 1; done
+			if ! consuming; then
+				echo "agent-footprint: the prover agent is not consuming its queue; see its log:" >&2
+				cat "$tmp/agent.log" >&2
+				exit 1
+			fi
+		fi
+		read -r -a st </proc/$apid/stat
+		t0=$((st[13] + st[14] + st[15] + st[16]))
+		s0=$(date +%s.%N)
+		maxrss=0
+		end=$((SECONDS + DURATION))
+		while [ $SECONDS -lt $end ]; do
+			rss=$(awk '/VmRSS/{print $2}' /proc/$apid/status)
+			[ "$rss" -gt "$maxrss" ] && maxrss=$rss
+			sleep 1
+		done
+		read -r -a st </proc/$apid/stat
+		t1=$((st[13] + st[14] + st[15] + st[16]))
+		s1=$(date +%s.%N)
 		rss=$(awk '/VmRSS/{print $2}' /proc/$apid/status)
-		[ "$rss" -gt "$maxrss" ] && maxrss=$rss
-		sleep 1
+		awk -v r="$role" -v i="$interval" -v hz="$hz" -v s0="$s0" -v s1="$s1" -v rss="$rss" -v max="$maxrss" -v dt=$((t1 - t0)) \
+			'BEGIN { printf "%-6s interval %-4s  rss %.1f MiB (max %.1f MiB)  cpu %.3f %% of one core (%d ticks) over %.0f s\n", r, i, rss/1024, max/1024, 100*dt/hz/(s1-s0), dt, s1-s0 }'
+		kill "$apid" "$cpid"
+		wait "$apid" "$cpid" 2>/dev/null || true
+		pids=()
 	done
-	read -r -a st </proc/$apid/stat
-	t1=$((st[13] + st[14] + st[15] + st[16]))
-	s1=$(date +%s.%N)
-	rss=$(awk '/VmRSS/{print $2}' /proc/$apid/status)
-	awk -v i="$interval" -v hz="$hz" -v s0="$s0" -v s1="$s1" -v rss="$rss" -v max="$maxrss" -v dt=$((t1 - t0)) \
-		'BEGIN { printf "interval %-4s  rss %.1f MiB (max %.1f MiB)  cpu %.3f %% of one core over %.0f s\n", i, rss/1024, max/1024, 100*dt/hz/(s1-s0), s1-s0 }'
-	kill "$apid" "$cpid"; wait "$apid" "$cpid" 2>/dev/null || true
-	pids=()
 done

@@ -11,8 +11,9 @@
 //   - host: hostname, OS, platform, kernel, uptime and boot time. OS,
 //     platform and kernel are read once, on the first collection; no
 //     collection after it starts a process.
-//   - cpu: model, logical and physical cores, load averages, and usage of the
-//     whole machine from 0 to 100 (all cores together). Usage is busy time
+//   - cpu: model, logical and physical cores (read once, on the first
+//     collection), load averages, and usage of the whole machine from 0 to
+//     100 (all cores together). Usage is busy time
 //     (user, nice, system, irq, softirq, steal) over busy plus idle time
 //     (idle, iowait), from the kernel's machine-wide counters in /proc/stat,
 //     between two collections; guest time is already inside user and nice.

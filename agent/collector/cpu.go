@@ -18,30 +18,34 @@ const firstCPUInterval = 200 * time.Millisecond
 
 // cpuCollector reports the processor model, core counts, load averages and
 // usage of the whole machine, computed as the package documentation states.
+//
+// The model and core counts are read on the first successful Update and
+// kept: gopsutil reads them from /proc/cpuinfo and a file or more per core
+// under /sys, which was two thirds of a sample's CPU time on a 2-core
+// machine and grows with the cores, while they do not change until the
+// machine reboots.
 type cpuCollector struct {
-	prev *cpu.TimesStat
+	prev       *cpu.TimesStat
+	static     *proofgrid.CPU // model and core counts; nil until read
+	readStatic func(ctx context.Context) (proofgrid.CPU, error)
 }
 
-func newCPUCollector() *cpuCollector { return &cpuCollector{} }
+func newCPUCollector() *cpuCollector { return &cpuCollector{readStatic: readStaticCPU} }
 
 func (*cpuCollector) Name() string { return "cpu" }
 
 func (c *cpuCollector) Update(ctx context.Context, s *proofgrid.Sample) error {
 	var errs []error
-	if infos, err := cpu.InfoWithContext(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("info: %w", err))
-	} else if len(infos) > 0 {
-		s.CPU.Model = infos[0].ModelName
+	if c.static == nil {
+		static, err := c.readStatic(ctx)
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			c.static = &static
+		}
 	}
-	if n, err := cpu.CountsWithContext(ctx, true); err != nil {
-		errs = append(errs, fmt.Errorf("logical cores: %w", err))
-	} else {
-		s.CPU.LogicalCores = n
-	}
-	if n, err := cpu.CountsWithContext(ctx, false); err != nil {
-		errs = append(errs, fmt.Errorf("physical cores: %w", err))
-	} else {
-		s.CPU.PhysicalCores = n
+	if c.static != nil {
+		s.CPU.Model, s.CPU.LogicalCores, s.CPU.PhysicalCores = c.static.Model, c.static.LogicalCores, c.static.PhysicalCores
 	}
 	if avg, err := load.AvgWithContext(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("load: %w", err))
@@ -54,6 +58,26 @@ func (c *cpuCollector) Update(ctx context.Context, s *proofgrid.Sample) error {
 		s.CPU.UsagePercent = usage
 	}
 	return errors.Join(errs...)
+}
+
+// readStaticCPU reads the processor model and the logical and physical
+// core counts.
+func readStaticCPU(ctx context.Context) (proofgrid.CPU, error) {
+	var c proofgrid.CPU
+	infos, err := cpu.InfoWithContext(ctx)
+	if err != nil {
+		return c, fmt.Errorf("info: %w", err)
+	}
+	if len(infos) > 0 {
+		c.Model = infos[0].ModelName
+	}
+	if c.LogicalCores, err = cpu.CountsWithContext(ctx, true); err != nil {
+		return c, fmt.Errorf("logical cores: %w", err)
+	}
+	if c.PhysicalCores, err = cpu.CountsWithContext(ctx, false); err != nil {
+		return c, fmt.Errorf("physical cores: %w", err)
+	}
+	return c, nil
 }
 
 // usage reads the machine-wide counters and returns the usage since the

@@ -1,7 +1,11 @@
 package collector
 
 import (
+	"context"
+	"errors"
 	"testing"
+
+	"github.com/proofgrid/proofgrid"
 
 	"github.com/shirou/gopsutil/v3/cpu"
 )
@@ -28,5 +32,36 @@ func TestCPUUsage(t *testing.T) {
 		if got := cpuUsage(base, tt.cur); got != tt.want {
 			t.Errorf("%s: cpuUsage = %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestCPUStaticReadOnce checks that the model and core counts are read
+// until a read succeeds and then never again.
+func TestCPUStaticReadOnce(t *testing.T) {
+	reads := 0
+	c := newCPUCollector()
+	c.readStatic = func(context.Context) (proofgrid.CPU, error) {
+		reads++
+		if reads == 1 {
+			return proofgrid.CPU{}, errors.New("cpuinfo unreadable")
+		}
+		return proofgrid.CPU{Model: "Test CPU", LogicalCores: 8, PhysicalCores: 4}, nil
+	}
+	ctx := context.Background()
+	var s proofgrid.Sample
+	if err := c.Update(ctx, &s); err == nil || s.CPU.Model != "" {
+		t.Fatalf("first Update: err = %v, model %q; want the read error and no model", err, s.CPU.Model)
+	}
+	for i := range 3 {
+		s = proofgrid.Sample{}
+		if err := c.Update(ctx, &s); err != nil {
+			t.Fatalf("Update %d: %v", i+2, err)
+		}
+		if s.CPU.Model != "Test CPU" || s.CPU.LogicalCores != 8 || s.CPU.PhysicalCores != 4 {
+			t.Errorf("Update %d: cpu = %+v, want the model and core counts read once", i+2, s.CPU)
+		}
+	}
+	if reads != 2 {
+		t.Errorf("static CPU data read %d times, want 2 (a failure, then one success)", reads)
 	}
 }

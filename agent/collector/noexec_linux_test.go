@@ -5,14 +5,21 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/agent/collector"
 )
 
-// noExecChildEnv marks the re-executed test binary that takes the samples.
-const noExecChildEnv = "PROOFGRID_TEST_NOEXEC_CHILD"
+// noExecChildEnv marks the re-executed test binary that takes the samples;
+// noExecSpawnEnv makes it add a collector that starts a process, which the
+// check must catch.
+const (
+	noExecChildEnv = "PROOFGRID_TEST_NOEXEC_CHILD"
+	noExecSpawnEnv = "PROOFGRID_TEST_NOEXEC_SPAWN"
+)
 
 // fakeCommands are the programs a collector has been seen to start, directly
 // or through lsb_release, and others it might: each is replaced on PATH by a
@@ -46,9 +53,7 @@ func TestSampleStartsNoProcess(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSampleStartsNoProcess$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), noExecChildEnv+"="+marker, "PATH="+bin)
-	out, err := cmd.CombinedOutput()
+	out, err := runSampleChild(t, marker, bin, "")
 	if err != nil {
 		t.Errorf("samples in the child failed: %v\n%s", err, out)
 	}
@@ -61,12 +66,50 @@ func TestSampleStartsNoProcess(t *testing.T) {
 	}
 }
 
+// TestSampleStartsNoProcessCatchesOne checks the check: with a collector
+// that starts a program by absolute path, out of reach of the PATH scripts,
+// once waited for ("wait") or left running ("leave"), the child must fail.
+func TestSampleStartsNoProcessCatchesOne(t *testing.T) {
+	for mode, want := range map[string]string{"wait": "page faults in children", "leave": "left processes running"} {
+		dir := t.TempDir()
+		out, err := runSampleChild(t, filepath.Join(dir, "started"), dir, mode)
+		if err == nil || !strings.Contains(string(out), want) {
+			t.Errorf("%s: samples starting /bin/sleep gave %v, want a failure saying %q\n%s", mode, err, want, out)
+		}
+	}
+}
+
+// runSampleChild runs TestSampleStartsNoProcess's samples in a copy of the
+// test binary with PATH set to bin, and spawn ("", "wait" or "leave")
+// passed on as noExecSpawnEnv.
+func runSampleChild(t *testing.T, marker, bin, spawn string) ([]byte, error) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSampleStartsNoProcess$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), noExecChildEnv+"="+marker, noExecSpawnEnv+"="+spawn, "PATH="+bin)
+	return cmd.CombinedOutput()
+}
+
 // takeSamples runs in the child: after a first sample it empties the marker
 // file, collects five more and checks that no child process ended in the
 // meantime, whatever path it was started by. The kernel adds up the page
 // faults of every waited-for child, and any process that ran has some.
 func takeSamples(t *testing.T, marker string) {
-	set := collector.New(collector.Config{})
+	var cfg collector.Config
+	if spawn := os.Getenv(noExecSpawnEnv); spawn != "" {
+		first := true
+		cfg.Collectors = []collector.Collector{collector.Func("spawner", func(ctx context.Context, s *proofgrid.Sample) error {
+			if first {
+				first = false
+				return nil
+			}
+			cmd := exec.Command("/bin/sleep", "0.1")
+			if spawn == "leave" {
+				return cmd.Start()
+			}
+			return cmd.Run()
+		})}
+	}
+	set := collector.New(cfg)
 	defer set.Close()
 	ctx := context.Background()
 	set.Collect(ctx)
@@ -83,6 +126,28 @@ func takeSamples(t *testing.T, marker string) {
 	if after := childFaults(t); after != before {
 		t.Errorf("five samples started processes (%d page faults in children), want none", after-before)
 	}
+	if kids := liveChildren(t); len(kids) != 0 {
+		t.Errorf("samples left processes running: pids %v, want none", kids)
+	}
+}
+
+// liveChildren returns the pids of this process's children that have not
+// been waited for, which RUSAGE_CHILDREN does not count, from every
+// thread's /proc children list.
+func liveChildren(t *testing.T) []string {
+	files, err := filepath.Glob("/proc/self/task/*/children")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // the thread ended
+		}
+		pids = append(pids, strings.Fields(string(b))...)
+	}
+	return pids
 }
 
 // childFaults returns the minor page faults of all waited-for children.

@@ -23,6 +23,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -147,6 +149,7 @@ func runAgent(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: rc.logLevel}))
 	rc.agent.Logger = log
+	tuneRuntime(getenv)
 	if h, err := rc.prover.handlers(rc.agent, log); err != nil {
 		fmt.Fprintf(stderr, "agent run: %v\n", err)
 		return 2
@@ -176,6 +179,44 @@ func runAgent(ctx context.Context, args []string, getenv func(string) string, st
 		return 1
 	}
 	return 0
+}
+
+// maxAgentProcs bounds the agent's GOMAXPROCS by default. Its own work is a
+// few goroutines that wake briefly each heartbeat, sample and queue poll;
+// provers, AVS tools and checkers run as processes of their own with the
+// machine's cores. With a P per core of a large prover host, each garbage
+// collection puts idle mark workers on many of them and every wakeup may
+// spin threads: an idle prover agent measured 0.34 % of a core and 20.7 MiB
+// with 32 Ps against 0.24 % and 19.5 MiB with 2 (scripts/agent-footprint.sh).
+const maxAgentProcs = 2
+
+// agentProcs returns the GOMAXPROCS "agent run" uses: current, as the
+// runtime chose it, at most maxAgentProcs, unless the GOMAXPROCS variable
+// (env) asks for a value of its own.
+func agentProcs(current int, env string) int {
+	if env != "" {
+		return current
+	}
+	return min(current, maxAgentProcs)
+}
+
+// agentGCPercent is the agent's GOGC unless the GOGC variable sets one. Its
+// live heap is a few MiB, so collecting at half the default growth costs
+// little CPU and keeps RSS lower: at a 1 s interval an idle prover agent
+// measured 18.0 MiB with GOGC=50 against 20.5 MiB with 100, at 0.30 % of a
+// core against 0.23 % (one run each, scripts/agent-footprint.sh).
+const agentGCPercent = 50
+
+// tuneRuntime sets the Go runtime for a long-lived agent that is idle most
+// of the time: GOMAXPROCS at most maxAgentProcs and GOGC agentGCPercent,
+// each unless its environment variable is set.
+func tuneRuntime(getenv func(string) string) {
+	if n := agentProcs(runtime.GOMAXPROCS(0), getenv("GOMAXPROCS")); n != runtime.GOMAXPROCS(0) {
+		runtime.GOMAXPROCS(n)
+	}
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(agentGCPercent)
+	}
 }
 
 // runMetrics prints samples from the real collectors. The first reading

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -110,5 +112,41 @@ func TestHelpHidesEnvironmentToken(t *testing.T) {
 	code := run(context.Background(), []string{"run", "-h"}, env(map[string]string{"PROOFGRID_AGENT_TOKEN": "pg_secret"}), &bytes.Buffer{}, &errb)
 	if code != 0 || strings.Contains(errb.String(), "pg_secret") || !strings.Contains(errb.String(), "PROOFGRID_AGENT_TOKEN") {
 		t.Errorf("run -h: code %d, output %s", code, errb.String())
+	}
+}
+
+func TestAgentProcs(t *testing.T) {
+	tests := []struct {
+		current int
+		env     string
+		want    int
+	}{
+		{1, "", 1},
+		{2, "", 2},
+		{192, "", maxAgentProcs},
+		{192, "64", 192}, // the runtime already applied the variable
+	}
+	for _, tt := range tests {
+		if got := agentProcs(tt.current, tt.env); got != tt.want {
+			t.Errorf("agentProcs(%d, %q) = %d, want %d", tt.current, tt.env, got, tt.want)
+		}
+	}
+}
+
+func TestTuneRuntime(t *testing.T) {
+	procs, gc := runtime.GOMAXPROCS(0), debug.SetGCPercent(100)
+	t.Cleanup(func() { runtime.GOMAXPROCS(procs); debug.SetGCPercent(gc) })
+
+	runtime.GOMAXPROCS(4)
+	tuneRuntime(func(string) string { return "" })
+	if got, gcGot := runtime.GOMAXPROCS(0), debug.SetGCPercent(100); got != maxAgentProcs || gcGot != agentGCPercent {
+		t.Errorf("without variables: GOMAXPROCS %d, GOGC %d; want %d and %d", got, gcGot, maxAgentProcs, agentGCPercent)
+	}
+
+	runtime.GOMAXPROCS(4)
+	env := map[string]string{"GOMAXPROCS": "4", "GOGC": "100"}
+	tuneRuntime(func(k string) string { return env[k] })
+	if got, gcGot := runtime.GOMAXPROCS(0), debug.SetGCPercent(100); got != 4 || gcGot != 100 {
+		t.Errorf("with GOMAXPROCS=4 GOGC=100: GOMAXPROCS %d, GOGC %d; want both left alone", got, gcGot)
 	}
 }
