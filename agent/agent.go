@@ -39,7 +39,7 @@ const (
 	DefaultHeartbeatInterval = 15 * time.Second
 	DefaultShutdownTimeout   = 30 * time.Second
 	DefaultConcurrency       = 1
-	DefaultIdleCheck         = time.Second
+	DefaultIdleCheck         = 5 * time.Second
 )
 
 // Errors that end Run because retrying cannot help; the operator has to

@@ -46,7 +46,7 @@ const usage = `usage:
             [--avs-process NAME] [--avs-pid-file PATH] [--avs-registered-command CMD] [--avs-config FILE]
             [--verifier-checker lint|exec] [--verifier-command TEMPLATE] [--verifier-timeout 20m]
             [--state-dir DIR] [--interval 15s] [--redis URL] [--concurrency N]
-            [--shutdown-timeout 30s] [--idle-check 1s] [--log-level info]
+            [--shutdown-timeout 30s] [--idle-check 5s] [--log-level info]
   agent metrics [--once] [--interval 5s]
   agent check lint [--permitted-axioms a,b] DIR
   agent sandbox [--cpu-seconds N] [--memory-bytes N] [--file-bytes N] -- PROGRAM ARGS...
@@ -121,7 +121,7 @@ func parseRun(args []string, getenv func(string) string, stderr io.Writer) (runC
 	s.Duration(&c.ShutdownTimeout, "shutdown-timeout", 0,
 		"how long shutdown waits for running jobs before requeueing them; default 30s", "PROOFGRID_AGENT_SHUTDOWN_TIMEOUT")
 	s.Duration(&c.IdleCheck, "idle-check", 0,
-		"longest an idle agent goes without looking at its queues; new tasks wake it at once; default 1s", "PROOFGRID_AGENT_IDLE_CHECK")
+		"longest an idle agent goes without looking at its queues; new tasks wake it at once; default 5s", "PROOFGRID_AGENT_IDLE_CHECK")
 	rc.prover.bind(s)
 	rc.avs.bind(s)
 	rc.verifier.bind(s)
