@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -101,6 +102,9 @@ type DB struct {
 	// connections, which WAL lets run beside the writer; on PostgreSQL it
 	// is the same pool as wdb.
 	ro *sqlx.DB
+	// conditions judges machines as heartbeats are written; see
+	// SetConditionFunc.
+	conditions atomic.Pointer[conditionHook]
 }
 
 // newDB returns a DB that writes through w and reads through r.
