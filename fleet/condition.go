@@ -125,6 +125,12 @@ type NotHealthy struct {
 // machines it judged.
 func (m *Monitor) NotHealthy(ctx context.Context, teamID int64) (NotHealthy, error) {
 	now := m.Now()
+	// Counted first: a machine enrolled meanwhile is then left out of the
+	// total rather than counted healthy without being judged.
+	total, err := m.db.CountMachines(ctx, teamID)
+	if err != nil {
+		return NotHealthy{}, err
+	}
 	basis, cat, err := m.basis(ctx)
 	if err != nil {
 		return NotHealthy{}, err
@@ -140,10 +146,6 @@ func (m *Monitor) NotHealthy(ctx context.Context, teamID int64) (NotHealthy, err
 	rows, err := m.db.FleetMachines(ctx, storage.FleetFilter{
 		TeamID: teamID, Suspects: &storage.Suspects{Basis: basis, OfflineBefore: before},
 	})
-	if err != nil {
-		return NotHealthy{}, err
-	}
-	total, err := m.db.CountMachines(ctx, teamID)
 	if err != nil {
 		return NotHealthy{}, err
 	}
@@ -164,6 +166,41 @@ func (m *Monitor) NotHealthy(ctx context.Context, teamID int64) (NotHealthy, err
 	}
 	if err := m.db.SetConditions(ctx, judged); err != nil {
 		return NotHealthy{}, err
+	}
+	return out, nil
+}
+
+// MachineState is a machine of a fleet listing with its health state.
+type MachineState struct {
+	storage.MachineSummary
+	State string
+}
+
+// States returns every machine of teamID (0: every team) with its health
+// state now, ordered by name and then id: the states of Fleet, judging
+// only the machines that may not be healthy.
+func (m *Monitor) States(ctx context.Context, teamID int64) ([]MachineState, error) {
+	// Listed first: every machine listed then exists when NotHealthy
+	// judges, so none is called healthy without being judged.
+	list, err := m.db.MachineSummaries(ctx, teamID)
+	if err != nil {
+		return nil, err
+	}
+	nh, err := m.NotHealthy(ctx, teamID)
+	if err != nil {
+		return nil, err
+	}
+	states := make(map[string]string, len(nh.Machines))
+	for _, mh := range nh.Machines {
+		states[mh.ID] = mh.Health.State
+	}
+	out := make([]MachineState, len(list))
+	for i, s := range list {
+		st, ok := states[s.ID]
+		if !ok {
+			st = StateHealthy
+		}
+		out[i] = MachineState{MachineSummary: s, State: st}
 	}
 	return out, nil
 }

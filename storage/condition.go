@@ -244,3 +244,34 @@ func (c *conn) HealthGeneration(ctx context.Context, name string) (string, error
 // GenerationRegistrations names the generation of the admin-recorded AVS
 // registrations.
 const GenerationRegistrations = "registrations"
+
+// MachineSummary is what a fleet listing shows of a machine.
+type MachineSummary struct {
+	ID         string
+	Name       string
+	Role       string
+	LastSeenAt *time.Time
+}
+
+// MachineSummaries returns the machines of teamID (0: every team), ordered
+// by name and then id, read from machines_fleet_idx alone.
+func (c *conn) MachineSummaries(ctx context.Context, teamID int64) ([]MachineSummary, error) {
+	query, args := `SELECT id, name, role, last_seen_at FROM machines WHERE team_id > 0 ORDER BY name, id`, []any(nil)
+	if teamID != 0 {
+		query, args = `SELECT id, name, role, last_seen_at FROM machines WHERE team_id = ? ORDER BY name, id`, []any{teamID}
+	}
+	var rows []struct {
+		ID       string `db:"id"`
+		Name     string `db:"name"`
+		Role     string `db:"role"`
+		LastSeen dbTime `db:"last_seen_at"`
+	}
+	if err := selectContext(ctx, c.r, &rows, query, args...); err != nil {
+		return nil, fmt.Errorf("storage: machine summaries: %w", err)
+	}
+	out := make([]MachineSummary, len(rows))
+	for i, r := range rows {
+		out[i] = MachineSummary{ID: r.ID, Name: r.Name, Role: r.Role, LastSeenAt: r.LastSeen.ptr()}
+	}
+	return out, nil
+}

@@ -169,13 +169,13 @@ type MachineSummary struct {
 }
 
 func (a *API) machines(c *fiber.Ctx) error {
-	ms, _, err := a.Monitor.Fleet(c.UserContext(), teamOf(c))
+	ms, err := a.Monitor.States(c.UserContext(), teamOf(c))
 	if err != nil {
 		return err
 	}
 	out := make([]MachineSummary, len(ms))
 	for i, m := range ms {
-		out[i] = MachineSummary{MachineID: m.ID, Status: StatusName(m.Health.State), Name: m.Name, Role: m.Role, LastChecked: m.LastSeenAt}
+		out[i] = MachineSummary{MachineID: m.ID, Status: StatusName(m.State), Name: m.Name, Role: m.Role, LastChecked: m.LastSeenAt}
 	}
 	return ok(c, fiber.StatusOK, fiber.Map{"machines": out})
 }

@@ -13,13 +13,14 @@ import (
 	"github.com/proofgrid/proofgrid/auth"
 	"github.com/proofgrid/proofgrid/coordinator"
 	"github.com/proofgrid/proofgrid/coordinator/coordinatortest"
+	"github.com/proofgrid/proofgrid/coordinator/ivynet"
 	"github.com/proofgrid/proofgrid/fleet"
 	"github.com/proofgrid/proofgrid/internal/clocktest"
 	"github.com/proofgrid/proofgrid/storage"
 )
 
-// TestStatusMatchesFullDerivation checks that /client/status and the id
-// lists, which judge only the machines that may not be healthy, answer
+// TestStatusMatchesFullDerivation checks that /client/status, the id
+// lists and /client/, which judge only the machines that may not be healthy, answer
 // exactly what judging every machine answers (Monitor.Fleet, the oracle),
 // for a fleet with machines in every state, as time passes, heartbeats
 // come and go, an admin records a registration and the catalogue changes.
@@ -179,6 +180,29 @@ func testStatusMatches(t *testing.T, dialect string) {
 				get(t, env.URL, l.path, view.token, &list)
 				if !reflect.DeepEqual(list[l.key], l.want) {
 					t.Errorf("%s: team %d: %s = %v, want %v", step, view.team, l.path, list[l.key], l.want)
+				}
+			}
+			var machines struct {
+				Machines []struct {
+					MachineID   string     `json:"machine_id"`
+					Status      string     `json:"status"`
+					Name        string     `json:"name"`
+					Role        string     `json:"role"`
+					LastChecked *time.Time `json:"last_checked"`
+				} `json:"machines"`
+			}
+			get(t, env.URL, "/v1/client/", view.token, &machines)
+			if len(machines.Machines) != len(ms) {
+				t.Errorf("%s: team %d: /v1/client/ lists %d machines, want %d", step, view.team, len(machines.Machines), len(ms))
+			}
+			for i, m := range machines.Machines {
+				if i >= len(ms) {
+					break
+				}
+				w := ms[i]
+				if m.MachineID != w.ID || m.Status != ivynet.StatusName(w.Health.State) || m.Name != w.Name || m.Role != w.Role ||
+					(m.LastChecked == nil) != (w.LastSeenAt == nil) || (m.LastChecked != nil && !m.LastChecked.Equal(*w.LastSeenAt)) {
+					t.Errorf("%s: team %d: /v1/client/ machine %d = %+v, want %s %s", step, view.team, i, m, w.Name, w.Health.State)
 				}
 			}
 			if view.team == teamA.ID {
