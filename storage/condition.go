@@ -99,23 +99,22 @@ func (c *conn) StaleConditions(ctx context.Context, teamID int64, basis string) 
 // addMissingConditions adds a stale conditions row for each machine of
 // teamID that has none; comparing two counts keeps the common case cheap.
 func (c *conn) addMissingConditions(ctx context.Context, teamID int64) error {
-	machines, conds := `SELECT COUNT(*) FROM machines WHERE team_id > 0`, `SELECT COUNT(*) FROM machine_conditions WHERE team_id > 0`
-	var args []any
+	nm, err := c.CountMachines(ctx, teamID)
+	if err != nil {
+		return err
+	}
+	query, args := `SELECT COUNT(*) FROM machine_conditions WHERE team_id > 0`, []any(nil)
 	if teamID != 0 {
-		machines, conds = `SELECT COUNT(*) FROM machines WHERE team_id = ?`, `SELECT COUNT(*) FROM machine_conditions WHERE team_id = ?`
-		args = []any{teamID}
+		query, args = `SELECT COUNT(*) FROM machine_conditions WHERE team_id = ?`, []any{teamID}
 	}
-	var nm, nc int
-	if err := getContext(ctx, c.r, &nm, machines, args...); err != nil {
-		return fmt.Errorf("storage: count machines: %w", err)
-	}
-	if err := getContext(ctx, c.r, &nc, conds, args...); err != nil {
+	var nc int
+	if err := getContext(ctx, c.r, &nc, query, args...); err != nil {
 		return fmt.Errorf("storage: count conditions: %w", err)
 	}
 	if nm == nc {
 		return nil
 	}
-	_, err := execContext(ctx, c.w,
+	_, err = execContext(ctx, c.w,
 		`INSERT INTO machine_conditions (machine_id, team_id)
 		 SELECT id, team_id FROM machines m
 		 WHERE NOT EXISTS (SELECT 1 FROM machine_conditions c WHERE c.machine_id = m.id)
@@ -181,7 +180,9 @@ type Suspects struct {
 }
 
 // where returns the condition on machines m, driven by indexes: the
-// notable rows, the stale rows, and the range of last-seen times.
+// notable rows, the stale rows, and the range of last-seen times. It
+// restricts the team itself, so that the query is driven from these ids
+// rather than from every machine of the team.
 func (s Suspects) where(dialect string, teamID int64) (string, []any) {
 	notable := "notable = 1"
 	if dialect == DialectPostgres {
@@ -202,9 +203,12 @@ func (s Suspects) where(dialect string, teamID int64) (string, []any) {
 	b.WriteString(` UNION ALL SELECT machine_id FROM machine_conditions WHERE (basis < ? OR basis > ?)` + team)
 	args = append(args, s.Basis, s.Basis)
 	teamArg()
+	// IS NULL and the range are separate arms so that each is a search of
+	// machines_last_seen_idx.
 	if teamID != 0 {
-		b.WriteString(` UNION ALL SELECT id FROM machines WHERE team_id = ? AND (last_seen_at IS NULL OR last_seen_at < ?))`)
-		args = append(args, teamID, s.OfflineBefore)
+		b.WriteString(` UNION ALL SELECT id FROM machines WHERE team_id = ? AND last_seen_at IS NULL` +
+			` UNION ALL SELECT id FROM machines WHERE team_id = ? AND last_seen_at < ?)`)
+		args = append(args, teamID, teamID, s.OfflineBefore)
 	} else {
 		b.WriteString(` UNION ALL SELECT id FROM machines WHERE last_seen_at IS NULL OR last_seen_at < ?)`)
 		args = append(args, s.OfflineBefore)

@@ -218,6 +218,7 @@ func (f FleetFilter) where(alias string) (string, []any) {
 func (c *conn) FleetMachines(ctx context.Context, f FleetFilter) ([]FleetMachine, error) {
 	where, args := f.where("m")
 	if f.Suspects != nil {
+		where, args = FleetFilter{MachineID: f.MachineID}.where("m")
 		cond, more := f.Suspects.where(c.dialect, f.TeamID)
 		if where == "" {
 			where = " WHERE " + cond

@@ -18,8 +18,8 @@ CREATE TABLE machine_conditions (
 CREATE INDEX machine_conditions_notable_idx ON machine_conditions (team_id) WHERE notable = 1;
 CREATE INDEX machine_conditions_basis_idx ON machine_conditions (basis, team_id);
 -- Machines whose last heartbeat is older than the TTL are offline by time
--- alone, whatever their conditions say.
-CREATE INDEX machines_last_seen_idx ON machines (team_id, last_seen_at);
+-- alone, whatever their conditions say. With id, the index answers alone.
+CREATE INDEX machines_last_seen_idx ON machines (team_id, last_seen_at, id);
 
 -- Changes of the admin-recorded registrations, which health reads.
 CREATE TABLE health_generations (
