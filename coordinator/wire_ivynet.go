@@ -37,6 +37,10 @@ func (c *Coordinator) wireIvynet(ctx context.Context, w *wiring) error {
 		return fmt.Errorf("load the AVS catalogue: %w", err)
 	}
 
+	// Heartbeats keep each machine's conditions current, so that fleet
+	// reads judge only the machines that may not be healthy.
+	c.DB.SetConditionFunc(mon.Condition)
+
 	(&ivynet.API{Monitor: mon, Auth: c.Auth}).Mount(w.app)
 	w.styles.Add(ivynet.Prefix, web.StyleIvynet)
 

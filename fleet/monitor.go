@@ -29,6 +29,7 @@ type Monitor struct {
 	db    *storage.DB
 	rules Rules
 	now   func() time.Time
+	cache *basisCache
 }
 
 // NewMonitor returns a Monitor over db.
@@ -36,7 +37,7 @@ func NewMonitor(db *storage.DB, cfg MonitorConfig) *Monitor {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Monitor{db: db, rules: cfg.Rules.withDefaults(cfg.HeartbeatInterval), now: cfg.Now}
+	return &Monitor{db: db, rules: cfg.Rules.withDefaults(cfg.HeartbeatInterval), now: cfg.Now, cache: &basisCache{}}
 }
 
 // Rules returns the resolved health rules.
@@ -53,6 +54,7 @@ type MachineHealth struct {
 	Name         string
 	Role         string
 	AgentVersion string
+	EnrolledAt   time.Time
 	LastSeenAt   *time.Time
 	// Observation is nil before the first heartbeat.
 	Observation *storage.Observation
@@ -76,39 +78,53 @@ func (m *Monitor) fleet(ctx context.Context, f storage.FleetFilter, now time.Tim
 	if err != nil {
 		return nil, nil, err
 	}
-	rules := m.rules
 	out := make([]MachineHealth, len(rows))
 	for i, r := range rows {
-		mh := MachineHealth{
-			ID: r.ID, TeamID: r.TeamID, Name: r.Name, Role: r.Role, AgentVersion: r.AgentVersion,
-			LastSeenAt: r.LastSeenAt, Observation: r.Observation,
-		}
-		if len(r.Deployments) > 0 {
-			mh.Deployments = make([]Deployment, len(r.Deployments))
-			for j, d := range r.Deployments {
-				mh.Deployments[j] = deploymentOf(d)
-			}
-		}
-		if r.Observation == nil && r.Sample != nil && r.LastSeenAt != nil {
-			// Heartbeats from before observations were kept: derive one
-			// from the stored sample and status.
-			hb := proofgrid.Heartbeat{Sample: *r.Sample}
-			if r.Status != nil {
-				hb.Status = *r.Status
-			}
-			obs, legacy := Observe(r.ID, *r.LastSeenAt, hb)
-			mh.Observation = &obs
-			for _, d := range legacy {
-				mh.Deployments = append(mh.Deployments, deploymentOf(d))
-			}
-		}
-		mh.Health = Assess(Input{
-			AgentVersion: mh.AgentVersion, EnrolledAt: r.EnrolledAt, LastSeenAt: mh.LastSeenAt,
-			Observation: mh.Observation, Deployments: mh.Deployments,
-		}, now, rules, cat)
-		out[i] = mh
+		out[i] = m.healthOf(r, now, cat)
 	}
 	return out, cat, nil
+}
+
+// healthOf converts a stored machine and derives its health at now.
+func (m *Monitor) healthOf(r storage.FleetMachine, now time.Time, cat *Catalogue) MachineHealth {
+	mh := machineOf(r)
+	mh.Health = Assess(mh.input(), now, m.rules, cat)
+	return mh
+}
+
+// machineOf converts a stored machine, without its health.
+func machineOf(r storage.FleetMachine) MachineHealth {
+	mh := MachineHealth{
+		ID: r.ID, TeamID: r.TeamID, Name: r.Name, Role: r.Role, AgentVersion: r.AgentVersion,
+		LastSeenAt: r.LastSeenAt, Observation: r.Observation, EnrolledAt: r.EnrolledAt,
+	}
+	if len(r.Deployments) > 0 {
+		mh.Deployments = make([]Deployment, len(r.Deployments))
+		for j, d := range r.Deployments {
+			mh.Deployments[j] = deploymentOf(d)
+		}
+	}
+	if r.Observation == nil && r.Sample != nil && r.LastSeenAt != nil {
+		// Heartbeats from before observations were kept: derive one
+		// from the stored sample and status.
+		hb := proofgrid.Heartbeat{Sample: *r.Sample}
+		if r.Status != nil {
+			hb.Status = *r.Status
+		}
+		obs, legacy := Observe(r.ID, *r.LastSeenAt, hb)
+		mh.Observation = &obs
+		for _, d := range legacy {
+			mh.Deployments = append(mh.Deployments, deploymentOf(d))
+		}
+	}
+	return mh
+}
+
+func (mh MachineHealth) input() Input {
+	return Input{
+		AgentVersion: mh.AgentVersion, EnrolledAt: mh.EnrolledAt, LastSeenAt: mh.LastSeenAt,
+		Observation: mh.Observation, Deployments: mh.Deployments,
+	}
 }
 
 // MachineReport is one machine in full: as stored, with its latest sample

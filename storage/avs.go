@@ -50,7 +50,8 @@ func (c *conn) PutAVSRegistration(ctx context.Context, r AVSRegistration) (creat
 		if err != nil {
 			return fmt.Errorf("storage: put registration: %w", err)
 		}
-		return nil
+		// Health reads registrations: what was judged before is stale.
+		return bumpGeneration(ctx, tx, GenerationRegistrations)
 	})
 	return created, err
 }

@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -104,6 +105,9 @@ type DB struct {
 	ro *sqlx.DB
 	// prepared holds SQLite's prepared statements of hot paths.
 	prepared preparedStmts
+	// conditions judges machines as heartbeats are written; see
+	// SetConditionFunc.
+	conditions atomic.Pointer[conditionHook]
 }
 
 // newDB returns a DB that writes through w and reads through r.

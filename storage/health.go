@@ -61,8 +61,10 @@ type AVSDeployment struct {
 // is ENOTFOUND.
 func (c *conn) RecordObservation(ctx context.Context, o Observation, deps []AVSDeployment) (applied bool, err error) {
 	err = c.inTx(ctx, func(tx *Tx) error {
-		applied, err = tx.recordObservation(ctx, o, deps)
-		return err
+		if applied, err = tx.recordObservation(ctx, o, deps); err != nil {
+			return err
+		}
+		return markStale(ctx, tx, o.MachineID)
 	})
 	return applied, err
 }
@@ -70,6 +72,8 @@ func (c *conn) RecordObservation(ctx context.Context, o Observation, deps []AVSD
 // RecordObservedHeartbeat stores a heartbeat as RecordHeartbeat does and,
 // in the same transaction, the observation and deployments derived from
 // it as RecordObservation does: one commit per heartbeat instead of two.
+// The machine's conditions are judged in the same transaction when the DB
+// has a ConditionFunc (SetConditionFunc), and left stale otherwise.
 func (c *conn) RecordObservedHeartbeat(ctx context.Context, machineID string, receivedAt time.Time, hb proofgrid.Heartbeat, o Observation, deps []AVSDeployment) error {
 	write, err := ObservedHeartbeatWrite(machineID, receivedAt, hb, o, deps)
 	if err != nil {
@@ -91,8 +95,10 @@ func ObservedHeartbeatWrite(machineID string, receivedAt time.Time, hb proofgrid
 		if err := write(ctx, tx); err != nil {
 			return err
 		}
-		_, err := tx.recordObservation(ctx, o, deps)
-		return err
+		if _, err := tx.recordObservation(ctx, o, deps); err != nil {
+			return err
+		}
+		return tx.judgeConditions(ctx, tx, machineID)
 	}, nil
 }
 
@@ -190,6 +196,9 @@ type FleetFilter struct {
 	TeamID int64
 	// MachineID limits the result to one machine; "" means all.
 	MachineID string
+	// Suspects, when set, limits the result to the machines that may not
+	// be healthy.
+	Suspects *Suspects
 }
 
 func (f FleetFilter) where(alias string) (string, []any) {
@@ -220,7 +229,16 @@ func (f FleetFilter) where(alias string) (string, []any) {
 // observations have their sample read, in a second query.
 func (c *conn) FleetMachines(ctx context.Context, f FleetFilter) ([]FleetMachine, error) {
 	where, args := f.where("m")
-	if f.TeamID == 0 && f.MachineID == "" {
+	if f.Suspects != nil {
+		where, args = FleetFilter{MachineID: f.MachineID}.where("m")
+		cond, more := f.Suspects.where(c.dialect, f.TeamID)
+		if where == "" {
+			where = " WHERE " + cond
+		} else {
+			where += " AND " + cond
+		}
+		args = append(args, more...)
+	} else if f.TeamID == 0 && f.MachineID == "" {
 		// Every team id is positive; saying so lets SQLite scan the
 		// covering index instead of the table.
 		where = " WHERE m.team_id > 0"

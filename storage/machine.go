@@ -94,8 +94,10 @@ func (c *conn) UpsertMachine(ctx context.Context, m proofgrid.Machine) (_ proofg
 		switch {
 		case err == nil:
 			created = true
-			out, err = r.machine()
-			return err
+			if out, err = r.machine(); err != nil {
+				return err
+			}
+			return markStale(ctx, tx, out.ID)
 		case isUniqueViolation(err):
 			return proofgrid.Errorf(proofgrid.ECONFLICT, "machine id %q is already taken", m.ID)
 		case isForeignKeyViolation(err):
@@ -114,8 +116,10 @@ func (c *conn) UpsertMachine(ctx context.Context, m proofgrid.Machine) (_ proofg
 		} else if err != nil {
 			return fmt.Errorf("storage: update machine: %w", err)
 		}
-		out, err = r.machine()
-		return err
+		if out, err = r.machine(); err != nil {
+			return err
+		}
+		return markStale(ctx, tx, out.ID)
 	})
 	if err != nil {
 		return proofgrid.Machine{}, false, err
@@ -232,6 +236,9 @@ func heartbeatWriter(machineID string, receivedAt time.Time, hb proofgrid.Heartb
 			} else if !ok {
 				return proofgrid.Errorf(proofgrid.ENOTFOUND, "machine %q not found", machineID)
 			}
+		}
+		if err := markStale(ctx, tx, machineID); err != nil {
+			return err
 		}
 		// The history row is appended when the transaction commits, in one
 		// statement with those of every heartbeat in it.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,23 +25,37 @@ import (
 )
 
 // BenchmarkClientStatus fills a coordinator's database with machines that
-// each sent a heartbeat (10 000 by default; PROOFGRID_BENCH_MACHINES
-// changes it) and measures GET /v1/client/status over HTTP for the team
-// that owns them all. Each iteration also times a trivial Fiber endpoint
-// on the same machine, so the report carries a ratio that does not depend
-// on the host's speed. Run it with a fixed count for stable quantiles:
+// each sent a heartbeat and measures GET /v1/client/status and
+// /v1/client/unhealthy over HTTP for the team that owns them all, on both
+// databases. PROOFGRID_BENCH_MACHINES sets the fleet sizes, a
+// comma-separated list (default 10000); PROOFGRID_BENCH_DIALECT limits the
+// run to "sqlite" or "postgres". Each iteration also times a trivial Fiber
+// endpoint on the same machine, so the report carries a ratio that does
+// not depend on the host's speed. Run it with a fixed count for stable
+// quantiles:
 //
 //	scripts/testenv.sh go test -run '^$' -bench ClientStatus -benchtime 200x ./coordinator/ivynet/
+//	PROOFGRID_BENCH_MACHINES=1000,10000,100000 scripts/testenv.sh go test -run '^$' -bench ClientStatus -benchtime 50x -timeout 60m ./coordinator/ivynet/
 func BenchmarkClientStatus(b *testing.B) {
-	n := 10000
+	sizes := []int{10000}
 	if v := os.Getenv("PROOFGRID_BENCH_MACHINES"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil || n <= 0 {
-			b.Fatalf("PROOFGRID_BENCH_MACHINES=%q is not a positive count", v)
+		sizes = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n <= 0 {
+				b.Fatalf("PROOFGRID_BENCH_MACHINES=%q is not a list of positive counts", v)
+			}
+			sizes = append(sizes, n)
 		}
 	}
-	for _, dialect := range []string{storage.DialectSQLite, storage.DialectPostgres} {
-		b.Run(fmt.Sprintf("%s/machines=%d", dialect, n), func(b *testing.B) { benchStatus(b, dialect, n) })
+	dialects := []string{storage.DialectSQLite, storage.DialectPostgres}
+	if v := os.Getenv("PROOFGRID_BENCH_DIALECT"); v != "" {
+		dialects = []string{v}
+	}
+	for _, dialect := range dialects {
+		for _, n := range sizes {
+			b.Run(fmt.Sprintf("%s/machines=%d", dialect, n), func(b *testing.B) { benchStatus(b, dialect, n) })
+		}
 	}
 }
 
@@ -87,15 +102,18 @@ func benchStatus(b *testing.B, dialect string, n int) {
 	b.Logf("%s: healthy %d, unhealthy %d, idle %d, updateable %d, erroring %d", dialect, st.HealthyMachines,
 		len(st.UnhealthyMachines), len(st.IdleMachines), len(st.UpdateableMachines), len(st.ErroringMachines))
 
-	var status, trivial []time.Duration
+	unhealthyURL := env.URL + "/v1/client/unhealthy"
+	var status, unhealthy, trivial []time.Duration
 	for b.Loop() {
 		status = append(status, fetch(statusURL, token))
+		unhealthy = append(unhealthy, fetch(unhealthyURL, token))
 		trivial = append(trivial, fetch(hello, ""))
 	}
 	sp50, sp99 := quantile(status, 0.50), quantile(status, 0.99)
 	tp50, tp99 := quantile(trivial, 0.50), quantile(trivial, 0.99)
 	b.ReportMetric(ms(sp50), "status-p50-ms")
 	b.ReportMetric(ms(sp99), "status-p99-ms")
+	b.ReportMetric(ms(quantile(unhealthy, 0.99)), "unhealthy-p99-ms")
 	b.ReportMetric(ms(tp50), "hello-p50-ms")
 	b.ReportMetric(ms(tp99), "hello-p99-ms")
 	b.ReportMetric(float64(sp50)/float64(tp50), "p50-ratio")

@@ -125,21 +125,20 @@ type StatusResult struct {
 	CheckedAt       time.Time `json:"checked_at"`
 }
 
+// status and the id lists read only the machines that are not healthy
+// (fleet's NotHealthy): every machine they name is one.
 func (a *API) status(c *fiber.Ctx) error {
-	ms, _, err := a.Monitor.Fleet(c.UserContext(), teamOf(c))
+	nh, err := a.Monitor.NotHealthy(c.UserContext(), teamOf(c))
 	if err != nil {
 		return err
 	}
 	r := StatusResult{
-		TotalMachines: len(ms), UnhealthyMachines: []string{}, IdleMachines: []string{},
+		TotalMachines: nh.Total, HealthyMachines: nh.Total - len(nh.Machines), UnhealthyMachines: []string{}, IdleMachines: []string{},
 		UpdateableMachines: []string{}, ErroringMachines: []string{}, OfflineMachines: []string{},
-		CheckedAt: a.Monitor.Now(),
+		CheckedAt: nh.CheckedAt,
 	}
-	for _, m := range ms {
+	for _, m := range nh.Machines {
 		h := m.Health
-		if h.Healthy() {
-			r.HealthyMachines++
-		}
 		if h.Unhealthy() {
 			r.UnhealthyMachines = append(r.UnhealthyMachines, m.ID)
 		}
@@ -170,26 +169,27 @@ type MachineSummary struct {
 }
 
 func (a *API) machines(c *fiber.Ctx) error {
-	ms, _, err := a.Monitor.Fleet(c.UserContext(), teamOf(c))
+	ms, err := a.Monitor.States(c.UserContext(), teamOf(c))
 	if err != nil {
 		return err
 	}
 	out := make([]MachineSummary, len(ms))
 	for i, m := range ms {
-		out[i] = MachineSummary{MachineID: m.ID, Status: StatusName(m.Health.State), Name: m.Name, Role: m.Role, LastChecked: m.LastSeenAt}
+		out[i] = MachineSummary{MachineID: m.ID, Status: StatusName(m.State), Name: m.Name, Role: m.Role, LastChecked: m.LastSeenAt}
 	}
 	return ok(c, fiber.StatusOK, fiber.Map{"machines": out})
 }
 
-// list answers one of the id lists (/client/idle, ...) under key.
+// list answers one of the id lists (/client/idle, ...) under key. keep
+// holds only for machines that are not healthy.
 func (a *API) list(key string, keep func(fleet.Health) bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		ms, _, err := a.Monitor.Fleet(c.UserContext(), teamOf(c))
+		nh, err := a.Monitor.NotHealthy(c.UserContext(), teamOf(c))
 		if err != nil {
 			return err
 		}
 		ids := []string{}
-		for _, m := range ms {
+		for _, m := range nh.Machines {
 			if keep(m.Health) {
 				ids = append(ids, m.ID)
 			}
