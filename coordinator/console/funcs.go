@@ -9,7 +9,7 @@ import (
 // funcs are the template helpers.
 var funcs = template.FuncMap{
 	"time":  timeTag,
-	"bytes": func(v uint64) string { return formatBytes(float64(v)) },
+	"bytes": bytesOf,
 	"pct":   func(v float64) string { return fmt.Sprintf("%.0f %%", v) },
 	"ms":    formatMS,
 	"deref": func(p *int64) int64 { return *p },
@@ -70,3 +70,16 @@ func ago(d time.Duration) string {
 }
 
 func templateEscape(s string) string { return template.HTMLEscapeString(s) }
+
+// bytesOf writes a byte count, signed or not, with a binary unit.
+func bytesOf(v any) string {
+	switch n := v.(type) {
+	case int64:
+		return formatBytes(float64(n))
+	case uint64:
+		return formatBytes(float64(n))
+	case int:
+		return formatBytes(float64(n))
+	}
+	return fmt.Sprint(v)
+}
