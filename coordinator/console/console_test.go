@@ -333,6 +333,17 @@ func TestCSRFAndSignOut(t *testing.T) {
 	})
 }
 
+func TestAdminJWTSeesEveryTeam(t *testing.T) {
+	env := coordinatortest.Start(t, coordinatortest.Options{})
+	env.Token("alpha", "read")
+	env.Token("beta", "read")
+	addMachine(t, env, teamID(t, env, "alpha"), "alpha-box", "", 1)
+	addMachine(t, env, teamID(t, env, "beta"), "beta-box", "", 1)
+	b := newBrowser(t, env)
+	b.signIn(env.AdminJWT())
+	mustContain(t, b.get("/ui/machines"), "alpha-box", "beta-box", "operator test-admin")
+}
+
 func TestSessionEndsWithItsToken(t *testing.T) {
 	env := coordinatortest.Start(t, coordinatortest.Options{})
 	tok := env.Token("alpha", "read")
@@ -397,8 +408,22 @@ func TestProvingGrid(t *testing.T) {
 		if r := beta.get("/ui/clusters/" + cl.ID); r.status != http.StatusNotFound {
 			t.Errorf("beta reads alpha's cluster: %d", r.status)
 		}
+		// Scheduled blocks without a proved proof are missed; unscheduled
+		// ones (only mentioned) are not.
+		for _, n := range []int64{123, 124} {
+			if _, err := db.MarkBlockScheduled(ctx, n, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := db.UpsertProof(ctx, storage.ProofReport{BlockNumber: 123, ClusterVersionID: cv.ID, ClusterID: cl.ID,
+			TeamID: cl.TeamID, Status: storage.ProofQueued}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		mustContain(t, alpha.get("/ui"), `<span class="n">1</span> proofs in flight`)
+		mustContain(t, beta.get("/ui"), `<span class="n">0</span> proofs in flight`)
 		c := alpha.get("/ui/clusters/" + cl.ID)
-		mustContain(t, c, "Proving time distribution", "<rect", "median 4.2 s")
+		mustContain(t, c, "Proving time distribution", "<rect", "median 4.2 s", "<li>123</li>")
+		mustLack(t, c, "<li>124</li>", "<li>122</li>")
 	})
 }
 
