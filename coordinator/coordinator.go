@@ -131,7 +131,7 @@ func New(ctx context.Context, cfg Config) (*Coordinator, error) {
 	styles := &web.Styles{}
 	c.app = c.newApp(styles)
 	w := &wiring{app: c.app, styles: styles, tasks: &tasks{c: c}}
-	for _, wire := range []func(context.Context, *wiring) error{c.wireIvynet, c.wireRewards, c.wireEthproofs, c.wirePsy, c.wirePool, c.wireClaims, c.wireGolf} {
+	for _, wire := range []func(context.Context, *wiring) error{c.wireIvynet, c.wireRewards, c.wireEthproofs, c.wirePsy, c.wirePool, c.wireClaims, c.wireGolf, c.wireConsole} {
 		if err := wire(ctx, w); err != nil {
 			return nil, err
 		}

@@ -4,6 +4,8 @@
 #   postgresql-15  the server binaries (initdb, pg_ctl) of its throwaway
 #                  PostgreSQL; the package's own cluster is never used, so it
 #                  does not matter whether it runs
+#   chromium       the headless browser of the console's browser tests
+#                  (coordinator/console, driven through chromedp)
 # Runs apt-get as root, or through sudo when not root.
 set -euo pipefail
 
@@ -14,9 +16,11 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if [ ! -x "$PG_BIN/initdb" ] || [ ! -x "$PG_BIN/pg_ctl" ]; then
 	missing+=(postgresql-15)
 fi
+chromium_bin() { command -v chromium || command -v chromium-browser || command -v google-chrome || true; }
+[ -n "$(chromium_bin)" ] || missing+=(chromium)
 
 if [ ${#missing[@]} -eq 0 ]; then
-	echo "ensure-deps: redis-server and postgresql-15 are installed"
+	echo "ensure-deps: redis-server, postgresql-15 and chromium are installed"
 	exit 0
 fi
 
@@ -43,6 +47,10 @@ command -v redis-server >/dev/null 2>&1 || {
 }
 [ -x "$PG_BIN/initdb" ] || {
 	echo "ensure-deps: $PG_BIN/initdb still missing after installing postgresql-15" >&2
+	exit 1
+}
+[ -n "$(chromium_bin)" ] || {
+	echo "ensure-deps: chromium still missing after install" >&2
 	exit 1
 }
 echo "ensure-deps: done"

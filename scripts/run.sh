@@ -159,6 +159,7 @@ api POST /api/v1/admin/epochs >/dev/null || echo "run: could not close an epoch"
 cat <<MSG
 
 proofgrid is running (logs in $DATA/logs/):
+  console      $URL/ui   (sign in with the admin token below for team demo, or the operator token for every team)
   API          $URL            (health: $URL/health, ready: $URL/readyz)
   machines     curl -H "Authorization: Bearer \$(cat $DATA/admin_token)" $URL/proofgrid/v1/machines
   queues       curl -H "Authorization: Bearer \$(cat $DATA/admin_token)" $URL/proofgrid/v1/queues   (team demo's)
