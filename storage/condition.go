@@ -37,7 +37,7 @@ func (c *conn) conditionFunc() ConditionFunc {
 // markStale records that a machine's health inputs changed, creating its
 // conditions row if it has none.
 func markStale(ctx context.Context, tx *Tx, machineID string) error {
-	_, err := execContext(ctx, tx.w,
+	_, err := tx.execHot(ctx,
 		`INSERT INTO machine_conditions (machine_id, team_id, notable, basis, version)
 		 SELECT id, team_id, ?, '', 1 FROM machines WHERE id = ?
 		 ON CONFLICT (machine_id) DO UPDATE SET basis = '', version = machine_conditions.version + 1`,
@@ -53,15 +53,19 @@ func markStale(ctx context.Context, tx *Tx, machineID string) error {
 func (c *conn) judgeConditions(ctx context.Context, tx *Tx, machineID string) error {
 	judge := c.conditionFunc()
 	if judge == nil {
-		return nil
+		return markStale(ctx, tx, machineID)
 	}
 	ms, err := tx.FleetMachines(ctx, FleetFilter{MachineID: machineID})
 	if err != nil || len(ms) == 0 {
 		return err
 	}
 	notable, basis := judge(ctx, ms[0])
-	_, err = execContext(ctx, tx.w,
-		`UPDATE machine_conditions SET notable = ?, basis = ?, version = version + 1 WHERE machine_id = ?`,
+	// An upsert: the heartbeat that judges also creates a missing row.
+	_, err = tx.execHot(ctx,
+		`INSERT INTO machine_conditions (machine_id, team_id, notable, basis, version)
+		 SELECT id, team_id, ?, ?, 1 FROM machines WHERE id = ?
+		 ON CONFLICT (machine_id) DO UPDATE SET notable = excluded.notable, basis = excluded.basis,
+		   version = machine_conditions.version + 1`,
 		notable, basis, machineID)
 	if err != nil {
 		return fmt.Errorf("storage: store conditions: %w", err)

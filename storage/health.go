@@ -254,7 +254,8 @@ func (c *conn) FleetMachines(ctx context.Context, f FleetFilter) ([]FleetMachine
 	 LEFT JOIN avs_registrations r
 	   ON r.avs_id = d.avs_id AND r.chain = d.chain AND r.operator_address = d.operator_address` + where + `
 	 ORDER BY m.name, m.id`
-	rows, err := c.r.QueryxContext(ctx, c.r.Rebind(query), bindArgs(c.r.DriverName(), args)...)
+	// In a transaction this is the heartbeat judging its machine.
+	rows, err := c.queryHot(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("storage: fleet machines: %w", err)
 	}

@@ -194,12 +194,18 @@ func (c *conn) RecordHeartbeat(ctx context.Context, machineID string, receivedAt
 	if err != nil {
 		return err
 	}
-	return c.inTx(ctx, func(tx *Tx) error { return write(ctx, tx) })
+	return c.inTx(ctx, func(tx *Tx) error {
+		if err := write(ctx, tx); err != nil {
+			return err
+		}
+		return markStale(ctx, tx, machineID)
+	})
 }
 
 // heartbeatWriter encodes a heartbeat and returns the function that writes
 // it inside a transaction, so that a caller can add its own writes to the
-// same transaction (RecordObservedHeartbeat does).
+// same transaction (RecordObservedHeartbeat does). The caller marks the
+// machine's conditions stale or judges them (judgeConditions).
 func heartbeatWriter(machineID string, receivedAt time.Time, hb proofgrid.Heartbeat) (func(context.Context, *Tx) error, error) {
 	sample, err := json.Marshal(hb.Sample)
 	if err != nil {
@@ -236,9 +242,6 @@ func heartbeatWriter(machineID string, receivedAt time.Time, hb proofgrid.Heartb
 			} else if !ok {
 				return proofgrid.Errorf(proofgrid.ENOTFOUND, "machine %q not found", machineID)
 			}
-		}
-		if err := markStale(ctx, tx, machineID); err != nil {
-			return err
 		}
 		// The history row is appended when the transaction commits, in one
 		// statement with those of every heartbeat in it.

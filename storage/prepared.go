@@ -102,6 +102,21 @@ func (c *conn) execHot(ctx context.Context, query string, args ...any) (sql.Resu
 	return c.tx.sqlTx.StmtxContext(ctx, s).ExecContext(ctx, bindArgs(c.w.DriverName(), args)...)
 }
 
+// queryHot runs a query of a hot path: inside a SQLite transaction
+// through its prepared form once there is one (as execHot), otherwise on
+// the conn's read executor.
+func (c *conn) queryHot(ctx context.Context, query string, args ...any) (*sqlx.Rows, error) {
+	if c.dialect != DialectSQLite || c.tx == nil {
+		return c.r.QueryxContext(ctx, c.r.Rebind(query), bindArgs(c.r.DriverName(), args)...)
+	}
+	q := c.w.Rebind(query)
+	s := c.db.prepared.writeStmt(q)
+	if s == nil {
+		return c.w.QueryxContext(ctx, q, bindArgs(c.w.DriverName(), args)...)
+	}
+	return c.tx.sqlTx.StmtxContext(ctx, s).QueryxContext(ctx, bindArgs(c.w.DriverName(), args)...)
+}
+
 // getHot runs a query of a hot read path outside a transaction: on SQLite
 // through a statement prepared on the read pool, otherwise as getContext
 // does.
