@@ -128,7 +128,7 @@ func (c *Console) Mount(app fiber.Router) {
 	})
 	app.Get(Prefix+"/signin", c.signinForm)
 	app.Post(Prefix+"/signin", c.signin)
-	app.Post(Prefix+"/signout", c.guard(c.signout))
+	app.Post(Prefix+"/signout", c.guardGolf(c.signout))
 
 	app.Get(Prefix, c.guard(c.fleetPage))
 	app.Get(Prefix+"/machines", c.guard(c.fleetPage))
@@ -138,10 +138,10 @@ func (c *Console) Mount(app fiber.Router) {
 	app.Get(Prefix+"/clusters/:id", c.guard(c.clusterPage))
 	app.Get(Prefix+"/rewards", c.guard(c.rewardsPage))
 	app.Get(Prefix+"/claims", c.guard(c.claimsPage))
-	app.Get(Prefix+"/golf", c.guard(c.golfPage))
-	app.Get(Prefix+"/golf/:slug", c.guard(c.golfChallengePage))
-	app.Get(Prefix+"/golf/submissions/:id", c.guard(c.golfSubmissionPage))
-	app.Get(Prefix+"/golf/submissions/:id/log", c.guard(c.golfLog))
+	app.Get(Prefix+"/golf", c.guardGolf(c.golfPage))
+	app.Get(Prefix+"/golf/:slug", c.guardGolf(c.golfChallengePage))
+	app.Get(Prefix+"/golf/submissions/:id", c.guardGolf(c.golfSubmissionPage))
+	app.Get(Prefix+"/golf/submissions/:id/log", c.guardGolf(c.golfLog))
 	app.All(Prefix+"/*", c.guard(func(ctx *fiber.Ctx, v *visit) error {
 		return proofgrid.Errorf(proofgrid.ENOTFOUND, "there is no console page at %s", ctx.Path())
 	}))
@@ -161,6 +161,16 @@ type visit struct {
 	Principal auth.Principal
 	Session   session
 	Path      string
+	// Golfer is the zkGolf contestant of a session signed in with a cmp_
+	// token ("" otherwise); such a visit has no Principal.
+	Golfer   string
+	GolferID int64
+}
+
+// ReadsLogOf reports whether the visitor may read the verifier log of a
+// submission by user: operators read every log, contestants their own.
+func (v *visit) ReadsLogOf(user string) bool {
+	return v.Operator() || (v.Golfer != "" && v.Golfer == user)
 }
 
 // Operator reports whether the visitor has global rights.
@@ -177,6 +187,8 @@ func (v *visit) Scope() int64 {
 // Who names the visitor in the header.
 func (v *visit) Who() string {
 	switch {
+	case v.Golfer != "":
+		return "zkGolf " + v.Golfer
 	case v.Principal.TeamName != "" && v.Principal.IsOperator():
 		return "operator (" + v.Principal.TeamName + ")"
 	case v.Principal.TeamName != "":

@@ -3,7 +3,9 @@ package console_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/proofgrid/proofgrid/coordinator"
@@ -65,6 +67,41 @@ func TestGolfPages(t *testing.T) {
 			mustContain(t, tp, "shown to its submitter")
 			if r := team.get("/ui/golf/submissions/" + sub.ID + "/log"); r.status != http.StatusForbidden {
 				t.Errorf("team reads the log: %d", r.status)
+			}
+
+			// The contestant signs in with their zkGolf token and follows
+			// their own submission's log; another contestant cannot, and
+			// neither opens team pages.
+			golfSignIn := func(user string) *browser {
+				plain, _, err := env.Coordinator.Golf.CreateToken(ctx, user, "console")
+				if err != nil {
+					t.Fatal(err)
+				}
+				b := newBrowser(t, env)
+				form := b.get("/ui/signin")
+				r := b.post("/ui/signin", url.Values{"csrf": {csrfOf(t, form.body)}, "token": {plain}, "next": {"/ui"}})
+				if r.status != http.StatusSeeOther || r.location != "/ui/golf" {
+					t.Fatalf("zkGolf sign-in of %s: %d %s %.300s", user, r.status, r.location, r.body)
+				}
+				return b
+			}
+			own, rival := golfSignIn("golfer"), golfSignIn("rival")
+			mine := own.get("/ui/golf/submissions/" + sub.ID)
+			mustContain(t, mine, "zkGolf golfer", "checking Main.lean", `data-tail="/ui/golf/submissions/`+sub.ID+`/log"`)
+			mustLack(t, mine, `href="/ui/machines"`)
+			if r := own.get("/ui/golf/submissions/" + sub.ID + "/log"); r.status != 200 || !strings.Contains(r.body, "checking Main.lean") {
+				t.Errorf("submitter's log tail: %d %.200s", r.status, r.body)
+			}
+			mustContain(t, own.get("/ui/golf/assert-bytes"), "Your submissions", sub.ID)
+			mustContain(t, rival.get("/ui/golf/assert-bytes"), "You have not submitted to this challenge yet")
+			mustLack(t, rival.get("/ui/golf/submissions/"+sub.ID), "checking Main.lean")
+			if r := rival.get("/ui/golf/submissions/" + sub.ID + "/log"); r.status != http.StatusForbidden {
+				t.Errorf("another contestant reads the log: %d", r.status)
+			}
+			for _, path := range []string{"/ui", "/ui/machines", "/ui/proving", "/ui/rewards"} {
+				if r := own.get(path); r.status != http.StatusForbidden {
+					t.Errorf("contestant opens %s: %d", path, r.status)
+				}
 			}
 		})
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/auth"
+	"github.com/proofgrid/proofgrid/storage"
 )
 
 const (
@@ -36,6 +37,10 @@ const (
 // ends every session signed in with it.
 type session struct {
 	TokenHash string `json:"token_hash,omitempty"`
+	// A zkGolf contestant signs in with a cmp_ token: the console then
+	// shows the zkGolf pages only, with the live verifier log of the
+	// contestant's own submissions.
+	GolfTokenHash string `json:"golf_token_hash,omitempty"`
 	// A JWT operator has no token row: its subject and expiry are kept.
 	Subject   string    `json:"subject,omitempty"`
 	ExpiresAt time.Time `json:"expires_at,omitempty"`
@@ -75,30 +80,58 @@ func (c *Console) setCookie(ctx *fiber.Ctx, name, value string, ttl time.Duratio
 
 // load returns the session of the request's cookie and the principal it
 // stands for, refreshing its TTL; ok is false when there is none.
-func (c *Console) load(ctx context.Context, id string) (session, auth.Principal, bool, error) {
+func (c *Console) load(ctx context.Context, id string) (session, auth.Principal, storage.GolfToken, bool, error) {
+	var none storage.GolfToken
 	if id == "" {
-		return session{}, auth.Principal{}, false, nil
+		return session{}, auth.Principal{}, none, false, nil
 	}
 	key := sessionRedisKey(id)
 	raw, err := c.cfg.Redis.Get(ctx, key).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return session{}, auth.Principal{}, false, nil
+		return session{}, auth.Principal{}, none, false, nil
 	} else if err != nil {
-		return session{}, auth.Principal{}, false, err
+		return session{}, auth.Principal{}, none, false, err
 	}
 	var s session
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return session{}, auth.Principal{}, false, nil
+		return session{}, auth.Principal{}, none, false, nil
 	}
-	p, ok, err := c.principal(ctx, s)
+	var (
+		p      auth.Principal
+		golfer storage.GolfToken
+		ok     bool
+	)
+	if s.GolfTokenHash != "" {
+		golfer, ok, err = c.golfer(ctx, s)
+	} else {
+		p, ok, err = c.principal(ctx, s)
+	}
 	if err != nil || !ok {
-		if ok == false && err == nil {
+		if !ok && err == nil {
 			c.cfg.Redis.Del(ctx, key)
 		}
-		return session{}, auth.Principal{}, false, err
+		return session{}, auth.Principal{}, none, false, err
 	}
 	c.cfg.Redis.Expire(ctx, key, c.ttlOf(s))
-	return s, p, true, nil
+	return s, p, golfer, true, nil
+}
+
+// golfer resolves a zkGolf session to its contestant's name; a revoked
+// token ends the session.
+func (c *Console) golfer(ctx context.Context, s session) (storage.GolfToken, bool, error) {
+	if c.cfg.Golf == nil {
+		return storage.GolfToken{}, false, nil
+	}
+	tok, err := c.cfg.DB.GolfTokenByHash(ctx, s.GolfTokenHash)
+	if proofgrid.ErrorCode(err) == proofgrid.ENOTFOUND {
+		return storage.GolfToken{}, false, nil
+	} else if err != nil {
+		return storage.GolfToken{}, false, err
+	}
+	if !auth.SameHash(tok.Hash, s.GolfTokenHash) {
+		return storage.GolfToken{}, false, nil
+	}
+	return tok, true, nil
 }
 
 // principal resolves a session's credential reference as Authenticate
@@ -128,7 +161,7 @@ func (c *Console) principal(ctx context.Context, s session) (auth.Principal, boo
 
 func (c *Console) ttlOf(s session) time.Duration {
 	ttl := c.cfg.SessionTTL
-	if s.TokenHash == "" {
+	if s.TokenHash == "" && s.GolfTokenHash == "" {
 		ttl = min(ttl, s.ExpiresAt.Sub(c.cfg.Now()))
 	}
 	return max(ttl, time.Second)
@@ -137,8 +170,17 @@ func (c *Console) ttlOf(s session) time.Duration {
 // guard admits signed-in visitors, checks the CSRF token of every POST,
 // and renders the errors of h as pages.
 func (c *Console) guard(h func(*fiber.Ctx, *visit) error) fiber.Handler {
+	return c.guardFor(h, false)
+}
+
+// guardGolf is guard for the pages a zkGolf contestant may open too.
+func (c *Console) guardGolf(h func(*fiber.Ctx, *visit) error) fiber.Handler {
+	return c.guardFor(h, true)
+}
+
+func (c *Console) guardFor(h func(*fiber.Ctx, *visit) error, golfers bool) fiber.Handler {
 	return func(ctx *fiber.Ctx) error {
-		s, p, ok, err := c.load(ctx.UserContext(), ctx.Cookies(SessionCookie))
+		s, p, golfer, ok, err := c.load(ctx.UserContext(), ctx.Cookies(SessionCookie))
 		if err != nil {
 			return c.errorPage(ctx, nil, err)
 		}
@@ -148,9 +190,15 @@ func (c *Console) guard(h func(*fiber.Ctx, *visit) error) fiber.Handler {
 			}
 			return ctx.Redirect(Prefix+"/signin?next="+url.QueryEscape(ctx.OriginalURL()), fiber.StatusSeeOther)
 		}
-		v := &visit{Principal: p, Session: s, Path: ctx.Path()}
+		v := &visit{Principal: p, Session: s, Path: ctx.Path(), Golfer: golfer.UserName, GolferID: golfer.UserID}
 		if ctx.Method() == fiber.MethodPost && !sameToken(ctx.FormValue(CSRFField), s.CSRF) {
 			return c.errorPage(ctx, v, errCSRF)
+		}
+		// A contestant belongs to no team: team pages would have no
+		// scope to show.
+		if v.Golfer != "" && !golfers {
+			return c.errorPage(ctx, v, proofgrid.Errorf(proofgrid.EFORBIDDEN,
+				"a zkGolf token opens the zkGolf pages only; sign in with a team or operator token for the rest"))
 		}
 		if err := h(ctx, v); err != nil {
 			return c.errorPage(ctx, v, err)
@@ -175,7 +223,7 @@ type signinData struct {
 }
 
 func (c *Console) signinForm(ctx *fiber.Ctx) error {
-	if _, _, ok, _ := c.load(ctx.UserContext(), ctx.Cookies(SessionCookie)); ok {
+	if _, _, _, ok, _ := c.load(ctx.UserContext(), ctx.Cookies(SessionCookie)); ok {
 		return ctx.Redirect(safeNext(ctx.Query("next")), fiber.StatusSeeOther)
 	}
 	return c.renderSignin(ctx, fiber.StatusOK, ctx.Query("next"), "")
@@ -202,7 +250,21 @@ func (c *Console) signin(ctx *fiber.Ctx) error {
 	}
 	cred := strings.TrimSpace(ctx.FormValue("token"))
 	if cred == "" {
-		return c.renderSignin(ctx, fiber.StatusBadRequest, next, "Paste a team token (pg_…) or an operator token (pgo_…).")
+		return c.renderSignin(ctx, fiber.StatusBadRequest, next,
+			"Paste a team token (pg_…), an operator token (pgo_…) or a zkGolf token (cmp_…).")
+	}
+	if strings.HasPrefix(cred, auth.PrefixZKGolf) && c.cfg.Golf != nil {
+		if _, err := c.cfg.Golf.Authenticate(ctx.UserContext(), cred); err != nil {
+			if proofgrid.ErrorCode(err) == proofgrid.EUNAUTHORIZED {
+				return c.renderSignin(ctx, fiber.StatusUnauthorized, next,
+					"That zkGolf token is unknown or revoked. Ask the contest's operator for a new one.")
+			}
+			return c.errorPage(ctx, nil, err)
+		}
+		if !strings.HasPrefix(safeNext(next), Prefix+"/golf") {
+			next = Prefix + "/golf"
+		}
+		return c.startSession(ctx, session{GolfTokenHash: auth.HashToken(cred), CSRF: randomToken(), CreatedAt: c.cfg.Now().UTC()}, next)
 	}
 	p, err := c.cfg.Auth.Authenticate(ctx.UserContext(), cred)
 	if err != nil {
@@ -221,6 +283,12 @@ func (c *Console) signin(ctx *fiber.Ctx) error {
 	} else {
 		s.TokenHash = auth.HashToken(cred)
 	}
+	return c.startSession(ctx, s, next)
+}
+
+// startSession stores s under a new id, sets its cookie and sends the
+// visitor on to next.
+func (c *Console) startSession(ctx *fiber.Ctx, s session, next string) error {
 	raw, _ := json.Marshal(s)
 	id := randomToken()
 	if err := c.cfg.Redis.Set(ctx.UserContext(), sessionRedisKey(id), raw, c.ttlOf(s)).Err(); err != nil {
