@@ -196,9 +196,8 @@ type FleetFilter struct {
 	TeamID int64
 	// MachineID limits the result to one machine; "" means all.
 	MachineID string
-	// Suspects, when set, limits the result to the machines that may not
-	// be healthy.
-	Suspects *Suspects
+	// MachineIDs, when not empty, limits the result to these machines.
+	MachineIDs []string
 }
 
 func (f FleetFilter) where(alias string) (string, []any) {
@@ -211,6 +210,12 @@ func (f FleetFilter) where(alias string) (string, []any) {
 	if f.MachineID != "" {
 		conds = append(conds, alias+".id = ?")
 		args = append(args, f.MachineID)
+	}
+	if len(f.MachineIDs) > 0 {
+		conds = append(conds, alias+".id IN (?"+strings.Repeat(", ?", len(f.MachineIDs)-1)+")")
+		for _, id := range f.MachineIDs {
+			args = append(args, id)
+		}
 	}
 	if len(conds) == 0 {
 		return "", nil
@@ -229,16 +234,7 @@ func (f FleetFilter) where(alias string) (string, []any) {
 // observations have their sample read, in a second query.
 func (c *conn) FleetMachines(ctx context.Context, f FleetFilter) ([]FleetMachine, error) {
 	where, args := f.where("m")
-	if f.Suspects != nil {
-		where, args = FleetFilter{MachineID: f.MachineID}.where("m")
-		cond, more := f.Suspects.where(c.dialect, f.TeamID)
-		if where == "" {
-			where = " WHERE " + cond
-		} else {
-			where += " AND " + cond
-		}
-		args = append(args, more...)
-	} else if f.TeamID == 0 && f.MachineID == "" {
+	if where == "" {
 		// Every team id is positive; saying so lets SQLite scan the
 		// covering index instead of the table.
 		where = " WHERE m.team_id > 0"
