@@ -32,13 +32,19 @@ import (
 // by the next read.
 const basisTTL = time.Second
 
-// basisCache is the basis heartbeats judge under.
+// basisCache is the basis heartbeats judge under, with the admin-recorded
+// registrations of its generation, which heartbeats resolve their
+// deployments' registrations from instead of reading them.
 type basisCache struct {
-	mu    sync.Mutex
-	read  time.Time // by the monotonic clock, not the injected one
-	basis string
-	cat   *Catalogue
+	mu      sync.Mutex
+	read    time.Time // by the monotonic clock, not the injected one
+	basis   string
+	cat     *Catalogue
+	regs    map[registrationKey]storage.AVSRegistration
+	regsGen string
 }
+
+type registrationKey struct{ avs, chain, operator string }
 
 // basis reads the catalogue and the registrations' generation and returns
 // the basis they make with the rules.
@@ -51,6 +57,26 @@ func (m *Monitor) basis(ctx context.Context) (string, *Catalogue, error) {
 	if err != nil {
 		return "", nil, err
 	}
+	c := m.cache
+	c.mu.Lock()
+	regs := c.regs
+	if c.regsGen != gen {
+		regs = nil
+	}
+	c.mu.Unlock()
+	if regs == nil {
+		// Read after the generation: registrations newer than it are
+		// judged under a basis that the next read finds stale, never the
+		// reverse.
+		list, err := m.db.AVSRegistrations(ctx, "")
+		if err != nil {
+			return "", nil, err
+		}
+		regs = make(map[registrationKey]storage.AVSRegistration, len(list))
+		for _, r := range list {
+			regs[registrationKey{r.AVSID, r.Chain, r.OperatorAddress}] = r
+		}
+	}
 	doc, err := json.Marshal(struct {
 		Rules         Rules      `json:"rules"`
 		Catalogue     *Catalogue `json:"catalogue"`
@@ -61,22 +87,28 @@ func (m *Monitor) basis(ctx context.Context) (string, *Catalogue, error) {
 	}
 	sum := sha256.Sum256(doc)
 	basis := hex.EncodeToString(sum[:16])
-	c := m.cache
 	c.mu.Lock()
-	c.read, c.basis, c.cat = time.Now(), basis, cat
+	c.read, c.basis, c.cat, c.regs, c.regsGen = time.Now(), basis, cat, regs, gen
 	c.mu.Unlock()
 	return basis, cat, nil
 }
 
-func (m *Monitor) cachedBasis(ctx context.Context) (string, *Catalogue, error) {
+// cachedBasis returns the basis, catalogue and registrations of the cache,
+// read again when older than basisTTL.
+func (m *Monitor) cachedBasis(ctx context.Context) (string, *Catalogue, map[registrationKey]storage.AVSRegistration, error) {
 	c := m.cache
 	c.mu.Lock()
-	basis, cat, fresh := c.basis, c.cat, c.cat != nil && time.Since(c.read) < basisTTL
+	basis, cat, regs, fresh := c.basis, c.cat, c.regs, c.cat != nil && time.Since(c.read) < basisTTL
 	c.mu.Unlock()
 	if fresh {
-		return basis, cat, nil
+		return basis, cat, regs, nil
 	}
-	return m.basis(ctx)
+	if _, _, err := m.basis(ctx); err != nil {
+		return "", nil, nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.basis, c.cat, c.regs, nil
 }
 
 // farFuture is when judge looks at a machine to find the flags that time
@@ -197,9 +229,16 @@ func verdictAt(r storage.ConditionRow, now time.Time) Verdict {
 // SetConditionFunc). On an error it answers a stale basis, which the next
 // read judges again.
 func (m *Monitor) Condition(ctx context.Context, r storage.FleetMachine) storage.Judgement {
-	basis, cat, err := m.cachedBasis(ctx)
+	basis, cat, regs, err := m.cachedBasis(ctx)
 	if err != nil {
 		return storage.Judgement{DueAt: dueAlways}
+	}
+	if r.RegistrationsUnread {
+		for i, d := range r.Deployments {
+			if rec, ok := regs[registrationKey{d.AVSID, d.Chain, d.OperatorAddress}]; ok {
+				r.Deployments[i].Recorded = &rec
+			}
+		}
 	}
 	return m.judge(machineOf(r), cat, basis)
 }

@@ -68,17 +68,21 @@ func markStale(ctx context.Context, tx *Tx, machineID string) error {
 }
 
 // judgeConditions judges machineID with the DB's ConditionFunc, if any,
-// and stores the result.
-func (c *conn) judgeConditions(ctx context.Context, tx *Tx, machineID string) error {
+// and stores the result. m is the machine as the heartbeat's own
+// statements returned it; when nil, it is read back.
+func (c *conn) judgeConditions(ctx context.Context, tx *Tx, machineID string, m *FleetMachine) error {
 	judge := c.conditionFunc()
 	if judge == nil {
 		return markStale(ctx, tx, machineID)
 	}
-	ms, err := tx.FleetMachines(ctx, FleetFilter{MachineID: machineID})
-	if err != nil || len(ms) == 0 {
-		return err
+	if m == nil {
+		ms, err := tx.FleetMachines(ctx, FleetFilter{MachineID: machineID})
+		if err != nil || len(ms) == 0 {
+			return err
+		}
+		m = &ms[0]
 	}
-	return storeJudgement(ctx, tx, ms[0], judge(ctx, ms[0]))
+	return storeJudgement(ctx, tx, *m, judge(ctx, *m))
 }
 
 // storeJudgement stores j as m's judgement, creating its row if it has
