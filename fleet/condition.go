@@ -1,10 +1,13 @@
 package fleet
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,28 +15,36 @@ import (
 )
 
 // A machine is healthy unless it is offline, erroring, updateable or idle.
-// Only offline and idle depend on the passing of time, so each heartbeat
-// stores whether anything else could keep its machine from being healthy
-// (its conditions: notable or not). A read then judges only the machines
-// that are notable, whose conditions are stale, or whose last heartbeat is
-// older than the TTL, found through indexes, with the same Assess as
-// always; every other machine is healthy. Conditions are judged under a
-// basis, a digest of the rules, the catalogue and the admin-recorded
-// registrations: when any of them changes, rows judged before are stale
-// and reads judge them again.
+// Only offline and idle depend on the passing of time, so a machine is
+// judged when its inputs change (by its heartbeat, or by the next read
+// when they changed otherwise) and the judgement is stored: the flags that
+// time cannot change, and the times after which time alone makes it
+// offline or idle (storage.Judgement). A read then selects, through an
+// index, the machines due by now (not healthy at some time before it) and
+// derives their health from the stored judgement and the time; only the
+// machines whose judgement is stale are loaded and judged with Assess.
+// Judgements are made under a basis, a digest of the rules, the catalogue
+// and the admin-recorded registrations: when any of them changes, those
+// made before are stale.
 
 // basisTTL is how long a heartbeat reuses the basis and catalogue it last
 // read. A stale one costs only work: rows judged under it are judged again
 // by the next read.
 const basisTTL = time.Second
 
-// basisCache is the basis heartbeats judge under.
+// basisCache is the basis heartbeats judge under, with the admin-recorded
+// registrations of its generation, which heartbeats resolve their
+// deployments' registrations from instead of reading them.
 type basisCache struct {
-	mu    sync.Mutex
-	read  time.Time // by the monotonic clock, not the injected one
-	basis string
-	cat   *Catalogue
+	mu      sync.Mutex
+	read    time.Time // by the monotonic clock, not the injected one
+	basis   string
+	cat     *Catalogue
+	regs    map[registrationKey]storage.AVSRegistration
+	regsGen string
 }
+
+type registrationKey struct{ avs, chain, operator string }
 
 // basis reads the catalogue and the registrations' generation and returns
 // the basis they make with the rules.
@@ -46,6 +57,26 @@ func (m *Monitor) basis(ctx context.Context) (string, *Catalogue, error) {
 	if err != nil {
 		return "", nil, err
 	}
+	c := m.cache
+	c.mu.Lock()
+	regs := c.regs
+	if c.regsGen != gen {
+		regs = nil
+	}
+	c.mu.Unlock()
+	if regs == nil {
+		// Read after the generation: registrations newer than it are
+		// judged under a basis that the next read finds stale, never the
+		// reverse.
+		list, err := m.db.AVSRegistrations(ctx, "")
+		if err != nil {
+			return "", nil, err
+		}
+		regs = make(map[registrationKey]storage.AVSRegistration, len(list))
+		for _, r := range list {
+			regs[registrationKey{r.AVSID, r.Chain, r.OperatorAddress}] = r
+		}
+	}
 	doc, err := json.Marshal(struct {
 		Rules         Rules      `json:"rules"`
 		Catalogue     *Catalogue `json:"catalogue"`
@@ -56,51 +87,160 @@ func (m *Monitor) basis(ctx context.Context) (string, *Catalogue, error) {
 	}
 	sum := sha256.Sum256(doc)
 	basis := hex.EncodeToString(sum[:16])
-	c := m.cache
 	c.mu.Lock()
-	c.read, c.basis, c.cat = time.Now(), basis, cat
+	c.read, c.basis, c.cat, c.regs, c.regsGen = time.Now(), basis, cat, regs, gen
 	c.mu.Unlock()
 	return basis, cat, nil
 }
 
-func (m *Monitor) cachedBasis(ctx context.Context) (string, *Catalogue, error) {
+// cachedBasis returns the basis, catalogue and registrations of the cache,
+// read again when older than basisTTL.
+func (m *Monitor) cachedBasis(ctx context.Context) (string, *Catalogue, map[registrationKey]storage.AVSRegistration, error) {
 	c := m.cache
 	c.mu.Lock()
-	basis, cat, fresh := c.basis, c.cat, c.cat != nil && time.Since(c.read) < basisTTL
+	basis, cat, regs, fresh := c.basis, c.cat, c.regs, c.cat != nil && time.Since(c.read) < basisTTL
 	c.mu.Unlock()
 	if fresh {
-		return basis, cat, nil
+		return basis, cat, regs, nil
 	}
-	return m.basis(ctx)
+	if _, _, err := m.basis(ctx); err != nil {
+		return "", nil, nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.basis, c.cat, c.regs, nil
 }
 
-// farFuture is when notable judges a machine: late enough that a machine
-// without AVS or running job is idle, with the machine seen just then.
+// farFuture is when judge looks at a machine to find the flags that time
+// cannot change: late enough that a machine that can be idle is idle, with
+// the machine seen just then.
 var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// notable reports whether anything but time can keep mh from being
-// healthy: judged as if it had just been seen, far in the future, it is
-// erroring, updateable or idle. Offline aside, a machine that is not
-// notable is healthy at any time: erroring and updateable do not depend
-// on the time, and a machine idle at some time is idle later too.
-func (m *Monitor) notable(mh MachineHealth, cat *Catalogue) bool {
+// dueAlways is the due time of a machine that is not healthy at any time.
+var dueAlways = time.Unix(0, 0).UTC()
+
+// Judgement flags: storage.Judgement's Flags.
+const (
+	flagErroring = 1 << iota
+	flagAgentUpdateable
+	flagAVSUpdateable
+	flagHasAVS
+)
+
+// judge judges mh under basis for storing. Seen just now, it is erroring
+// or updateable at any time while it is not offline (neither depends on
+// the time); idle once its idle window has passed since it was last active,
+// if it is idle when seen far in the future; offline a TTL after it was
+// last seen.
+func (m *Monitor) judge(mh MachineHealth, cat *Catalogue, basis string) storage.Judgement {
 	in := mh.input()
 	seen := farFuture
 	in.LastSeenAt = &seen
 	h := Assess(in, farFuture, m.rules, cat)
-	return h.Erroring || h.Updateable || h.Idle
+	j := storage.Judgement{Basis: basis, DueAt: dueAlways}
+	for _, f := range []struct {
+		set  bool
+		flag int
+	}{{h.Erroring, flagErroring}, {h.AgentUpdateable, flagAgentUpdateable}, {h.AVSUpdateable, flagAVSUpdateable}, {h.HasAVS, flagHasAVS}} {
+		if f.set {
+			j.Flags |= f.flag
+		}
+	}
+	if mh.LastSeenAt != nil {
+		at := mh.LastSeenAt.Add(m.rules.HeartbeatTTL)
+		j.OfflineAt = &at
+	}
+	if h.Idle {
+		at := dueAlways
+		if since := in.activeSince(); since != nil {
+			at = since.Add(m.rules.IdleWindow)
+		}
+		j.IdleAt = &at
+	}
+	if j.OfflineAt != nil && !h.Erroring && !h.Updateable {
+		j.DueAt = *j.OfflineAt
+		if j.IdleAt != nil && j.IdleAt.Before(j.DueAt) {
+			j.DueAt = *j.IdleAt
+		}
+	}
+	return j
 }
 
-// Condition judges a machine's conditions as a heartbeat left them; it is
-// the storage.ConditionFunc that heartbeats call (storage.DB's
+// Verdict is a machine's health as a stored judgement gives it: the state
+// and flags of Health, without its errors, warnings and reasons.
+type Verdict struct {
+	ID   string
+	Name string
+	// State is the worst state that applies.
+	State           string
+	Offline         bool
+	Erroring        bool
+	Updateable      bool
+	AgentUpdateable bool
+	AVSUpdateable   bool
+	Idle            bool
+	HasAVS          bool
+}
+
+// Unhealthy is Health's Unhealthy.
+func (v Verdict) Unhealthy() bool { return unhealthy(v.Offline, v.HasAVS, v.Erroring, v.Updateable) }
+
+// verdictOf returns the flags and state of h.
+func verdictOf(id, name string, h Health) Verdict {
+	return Verdict{
+		ID: id, Name: name, State: h.State, Offline: h.Offline, Erroring: h.Erroring, Updateable: h.Updateable,
+		AgentUpdateable: h.AgentUpdateable, AVSUpdateable: h.AVSUpdateable, Idle: h.Idle, HasAVS: h.HasAVS,
+	}
+}
+
+// verdictAt derives a machine's health at now from its stored judgement,
+// as Assess does from the machine: offline after OfflineAt, and then
+// neither erroring nor idle; idle after IdleAt.
+func verdictAt(r storage.ConditionRow, now time.Time) Verdict {
+	v := Verdict{
+		ID: r.MachineID, Name: r.Name,
+		Offline:         r.OfflineAt == nil || now.After(*r.OfflineAt),
+		AgentUpdateable: r.Flags&flagAgentUpdateable != 0,
+		AVSUpdateable:   r.Flags&flagAVSUpdateable != 0,
+		HasAVS:          r.Flags&flagHasAVS != 0,
+	}
+	v.Updateable = v.AgentUpdateable || v.AVSUpdateable
+	if !v.Offline {
+		v.Erroring = r.Flags&flagErroring != 0
+		v.Idle = r.IdleAt != nil && now.After(*r.IdleAt)
+	}
+	switch {
+	case v.Offline:
+		v.State = StateOffline
+	case v.Erroring:
+		v.State = StateErroring
+	case v.Updateable:
+		v.State = StateUpdateable
+	case v.Idle:
+		v.State = StateIdle
+	default:
+		v.State = StateHealthy
+	}
+	return v
+}
+
+// Condition judges a machine as a heartbeat left it; it is the
+// storage.ConditionFunc that heartbeats call (storage.DB's
 // SetConditionFunc). On an error it answers a stale basis, which the next
 // read judges again.
-func (m *Monitor) Condition(ctx context.Context, r storage.FleetMachine) (notable bool, basis string) {
-	basis, cat, err := m.cachedBasis(ctx)
+func (m *Monitor) Condition(ctx context.Context, r storage.FleetMachine) storage.Judgement {
+	basis, cat, regs, err := m.cachedBasis(ctx)
 	if err != nil {
-		return false, ""
+		return storage.Judgement{DueAt: dueAlways}
 	}
-	return m.notable(machineOf(r), cat), basis
+	if r.RegistrationsUnread {
+		for i, d := range r.Deployments {
+			if rec, ok := regs[registrationKey{d.AVSID, d.Chain, d.OperatorAddress}]; ok {
+				r.Deployments[i].Recorded = &rec
+			}
+		}
+	}
+	return m.judge(machineOf(r), cat, basis)
 }
 
 var _ storage.ConditionFunc = (*Monitor)(nil).Condition
@@ -110,19 +250,22 @@ type NotHealthy struct {
 	// Total counts every machine of the fleet.
 	Total int
 	// Machines are those that are not healthy, ordered by name and then
-	// id, with their health.
-	Machines []MachineHealth
+	// id.
+	Machines []Verdict
 	// Catalogue is the catalogue they were judged against.
 	Catalogue *Catalogue
 	// CheckedAt is when they were judged.
 	CheckedAt time.Time
 }
 
+// staleBatch bounds the machines judged again in one read of FleetMachines.
+const staleBatch = 500
+
 // NotHealthy returns the machines of teamID (0: every team) that are not
-// healthy now and how many machines there are, judging with Assess only
-// the machines that may not be healthy: the answer is that of Fleet
-// without the healthy machines. It stores the conditions of the stale
-// machines it judged.
+// healthy now and how many machines there are: the answer of Fleet
+// without the healthy machines, derived from the stored judgements of the
+// machines due by now. Machines whose judgement is stale are loaded and
+// judged with Assess, and their judgements stored.
 func (m *Monitor) NotHealthy(ctx context.Context, teamID int64) (NotHealthy, error) {
 	now := m.Now()
 	// Counted first: a machine enrolled meanwhile is then left out of the
@@ -135,35 +278,46 @@ func (m *Monitor) NotHealthy(ctx context.Context, teamID int64) (NotHealthy, err
 	if err != nil {
 		return NotHealthy{}, err
 	}
-	stale, err := m.db.StaleConditions(ctx, teamID, basis)
+	// Stored times have microseconds, so the bound is rounded up: the
+	// query may return a few machines that are healthy now, which
+	// verdictAt tells, never fewer.
+	before := now.Truncate(time.Microsecond).Add(time.Microsecond)
+	rows, err := m.db.DueConditions(ctx, teamID, total, basis, before)
 	if err != nil {
 		return NotHealthy{}, err
 	}
-	// Offline is "seen before now - TTL"; stored times have microseconds,
-	// so the bound is rounded up: the query may return a few more machines
-	// than are offline, which Assess then judges, never fewer.
-	before := now.Add(-m.rules.HeartbeatTTL).Truncate(time.Microsecond).Add(time.Microsecond)
-	rows, err := m.db.FleetMachines(ctx, storage.FleetFilter{
-		TeamID: teamID, Suspects: &storage.Suspects{Basis: basis, OfflineBefore: before},
-	})
-	if err != nil {
-		return NotHealthy{}, err
-	}
-	versions := make(map[string]int64, len(stale))
-	for _, s := range stale {
-		versions[s.MachineID] = s.Version
-	}
-	out := NotHealthy{Total: total, Machines: []MachineHealth{}, Catalogue: cat, CheckedAt: now}
-	var judged []storage.Condition
+	out := NotHealthy{Total: total, Machines: []Verdict{}, Catalogue: cat, CheckedAt: now}
+	versions := map[string]int64{}
+	var stale []string
 	for _, r := range rows {
-		mh := m.healthOf(r, now, cat)
-		if v, ok := versions[r.ID]; ok {
-			judged = append(judged, storage.Condition{MachineID: r.ID, Notable: m.notable(mh, cat), Basis: basis, Version: v})
+		if r.Basis != basis {
+			versions[r.MachineID] = r.Version
+			stale = append(stale, r.MachineID)
+			continue
 		}
-		if !mh.Health.Healthy() {
-			out.Machines = append(out.Machines, mh)
+		if v := verdictAt(r, now); v.State != StateHealthy {
+			out.Machines = append(out.Machines, v)
 		}
 	}
+	var judged []storage.Condition
+	for start := 0; start < len(stale); start += staleBatch {
+		ms, err := m.db.FleetMachines(ctx, storage.FleetFilter{TeamID: teamID, MachineIDs: stale[start:min(start+staleBatch, len(stale))]})
+		if err != nil {
+			return NotHealthy{}, err
+		}
+		for _, r := range ms {
+			mh := m.healthOf(r, now, cat)
+			judged = append(judged, storage.Condition{
+				MachineID: r.ID, Name: r.Name, Judgement: m.judge(mh, cat, basis), Version: versions[r.ID],
+			})
+			if !mh.Health.Healthy() {
+				out.Machines = append(out.Machines, verdictOf(r.ID, r.Name, mh.Health))
+			}
+		}
+	}
+	slices.SortFunc(out.Machines, func(a, b Verdict) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
+	})
 	if err := m.db.SetConditions(ctx, judged); err != nil {
 		return NotHealthy{}, err
 	}
@@ -191,8 +345,8 @@ func (m *Monitor) States(ctx context.Context, teamID int64) ([]MachineState, err
 		return nil, err
 	}
 	states := make(map[string]string, len(nh.Machines))
-	for _, mh := range nh.Machines {
-		states[mh.ID] = mh.Health.State
+	for _, v := range nh.Machines {
+		states[v.ID] = v.State
 	}
 	out := make([]MachineState, len(list))
 	for i, s := range list {

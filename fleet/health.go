@@ -195,7 +195,11 @@ type Health struct {
 // with AVS registered status", so an offline machine without an AVS (a
 // prover) is offline but not in the unhealthy list. An idle machine is
 // neither healthy nor unhealthy.
-func (h Health) Unhealthy() bool { return (h.Offline && h.HasAVS) || h.Erroring || h.Updateable }
+func (h Health) Unhealthy() bool { return unhealthy(h.Offline, h.HasAVS, h.Erroring, h.Updateable) }
+
+func unhealthy(offline, hasAVS, erroring, updateable bool) bool {
+	return (offline && hasAVS) || erroring || updateable
+}
 
 // Healthy reports whether no condition applies.
 func (h Health) Healthy() bool { return h.State == StateHealthy }
@@ -275,10 +279,7 @@ func Assess(in Input, now time.Time, rules Rules, cat *Catalogue) Health {
 		}
 		h.Erroring = len(h.Errors) > 0
 
-		since := o.LastActiveAt
-		if since == nil && !in.EnrolledAt.IsZero() {
-			since = &in.EnrolledAt
-		}
+		since := in.activeSince()
 		if len(in.Deployments) == 0 && o.RunningJobs == 0 &&
 			(since == nil || now.Sub(*since) > rules.IdleWindow) {
 			h.Idle = true
@@ -319,6 +320,19 @@ func Assess(in Input, now time.Time, rules Rules, cat *Catalogue) Health {
 		h.State = StateHealthy
 	}
 	return h
+}
+
+// activeSince is when the machine was last active, which the idle window
+// counts from: its last job, or its enrolment when it has run none; nil
+// when neither is known.
+func (in Input) activeSince() *time.Time {
+	if in.Observation != nil && in.Observation.LastActiveAt != nil {
+		return in.Observation.LastActiveAt
+	}
+	if !in.EnrolledAt.IsZero() {
+		return &in.EnrolledAt
+	}
+	return nil
 }
 
 func contains(list []string, s string) bool {

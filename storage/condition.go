@@ -5,15 +5,33 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"strings"
 	"time"
 )
 
-// ConditionFunc judges a machine as a heartbeat left it: notable reports
-// whether anything but the passing of time can keep it from being healthy,
-// and basis names the rules, catalogue and registrations it was judged
-// under. fleet's Monitor provides it.
-type ConditionFunc func(ctx context.Context, m FleetMachine) (notable bool, basis string)
+// Judgement is a machine's health as judged when its inputs last changed:
+// what the passing of time alone cannot change, and the times after which
+// it alone changes it. fleet defines Flags and derives a machine's health
+// at any time from a Judgement.
+type Judgement struct {
+	// Flags is a bit set that fleet defines.
+	Flags int
+	// OfflineAt is the time after which the machine is offline; nil when
+	// it is offline at any time (it was never seen).
+	OfflineAt *time.Time
+	// IdleAt is the time after which the machine is idle; nil when it is
+	// never idle.
+	IdleAt *time.Time
+	// DueAt is the earliest time the machine may not be healthy: reads
+	// select the machines due by now.
+	DueAt time.Time
+	// Basis names the rules, catalogue and registrations it was judged
+	// under.
+	Basis string
+}
+
+// ConditionFunc judges a machine as a heartbeat left it. fleet's Monitor
+// provides it.
+type ConditionFunc func(ctx context.Context, m FleetMachine) Judgement
 
 // conditionHook holds the ConditionFunc of a DB.
 type conditionHook struct{ judge ConditionFunc }
@@ -38,10 +56,11 @@ func (c *conn) conditionFunc() ConditionFunc {
 // conditions row if it has none.
 func markStale(ctx context.Context, tx *Tx, machineID string) error {
 	_, err := tx.execHot(ctx,
-		`INSERT INTO machine_conditions (machine_id, team_id, notable, basis, version)
-		 SELECT id, team_id, ?, '', 1 FROM machines WHERE id = ?
-		 ON CONFLICT (machine_id) DO UPDATE SET basis = '', version = machine_conditions.version + 1`,
-		false, machineID)
+		`INSERT INTO machine_conditions (machine_id, team_id, name, basis, version)
+		 SELECT id, team_id, name, '', 1 FROM machines WHERE id = ?
+		 ON CONFLICT (machine_id) DO UPDATE SET name = excluded.name, basis = '',
+		   version = machine_conditions.version + 1`,
+		machineID)
 	if err != nil {
 		return fmt.Errorf("storage: mark conditions stale: %w", err)
 	}
@@ -49,64 +68,102 @@ func markStale(ctx context.Context, tx *Tx, machineID string) error {
 }
 
 // judgeConditions judges machineID with the DB's ConditionFunc, if any,
-// and stores the result.
-func (c *conn) judgeConditions(ctx context.Context, tx *Tx, machineID string) error {
+// and stores the result. m is the machine as the heartbeat's own
+// statements returned it; when nil, it is read back.
+func (c *conn) judgeConditions(ctx context.Context, tx *Tx, machineID string, m *FleetMachine) error {
 	judge := c.conditionFunc()
 	if judge == nil {
 		return markStale(ctx, tx, machineID)
 	}
-	ms, err := tx.FleetMachines(ctx, FleetFilter{MachineID: machineID})
-	if err != nil || len(ms) == 0 {
-		return err
+	if m == nil {
+		ms, err := tx.FleetMachines(ctx, FleetFilter{MachineID: machineID})
+		if err != nil || len(ms) == 0 {
+			return err
+		}
+		m = &ms[0]
 	}
-	notable, basis := judge(ctx, ms[0])
-	// An upsert: the heartbeat that judges also creates a missing row.
-	_, err = tx.execHot(ctx,
-		`INSERT INTO machine_conditions (machine_id, team_id, notable, basis, version)
-		 SELECT id, team_id, ?, ?, 1 FROM machines WHERE id = ?
-		 ON CONFLICT (machine_id) DO UPDATE SET notable = excluded.notable, basis = excluded.basis,
-		   version = machine_conditions.version + 1`,
-		notable, basis, machineID)
+	return storeJudgement(ctx, tx, *m, judge(ctx, *m))
+}
+
+// storeJudgement stores j as m's judgement, creating its row if it has
+// none.
+func storeJudgement(ctx context.Context, tx *Tx, m FleetMachine, j Judgement) error {
+	_, err := tx.execHot(ctx,
+		`INSERT INTO machine_conditions (machine_id, team_id, name, flags, offline_at, idle_at, due_at, basis, version)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
+		 ON CONFLICT (machine_id) DO UPDATE SET name = excluded.name, flags = excluded.flags,
+		   offline_at = excluded.offline_at, idle_at = excluded.idle_at, due_at = excluded.due_at,
+		   basis = excluded.basis, version = machine_conditions.version + 1`,
+		m.ID, m.TeamID, m.Name, j.Flags, j.OfflineAt, j.IdleAt, j.DueAt, j.Basis)
 	if err != nil {
 		return fmt.Errorf("storage: store conditions: %w", err)
 	}
 	return nil
 }
 
-// StaleCondition is a machine whose conditions were judged under another
-// basis, or not since its inputs changed, with the version of its row.
-type StaleCondition struct {
-	MachineID string `db:"machine_id"`
-	Version   int64  `db:"version"`
+// ConditionRow is a machine's stored judgement as reads find it.
+type ConditionRow struct {
+	MachineID string
+	Name      string
+	Judgement
+	// Version is the version of the row: a judgement made from this read
+	// is stored only while the row is still at it (SetConditions).
+	Version int64
 }
 
-// StaleConditions returns the machines of teamID (0: every team) whose
-// conditions were not judged under basis. Machines that have no conditions
-// row (written around this package) get one first.
-func (c *conn) StaleConditions(ctx context.Context, teamID int64, basis string) ([]StaleCondition, error) {
-	if err := c.addMissingConditions(ctx, teamID); err != nil {
+// DueConditions returns the conditions rows of teamID (0: every team) that
+// are due before dueBefore or not judged under basis: those of every
+// machine that may not be healthy then. The query reads the narrow rows of
+// machine_conditions alone, through its indexes. Machines that have no
+// conditions row (written around this package) get one first; total is
+// their count as CountMachines returned it.
+func (c *conn) DueConditions(ctx context.Context, teamID int64, total int, basis string, dueBefore time.Time) ([]ConditionRow, error) {
+	if err := c.addMissingConditions(ctx, teamID, total); err != nil {
 		return nil, err
 	}
-	query := `SELECT machine_id, version FROM machine_conditions WHERE (basis < ? OR basis > ?)`
-	args := []any{basis, basis}
+	// Each arm is a search of an index; IN drops the ids two arms find.
+	team, args := "team_id > 0", []any{}
 	if teamID != 0 {
-		query += ` AND team_id = ?`
-		args = append(args, teamID)
+		team = "team_id = ?"
 	}
-	var out []StaleCondition
-	if err := selectContext(ctx, c.r, &out, query, args...); err != nil {
-		return nil, fmt.Errorf("storage: stale conditions: %w", err)
+	teamArg := func() {
+		if teamID != 0 {
+			args = append(args, teamID)
+		}
+	}
+	teamArg()
+	args = append(args, dueBefore)
+	teamArg()
+	args = append(args, basis, basis)
+	query := `SELECT machine_id, name, flags, offline_at, idle_at, due_at, basis, version FROM machine_conditions
+	 WHERE machine_id IN (SELECT machine_id FROM machine_conditions WHERE ` + team + ` AND due_at < ?
+	   UNION ALL SELECT machine_id FROM machine_conditions WHERE ` + team + ` AND (basis < ? OR basis > ?))`
+	rows, err := c.r.QueryxContext(ctx, c.r.Rebind(query), bindArgs(c.r.DriverName(), args)...)
+	if err != nil {
+		return nil, fmt.Errorf("storage: due conditions: %w", err)
+	}
+	defer rows.Close()
+	out := []ConditionRow{}
+	for rows.Next() {
+		var (
+			r                  ConditionRow
+			offline, idle, due dbTime
+		)
+		if err := rows.Scan(&r.MachineID, &r.Name, &r.Flags, &offline, &idle, &due, &r.Basis, &r.Version); err != nil {
+			return nil, fmt.Errorf("storage: due conditions: %w", err)
+		}
+		r.OfflineAt, r.IdleAt, r.DueAt = offline.ptr(), idle.ptr(), due.Time
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("storage: due conditions: %w", err)
 	}
 	return out, nil
 }
 
 // addMissingConditions adds a stale conditions row for each machine of
 // teamID that has none; comparing two counts keeps the common case cheap.
-func (c *conn) addMissingConditions(ctx context.Context, teamID int64) error {
-	nm, err := c.CountMachines(ctx, teamID)
-	if err != nil {
-		return err
-	}
+func (c *conn) addMissingConditions(ctx context.Context, teamID int64, machines int) error {
 	query, args := `SELECT COUNT(*) FROM machine_conditions WHERE team_id > 0`, []any(nil)
 	if teamID != 0 {
 		query, args = `SELECT COUNT(*) FROM machine_conditions WHERE team_id = ?`, []any{teamID}
@@ -115,12 +172,12 @@ func (c *conn) addMissingConditions(ctx context.Context, teamID int64) error {
 	if err := getContext(ctx, c.r, &nc, query, args...); err != nil {
 		return fmt.Errorf("storage: count conditions: %w", err)
 	}
-	if nm == nc {
+	if machines == nc {
 		return nil
 	}
-	_, err = execContext(ctx, c.w,
-		`INSERT INTO machine_conditions (machine_id, team_id)
-		 SELECT id, team_id FROM machines m
+	_, err := execContext(ctx, c.w,
+		`INSERT INTO machine_conditions (machine_id, team_id, name)
+		 SELECT id, team_id, name FROM machines m
 		 WHERE NOT EXISTS (SELECT 1 FROM machine_conditions c WHERE c.machine_id = m.id)
 		 ON CONFLICT (machine_id) DO NOTHING`)
 	if err != nil {
@@ -132,8 +189,8 @@ func (c *conn) addMissingConditions(ctx context.Context, teamID int64) error {
 // Condition is a judgement of one machine to store.
 type Condition struct {
 	MachineID string
-	Notable   bool
-	Basis     string
+	Name      string
+	Judgement
 	// Version is the version of the row the judgement read; a row written
 	// since is newer and is kept.
 	Version int64
@@ -147,9 +204,10 @@ func (c *conn) SetConditions(ctx context.Context, conds []Condition) error {
 		err := c.inTx(ctx, func(tx *Tx) error {
 			for _, k := range batch {
 				if _, err := execContext(ctx, tx.w,
-					`UPDATE machine_conditions SET notable = ?, basis = ?, version = version + 1
+					`UPDATE machine_conditions SET name = ?, flags = ?, offline_at = ?, idle_at = ?, due_at = ?,
+					   basis = ?, version = version + 1
 					 WHERE machine_id = ? AND version = ?`,
-					k.Notable, k.Basis, k.MachineID, k.Version); err != nil {
+					k.Name, k.Flags, k.OfflineAt, k.IdleAt, k.DueAt, k.Basis, k.MachineID, k.Version); err != nil {
 					return fmt.Errorf("storage: set conditions: %w", err)
 				}
 			}
@@ -173,51 +231,6 @@ func (c *conn) CountMachines(ctx context.Context, teamID int64) (int, error) {
 		return 0, fmt.Errorf("storage: count machines: %w", err)
 	}
 	return n, nil
-}
-
-// Suspects selects, for FleetFilter, the machines that may not be healthy:
-// those judged notable or not judged under Basis, and those without a
-// heartbeat since OfflineBefore.
-type Suspects struct {
-	Basis         string
-	OfflineBefore time.Time
-}
-
-// where returns the condition on machines m, driven by indexes: the
-// notable rows, the stale rows, and the range of last-seen times. It
-// restricts the team itself, so that the query is driven from these ids
-// rather than from every machine of the team.
-func (s Suspects) where(dialect string, teamID int64) (string, []any) {
-	notable := "notable = 1"
-	if dialect == DialectPostgres {
-		notable = "notable"
-	}
-	team, args := "", []any{}
-	teamArg := func() {
-		if teamID != 0 {
-			args = append(args, teamID)
-		}
-	}
-	if teamID != 0 {
-		team = " AND team_id = ?"
-	}
-	var b strings.Builder
-	b.WriteString(`m.id IN (SELECT machine_id FROM machine_conditions WHERE ` + notable + team)
-	teamArg()
-	b.WriteString(` UNION ALL SELECT machine_id FROM machine_conditions WHERE (basis < ? OR basis > ?)` + team)
-	args = append(args, s.Basis, s.Basis)
-	teamArg()
-	// IS NULL and the range are separate arms so that each is a search of
-	// machines_last_seen_idx.
-	if teamID != 0 {
-		b.WriteString(` UNION ALL SELECT id FROM machines WHERE team_id = ? AND last_seen_at IS NULL` +
-			` UNION ALL SELECT id FROM machines WHERE team_id = ? AND last_seen_at < ?)`)
-		args = append(args, teamID, teamID, s.OfflineBefore)
-	} else {
-		b.WriteString(` UNION ALL SELECT id FROM machines WHERE last_seen_at IS NULL OR last_seen_at < ?)`)
-		args = append(args, s.OfflineBefore)
-	}
-	return b.String(), args
 }
 
 // bumpGeneration records a change of the health input name, so that

@@ -17,39 +17,43 @@ func TestMachineConditions(t *testing.T) {
 		team := mustTeam(t, db, "conditions")
 		m1 := mustMachine(t, db, team.ID, "55555555-5555-5555-5555-555555555555", "m1")
 		m2 := mustMachine(t, db, team.ID, "66666666-6666-6666-6666-666666666666", "m2")
-		staleIDs := func(basis string) []string {
+		// due returns the ids DueConditions finds, and the ones among them
+		// not judged under basis.
+		due := func(basis string, before time.Time) (ids, stale []string) {
 			t.Helper()
-			stale, err := db.StaleConditions(ctx, team.ID, basis)
+			rows, err := db.DueConditions(ctx, team.ID, 2, basis, before)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var ids []string
-			for _, s := range stale {
-				ids = append(ids, s.MachineID)
+			for _, r := range rows {
+				ids = append(ids, r.MachineID)
+				if r.Basis != basis {
+					stale = append(stale, r.MachineID)
+				}
 			}
 			slices.Sort(ids)
-			return ids
+			slices.Sort(stale)
+			return ids, stale
 		}
-		suspects := func(basis string, offlineBefore time.Time) []string {
+		staleIDs := func(basis string) []string {
 			t.Helper()
-			rows, err := db.FleetMachines(ctx, storage.FleetFilter{TeamID: team.ID, Suspects: &storage.Suspects{Basis: basis, OfflineBefore: offlineBefore}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var ids []string
-			for _, r := range rows {
-				ids = append(ids, r.ID)
-			}
-			return ids
+			_, stale := due(basis, time.Unix(0, 0))
+			return stale
 		}
 		both := []string{m1.ID, m2.ID}
 		if got := staleIDs("b1"); !slices.Equal(got, both) {
 			t.Fatalf("stale after enrolment = %v, want both", got)
 		}
 
-		// Heartbeats judge their machine in their own transaction.
-		db.SetConditionFunc(func(_ context.Context, m storage.FleetMachine) (bool, string) {
-			return m.Name == "m1" && m.Observation != nil, "b1"
+		// Heartbeats judge their machine in their own transaction: m1 is
+		// due at once, m2 a minute after its heartbeat.
+		db.SetConditionFunc(func(_ context.Context, m storage.FleetMachine) storage.Judgement {
+			j := storage.Judgement{Flags: 3, Basis: "b1", DueAt: base}
+			if m.Name == "m2" && m.Observation != nil {
+				offline := m.LastSeenAt.Add(time.Minute)
+				j = storage.Judgement{Flags: 0, OfflineAt: &offline, DueAt: offline, Basis: "b1"}
+			}
+			return j
 		})
 		for _, m := range []proofgrid.Machine{m1, m2} {
 			hb := proofgrid.Heartbeat{Sample: sample(1, base), Status: proofgrid.AgentStatus{Queues: []string{}}}
@@ -60,28 +64,48 @@ func TestMachineConditions(t *testing.T) {
 		if got := staleIDs("b1"); len(got) != 0 {
 			t.Fatalf("stale after heartbeats = %v, want none", got)
 		}
-		if got := suspects("b1", base); !slices.Equal(got, []string{m1.ID}) {
-			t.Errorf("suspects while both are seen = %v, want m1 (notable)", got)
+		if got, _ := due("b1", base.Add(time.Microsecond)); !slices.Equal(got, []string{m1.ID}) {
+			t.Errorf("due just after the heartbeats = %v, want m1", got)
 		}
-		if got := suspects("b1", base.Add(time.Second)); !slices.Equal(got, both) {
-			t.Errorf("suspects once both are past the TTL = %v, want both", got)
+		if got, _ := due("b1", base.Add(time.Minute)); !slices.Equal(got, []string{m1.ID}) {
+			t.Errorf("due before m2's bound = %v, want m1", got)
 		}
-		if got := suspects("b2", base); !slices.Equal(got, both) {
-			t.Errorf("suspects under another basis = %v, want both", got)
+		if got, _ := due("b1", base.Add(time.Minute+time.Microsecond)); !slices.Equal(got, both) {
+			t.Errorf("due past m2's bound = %v, want both", got)
+		}
+		if got, stale := due("b2", base); !slices.Equal(got, both) || !slices.Equal(stale, both) {
+			t.Errorf("due under another basis = %v (stale %v), want both", got, stale)
+		}
+		rows, err := db.DueConditions(ctx, team.ID, 2, "b1", base.Add(time.Hour))
+		if err != nil || len(rows) != 2 {
+			t.Fatalf("DueConditions = %v, %v", rows, err)
+		}
+		us := base.Truncate(time.Microsecond) // as stored
+		for _, r := range rows {
+			want := storage.ConditionRow{MachineID: m1.ID, Name: "m1", Judgement: storage.Judgement{Flags: 3, Basis: "b1", DueAt: us}}
+			if r.MachineID == m2.ID {
+				offline := us.Add(time.Minute)
+				want = storage.ConditionRow{MachineID: m2.ID, Name: "m2", Judgement: storage.Judgement{OfflineAt: &offline, DueAt: offline, Basis: "b1"}}
+			}
+			if r.Name != want.Name || r.Flags != want.Flags || !r.DueAt.Equal(want.DueAt) || r.IdleAt != nil ||
+				(r.OfflineAt == nil) != (want.OfflineAt == nil) || (r.OfflineAt != nil && !r.OfflineAt.Equal(*want.OfflineAt)) {
+				t.Errorf("row %+v, want %+v", r, want)
+			}
 		}
 
 		// A judgement is stored only while its row is at the version read.
-		stale, err := db.StaleConditions(ctx, team.ID, "b2")
-		if err != nil || len(stale) != 2 {
-			t.Fatalf("StaleConditions = %v, %v", stale, err)
+		rows, err = db.DueConditions(ctx, team.ID, 2, "b2", base)
+		if err != nil || len(rows) != 2 {
+			t.Fatalf("DueConditions = %v, %v", rows, err)
 		}
 		var conds []storage.Condition
-		for _, s := range stale {
-			v := s.Version
-			if s.MachineID == m2.ID {
+		for _, r := range rows {
+			v := r.Version
+			if r.MachineID == m2.ID {
 				v-- // another write came between
 			}
-			conds = append(conds, storage.Condition{MachineID: s.MachineID, Basis: "b2", Version: v})
+			conds = append(conds, storage.Condition{MachineID: r.MachineID, Name: r.Name,
+				Judgement: storage.Judgement{Basis: "b2", DueAt: base.Add(time.Hour)}, Version: v})
 		}
 		if err := db.SetConditions(ctx, conds); err != nil {
 			t.Fatal(err)

@@ -61,7 +61,7 @@ type AVSDeployment struct {
 // is ENOTFOUND.
 func (c *conn) RecordObservation(ctx context.Context, o Observation, deps []AVSDeployment) (applied bool, err error) {
 	err = c.inTx(ctx, func(tx *Tx) error {
-		if applied, err = tx.recordObservation(ctx, o, deps); err != nil {
+		if _, applied, err = tx.recordObservation(ctx, o, deps); err != nil {
 			return err
 		}
 		return markStale(ctx, tx, o.MachineID)
@@ -92,27 +92,59 @@ func ObservedHeartbeatWrite(machineID string, receivedAt time.Time, hb proofgrid
 		return nil, err
 	}
 	return func(ctx context.Context, tx *Tx) error {
-		if err := write(ctx, tx); err != nil {
+		m, err := write(ctx, tx)
+		if err != nil {
 			return err
 		}
-		if _, err := tx.recordObservation(ctx, o, deps); err != nil {
+		active, applied, err := tx.recordObservation(ctx, o, deps)
+		if err != nil {
 			return err
 		}
-		return tx.judgeConditions(ctx, tx, machineID)
+		if m == nil || !applied {
+			// A late retry: the machine is as a newer heartbeat left it,
+			// which this one does not know.
+			return tx.judgeConditions(ctx, tx, machineID, nil)
+		}
+		obs := o
+		obs.LastActiveAt = active.ptr()
+		m.Observation = &obs
+		m.Deployments = storedDeployments(machineID, o.SeenAt, deps)
+		m.RegistrationsUnread = len(m.Deployments) > 0
+		return tx.judgeConditions(ctx, tx, machineID, m)
 	}, nil
 }
 
-func (c *conn) recordObservation(ctx context.Context, o Observation, deps []AVSDeployment) (bool, error) {
+// storedDeployments returns deps as recordObservation stores them and
+// FleetMachines reads them back: the first of each AVS and chain, reported
+// at seenAt, by AVS and chain.
+func storedDeployments(machineID string, seenAt time.Time, deps []AVSDeployment) []AVSDeployment {
+	out := make([]AVSDeployment, 0, len(deps))
+	for _, d := range deps {
+		if slices.ContainsFunc(out, func(e AVSDeployment) bool { return e.AVSID == d.AVSID && e.Chain == d.Chain }) {
+			continue
+		}
+		d.MachineID, d.ReportedAt, d.Recorded = machineID, seenAt.UTC().Truncate(time.Microsecond), nil
+		out = append(out, d)
+	}
+	slices.SortFunc(out, func(a, b AVSDeployment) int {
+		return cmp.Or(strings.Compare(a.AVSID, b.AVSID), strings.Compare(a.Chain, b.Chain))
+	})
+	return out
+}
+
+// recordObservation stores o and deps unless a newer observation is
+// stored; applied reports which, and active is the stored last activity.
+func (c *conn) recordObservation(ctx context.Context, o Observation, deps []AVSDeployment) (active dbTime, applied bool, _ error) {
 	errs := ""
 	if len(o.Errors) > 0 {
 		b, err := json.Marshal(o.Errors)
 		if err != nil {
-			return false, proofgrid.Errorf(proofgrid.EINVALID, "errors cannot be stored: %v", err)
+			return dbTime{}, false, proofgrid.Errorf(proofgrid.EINVALID, "errors cannot be stored: %v", err)
 		}
 		errs = string(b)
 	}
 	xid := int64(min(o.GPUXIDErrors, math.MaxInt64))
-	res, err := c.execHot(ctx,
+	rows, err := c.queryHot(ctx,
 		`INSERT INTO machine_observations
 		 (machine_id, seen_at, cpu_percent, memory_percent, disk_max_percent, disk_max_mount,
 		  gpu_count, gpu_xid_errors, running_jobs, errors, last_active_at)
@@ -124,20 +156,32 @@ func (c *conn) recordObservation(ctx context.Context, o Observation, deps []AVSD
 		     gpu_xid_errors = excluded.gpu_xid_errors, running_jobs = excluded.running_jobs,
 		     errors = excluded.errors,
 		     last_active_at = COALESCE(excluded.last_active_at, machine_observations.last_active_at)
-		 WHERE machine_observations.seen_at <= excluded.seen_at`,
+		 WHERE machine_observations.seen_at <= excluded.seen_at
+		 RETURNING last_active_at`,
 		o.MachineID, o.SeenAt, o.CPUPercent, o.MemoryPercent, o.DiskMaxPercent, o.DiskMaxMount,
 		o.GPUCount, xid, o.RunningJobs, errs, o.LastActiveAt)
-	if isForeignKeyViolation(err) {
-		return false, proofgrid.Errorf(proofgrid.ENOTFOUND, "machine %q not found", o.MachineID)
-	} else if err != nil {
-		return false, fmt.Errorf("storage: record observation: %w", err)
+	if err == nil {
+		if rows.Next() {
+			applied = true
+			err = rows.Scan(&active)
+		}
+		if cerr := rows.Close(); err == nil {
+			err = cerr
+		}
+		if rerr := rows.Err(); err == nil {
+			err = rerr
+		}
 	}
-	n, err := rowsAffected(res)
-	if err != nil || n == 0 {
-		return false, err
+	if isForeignKeyViolation(err) {
+		return dbTime{}, false, proofgrid.Errorf(proofgrid.ENOTFOUND, "machine %q not found", o.MachineID)
+	} else if err != nil {
+		return dbTime{}, false, fmt.Errorf("storage: record observation: %w", err)
+	}
+	if !applied {
+		return dbTime{}, false, nil
 	}
 	if _, err := c.execHot(ctx, `DELETE FROM avs_deployments WHERE machine_id = ?`, o.MachineID); err != nil {
-		return false, fmt.Errorf("storage: replace deployments: %w", err)
+		return dbTime{}, false, fmt.Errorf("storage: replace deployments: %w", err)
 	}
 	for _, dep := range deps {
 		_, err := c.execHot(ctx,
@@ -148,10 +192,10 @@ func (c *conn) recordObservation(ctx context.Context, o Observation, deps []AVSD
 			o.MachineID, dep.AVSID, dep.Chain, dep.Version, dep.OperatorAddress, dep.Healthy, dep.Error,
 			nullBool(dep.Registered), o.SeenAt)
 		if err != nil {
-			return false, fmt.Errorf("storage: record deployment: %w", err)
+			return dbTime{}, false, fmt.Errorf("storage: record deployment: %w", err)
 		}
 	}
-	return true, nil
+	return active, true, nil
 }
 
 func nullBool(b *bool) sql.NullBool {
@@ -183,6 +227,10 @@ type FleetMachine struct {
 	Observation *Observation
 	// Deployments are its AVS deployments, by AVS and chain.
 	Deployments []AVSDeployment
+	// RegistrationsUnread reports that the admin-recorded registrations of
+	// Deployments were not read (their Recorded is nil): a heartbeat's
+	// judge resolves them itself.
+	RegistrationsUnread bool
 	// Sample and Status are set only for a machine that has a latest
 	// sample but no observation (its heartbeats predate observations), so
 	// that callers can derive one; they are not read otherwise.
@@ -196,9 +244,8 @@ type FleetFilter struct {
 	TeamID int64
 	// MachineID limits the result to one machine; "" means all.
 	MachineID string
-	// Suspects, when set, limits the result to the machines that may not
-	// be healthy.
-	Suspects *Suspects
+	// MachineIDs, when not empty, limits the result to these machines.
+	MachineIDs []string
 }
 
 func (f FleetFilter) where(alias string) (string, []any) {
@@ -211,6 +258,12 @@ func (f FleetFilter) where(alias string) (string, []any) {
 	if f.MachineID != "" {
 		conds = append(conds, alias+".id = ?")
 		args = append(args, f.MachineID)
+	}
+	if len(f.MachineIDs) > 0 {
+		conds = append(conds, alias+".id IN (?"+strings.Repeat(", ?", len(f.MachineIDs)-1)+")")
+		for _, id := range f.MachineIDs {
+			args = append(args, id)
+		}
 	}
 	if len(conds) == 0 {
 		return "", nil
@@ -229,16 +282,7 @@ func (f FleetFilter) where(alias string) (string, []any) {
 // observations have their sample read, in a second query.
 func (c *conn) FleetMachines(ctx context.Context, f FleetFilter) ([]FleetMachine, error) {
 	where, args := f.where("m")
-	if f.Suspects != nil {
-		where, args = FleetFilter{MachineID: f.MachineID}.where("m")
-		cond, more := f.Suspects.where(c.dialect, f.TeamID)
-		if where == "" {
-			where = " WHERE " + cond
-		} else {
-			where += " AND " + cond
-		}
-		args = append(args, more...)
-	} else if f.TeamID == 0 && f.MachineID == "" {
+	if where == "" {
 		// Every team id is positive; saying so lets SQLite scan the
 		// covering index instead of the table.
 		where = " WHERE m.team_id > 0"

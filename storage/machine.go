@@ -195,7 +195,7 @@ func (c *conn) RecordHeartbeat(ctx context.Context, machineID string, receivedAt
 		return err
 	}
 	return c.inTx(ctx, func(tx *Tx) error {
-		if err := write(ctx, tx); err != nil {
+		if _, err := write(ctx, tx); err != nil {
 			return err
 		}
 		return markStale(ctx, tx, machineID)
@@ -205,8 +205,10 @@ func (c *conn) RecordHeartbeat(ctx context.Context, machineID string, receivedAt
 // heartbeatWriter encodes a heartbeat and returns the function that writes
 // it inside a transaction, so that a caller can add its own writes to the
 // same transaction (RecordObservedHeartbeat does). The caller marks the
-// machine's conditions stale or judges them (judgeConditions).
-func heartbeatWriter(machineID string, receivedAt time.Time, hb proofgrid.Heartbeat) (func(context.Context, *Tx) error, error) {
+// machine's conditions stale or judges them (judgeConditions). The write
+// returns the machine as the heartbeat left it, without observation; nil
+// when the heartbeat was older than the last one seen and left it as it was.
+func heartbeatWriter(machineID string, receivedAt time.Time, hb proofgrid.Heartbeat) (func(context.Context, *Tx) (*FleetMachine, error), error) {
 	sample, err := json.Marshal(hb.Sample)
 	if err != nil {
 		return nil, proofgrid.Errorf(proofgrid.EINVALID, "sample cannot be stored: %v", err)
@@ -221,33 +223,48 @@ func heartbeatWriter(machineID string, receivedAt time.Time, hb proofgrid.Heartb
 	}
 	_, diskMax := hb.Sample.FullestDisk()
 
-	return func(ctx context.Context, tx *Tx) error {
-		res, err := tx.execHot(ctx,
+	return func(ctx context.Context, tx *Tx) (*FleetMachine, error) {
+		// RETURNING hands the heartbeat's judge its machine without
+		// another statement.
+		rows, err := tx.queryHot(ctx,
 			`UPDATE machines
 			 SET last_seen_at = ?, agent_version = COALESCE(NULLIF(?, ''), agent_version),
 			     latest_sample = ?, agent_status = ?
-			 WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at <= ?)`,
+			 WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at <= ?)
+			 RETURNING team_id, name, role, agent_version, enrolled_at, last_seen_at`,
 			receivedAt, hb.AgentVersion, string(sample), string(status), machineID, receivedAt)
 		if err != nil {
-			return fmt.Errorf("storage: record heartbeat: %w", err)
+			return nil, fmt.Errorf("storage: record heartbeat: %w", err)
 		}
-		n, err := rowsAffected(res)
-		if err != nil {
-			return err
+		var m *FleetMachine
+		if rows.Next() {
+			var enrolled, seen dbTime
+			m = &FleetMachine{ID: machineID}
+			if err := rows.Scan(&m.TeamID, &m.Name, &m.Role, &m.AgentVersion, &enrolled, &seen); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("storage: record heartbeat: %w", err)
+			}
+			m.EnrolledAt, m.LastSeenAt = enrolled.Time, seen.ptr()
 		}
-		if n == 0 {
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("storage: record heartbeat: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("storage: record heartbeat: %w", err)
+		}
+		if m == nil {
 			ok, err := exists(ctx, tx.w, `SELECT 1 FROM machines WHERE id = ?`, machineID)
 			if err != nil {
-				return fmt.Errorf("storage: record heartbeat: %w", err)
+				return nil, fmt.Errorf("storage: record heartbeat: %w", err)
 			} else if !ok {
-				return proofgrid.Errorf(proofgrid.ENOTFOUND, "machine %q not found", machineID)
+				return nil, proofgrid.Errorf(proofgrid.ENOTFOUND, "machine %q not found", machineID)
 			}
 		}
 		// The history row is appended when the transaction commits, in one
 		// statement with those of every heartbeat in it.
 		tx.metrics = append(tx.metrics, []any{machineID, collectedAt, receivedAt, hb.Sample.CPU.UsagePercent,
 			hb.Sample.Memory.Percent(), diskMax, len(hb.Sample.GPUs), string(sample)})
-		return nil
+		return m, nil
 	}, nil
 }
 

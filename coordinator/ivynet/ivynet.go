@@ -49,10 +49,10 @@ func (a *API) Mount(app fiber.Router) {
 		r.Get(base+"/status", read, a.status)
 		r.Get(base, read, a.machines)
 		r.Get(base+"/info/:machine_id", read, a.info)
-		r.Get(base+"/idle", read, a.list("idle_machines", func(h fleet.Health) bool { return h.Idle }))
-		r.Get(base+"/unhealthy", read, a.list("unhealthy_machines", fleet.Health.Unhealthy))
-		r.Get(base+"/errors", read, a.list("erroring_machines", func(h fleet.Health) bool { return h.Erroring }))
-		r.Get(base+"/updateable", read, a.list("updateable_machines", func(h fleet.Health) bool { return h.AgentUpdateable }))
+		r.Get(base+"/idle", read, a.list("idle_machines", func(v fleet.Verdict) bool { return v.Idle }))
+		r.Get(base+"/unhealthy", read, a.list("unhealthy_machines", fleet.Verdict.Unhealthy))
+		r.Get(base+"/errors", read, a.list("erroring_machines", func(v fleet.Verdict) bool { return v.Erroring }))
+		r.Get(base+"/updateable", read, a.list("updateable_machines", func(v fleet.Verdict) bool { return v.AgentUpdateable }))
 		r.Get(base+"/transitions", read, a.transitions)
 		r.Get(base+"/transitions/:machine_id", read, a.transitions)
 	}
@@ -138,20 +138,19 @@ func (a *API) status(c *fiber.Ctx) error {
 		CheckedAt: nh.CheckedAt,
 	}
 	for _, m := range nh.Machines {
-		h := m.Health
-		if h.Unhealthy() {
+		if m.Unhealthy() {
 			r.UnhealthyMachines = append(r.UnhealthyMachines, m.ID)
 		}
-		if h.Idle {
+		if m.Idle {
 			r.IdleMachines = append(r.IdleMachines, m.ID)
 		}
-		if h.AgentUpdateable {
+		if m.AgentUpdateable {
 			r.UpdateableMachines = append(r.UpdateableMachines, m.ID)
 		}
-		if h.Erroring {
+		if m.Erroring {
 			r.ErroringMachines = append(r.ErroringMachines, m.ID)
 		}
-		if h.Offline {
+		if m.Offline {
 			r.OfflineMachines = append(r.OfflineMachines, m.ID)
 		}
 	}
@@ -182,7 +181,7 @@ func (a *API) machines(c *fiber.Ctx) error {
 
 // list answers one of the id lists (/client/idle, ...) under key. keep
 // holds only for machines that are not healthy.
-func (a *API) list(key string, keep func(fleet.Health) bool) fiber.Handler {
+func (a *API) list(key string, keep func(fleet.Verdict) bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		nh, err := a.Monitor.NotHealthy(c.UserContext(), teamOf(c))
 		if err != nil {
@@ -190,7 +189,7 @@ func (a *API) list(key string, keep func(fleet.Health) bool) fiber.Handler {
 		}
 		ids := []string{}
 		for _, m := range nh.Machines {
-			if keep(m.Health) {
+			if keep(m) {
 				ids = append(ids, m.ID)
 			}
 		}

@@ -228,16 +228,30 @@ func testStatusMatches(t *testing.T, dialect string) {
 		t.Fatalf("the fleet lacks a state: %s", describe(st, names))
 	}
 
-	// The idle window passes without a heartbeat: idle by time alone.
-	clk.Advance(3 * time.Minute)
+	// The idle window passes without a heartbeat: idle by time alone, just
+	// after the window and not at its end.
+	clk.Advance(2 * time.Minute)
+	if st := check("idle window reached"); has(st.IdleMachines, "prover-new") {
+		t.Fatalf("prover-new is idle at the end of the window: %s", describe(st, names))
+	}
+	clk.Advance(time.Microsecond)
 	if st := check("idle window passed"); !has(st.IdleMachines, "prover-new") {
 		t.Fatalf("prover-new is not idle: %s", describe(st, names))
 	}
 
-	// The TTL passes for the silent machines only: offline by time alone.
-	clk.Advance(time.Minute)
+	// The TTL passes for the silent machines only: offline by time alone,
+	// just after the TTL and not at its end.
+	clk.Advance(2*time.Minute - time.Microsecond)
 	beat(false)
-	clk.Advance(2 * time.Minute)
+	clk.Advance(time.Minute)
+	if st := check("TTL reached"); has(st.OfflineMachines, "avs-gone") {
+		t.Fatalf("avs-gone is offline at the end of the TTL: %s", describe(st, names))
+	}
+	clk.Advance(time.Microsecond)
+	if st := check("TTL passed"); !has(st.OfflineMachines, "avs-gone") {
+		t.Fatalf("avs-gone is not offline: %s", describe(st, names))
+	}
+	clk.Advance(time.Minute - time.Microsecond)
 	beat(false)
 	if st := check("silent machines past the TTL"); !has(st.OfflineMachines, "avs-gone") || !has(st.UnhealthyMachines, "avs-gone") ||
 		!has(st.OfflineMachines, "prover-gone") {
