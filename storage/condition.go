@@ -121,7 +121,9 @@ func (c *conn) DueConditions(ctx context.Context, teamID int64, total int, basis
 	if err := c.addMissingConditions(ctx, teamID, total); err != nil {
 		return nil, err
 	}
-	// Each arm is a search of an index; IN drops the ids two arms find.
+	// Each arm is a search of an index that reads its rows directly; a
+	// row both arms find (due and stale) is kept once below. (An IN over
+	// the ids of both arms cost a search of the primary key per row.)
 	team, args := "team_id > 0", []any{}
 	if teamID != 0 {
 		team = "team_id = ?"
@@ -135,15 +137,19 @@ func (c *conn) DueConditions(ctx context.Context, teamID int64, total int, basis
 	args = append(args, dueBefore)
 	teamArg()
 	args = append(args, basis, basis)
-	query := `SELECT machine_id, name, flags, offline_at, idle_at, due_at, basis, version FROM machine_conditions
-	 WHERE machine_id IN (SELECT machine_id FROM machine_conditions WHERE ` + team + ` AND due_at < ?
-	   UNION ALL SELECT machine_id FROM machine_conditions WHERE ` + team + ` AND (basis < ? OR basis > ?))`
+	const cols = `SELECT machine_id, name, flags, offline_at, idle_at, due_at, basis, version FROM machine_conditions`
+	// In the stale arm "+team_id" keeps SQLite's planner off the team
+	// index (which would walk every machine of the team) and on the basis
+	// index; the unary plus is a no-op on both databases.
+	query := cols + ` WHERE ` + team + ` AND due_at < ?
+	 UNION ALL ` + cols + ` WHERE +` + team + ` AND (basis < ? OR basis > ?)`
 	rows, err := c.r.QueryxContext(ctx, c.r.Rebind(query), bindArgs(c.r.DriverName(), args)...)
 	if err != nil {
 		return nil, fmt.Errorf("storage: due conditions: %w", err)
 	}
 	defer rows.Close()
 	out := []ConditionRow{}
+	seen := map[string]bool{}
 	for rows.Next() {
 		var (
 			r                  ConditionRow
@@ -152,6 +158,10 @@ func (c *conn) DueConditions(ctx context.Context, teamID int64, total int, basis
 		if err := rows.Scan(&r.MachineID, &r.Name, &r.Flags, &offline, &idle, &due, &r.Basis, &r.Version); err != nil {
 			return nil, fmt.Errorf("storage: due conditions: %w", err)
 		}
+		if seen[r.MachineID] {
+			continue
+		}
+		seen[r.MachineID] = true
 		r.OfflineAt, r.IdleAt, r.DueAt = offline.ptr(), idle.ptr(), due.Time
 		out = append(out, r)
 	}
