@@ -155,6 +155,9 @@ func (c *conn) ConvertWorkerEvents(ctx context.Context, cs []PsyConversion) (int
 		for i, cv := range cs {
 			ids[i], cps[i] = cv.WorkerEventID, cv.CheckpointID
 		}
+		// PostgreSQL sees unnest's real length and, on a table without
+		// fresh statistics, hashes all of worker_events to join it; the
+		// batch's id range keeps the join to the batch's rows.
 		lo, hi := slices.Min(ids), slices.Max(ids)
 		res, err := execContext(ctx, c.w, head+`FROM unnest(?::bigint[], ?::bigint[]) AS c(id, cp)
 			JOIN worker_events w ON w.id = c.id WHERE w.id BETWEEN ? AND ? ORDER BY w.id
