@@ -47,12 +47,32 @@ func (s *Service) convertBatch(ctx context.Context) (int, bool, error) {
 		if err != nil {
 			return err
 		}
-		// At most conversionLookback events below the cursor are
-		// converted, and none above it: a window of that many more than
-		// the batch holds every event the batch can take.
-		evs, err := tx.UnconvertedWorkerEvents(ctx, max(st.IntValue-conversionLookback, 0), conversionLookback+s.cfg.Batch, s.cfg.Batch)
-		if err != nil || len(evs) == 0 {
+		// At most conversionLookback ids below the cursor are converted
+		// again, and every id above it waits: the range from the lookback
+		// to a batch above the cursor holds every event the batch can
+		// take, and bounds the rows each batch reads.
+		upTo := st.IntValue + int64(s.cfg.Batch)
+		evs, err := tx.UnconvertedWorkerEvents(ctx, max(st.IntValue-conversionLookback, 0), upTo, s.cfg.Batch)
+		if err != nil {
 			return err
+		}
+		if len(evs) < s.cfg.Batch {
+			// Ids are not dense (PostgreSQL burns one for every row an
+			// INSERT ... ON CONFLICT skips, and for rolled-back ones), so
+			// a short range does not mean that nothing is left above it.
+			next, ok, err := tx.NextWorkerEventID(ctx, upTo)
+			if err != nil {
+				return err
+			}
+			more = ok
+			if ok && len(evs) == 0 {
+				// Nothing but unused ids up to next: skip them.
+				st.IntValue = next - 1
+				return tx.SetPsyState(ctx, st)
+			}
+		}
+		if len(evs) == 0 {
+			return nil
 		}
 		status := map[int64]string{}
 		cs := make([]storage.PsyConversion, 0, len(evs))
@@ -67,7 +87,7 @@ func (s *Service) convertBatch(ctx context.Context) (int, bool, error) {
 			return err
 		}
 		st.IntValue = max(st.IntValue, evs[len(evs)-1].ID)
-		n, more = len(evs), len(evs) == s.cfg.Batch
+		n, more = len(evs), more || len(evs) == s.cfg.Batch
 		return tx.SetPsyState(ctx, st)
 	})
 	return n, more, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -351,6 +352,54 @@ func TestRecordJobsBatch(t *testing.T) {
 		}
 		if evs, _ := db.WorkerEvents(ctx, storage.WorkerEventFilter{WorkerPublicKey: "agent-3"}); len(evs) != 0 {
 			t.Fatalf("an invalid batch stored %d events", len(evs))
+		}
+	})
+}
+
+// TestConvertSkipsUnusedIDs converts worker events on both sides of a run
+// of unused ids longer than a conversion batch (PostgreSQL burns an id
+// for every row an INSERT ... ON CONFLICT skips): conversion goes on past
+// it, converts every event once, and a second run finds nothing.
+func TestConvertSkipsUnusedIDs(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		end := f.clock.Now().Add(-time.Minute)
+		events := func(from, n int) []storage.WorkerEvent {
+			var evs []storage.WorkerEvent
+			for i := from; i < from+n; i++ {
+				evs = append(evs, storage.WorkerEvent{Key: "k" + strconv.Itoa(i), WorkerPublicKey: "w", Topic: "prove",
+					CircuitType: "A", JobID: "j" + strconv.Itoa(i), Status: storage.WorkerEventCompleted,
+					StartTime: end.Add(-time.Second), EndTime: end, DurationMS: 1000, CreatedAt: end})
+			}
+			return evs
+		}
+		// Batches are 700 events: 12 repeats of the first 100 leave 1 200
+		// unused ids on PostgreSQL.
+		for range 13 {
+			if _, err := db.InsertWorkerEvents(ctx, events(0, 100)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := db.InsertWorkerEvents(ctx, events(100, 100)); err != nil {
+			t.Fatal(err)
+		}
+		ids, err := db.UnconvertedWorkerEvents(ctx, 0, 1<<40, 1000)
+		if err != nil || len(ids) != 200 {
+			t.Fatalf("%d worker events, %v", len(ids), err)
+		}
+		if gap := ids[100].ID - ids[99].ID; db.Dialect() == storage.DialectPostgres && gap <= 700 {
+			t.Fatalf("ids %d and %d: no gap longer than a batch", ids[99].ID, ids[100].ID)
+		}
+		if n, err := f.svc.Convert(ctx); err != nil || n != 200 {
+			t.Fatalf("convert = %d, %v", n, err)
+		}
+		if n, err := f.svc.Convert(ctx); err != nil || n != 0 {
+			t.Fatalf("convert again = %d, %v", n, err)
+		}
+		got, err := f.svc.JobEvents(ctx, f.svc.Rule().Of(end), 1000, 0)
+		if err != nil || len(got) != 200 || got[0].WorkerEventID != ids[0].ID || got[199].WorkerEventID != ids[199].ID {
+			t.Fatalf("%d job events, %v", len(got), err)
 		}
 	})
 }

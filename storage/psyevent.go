@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -89,23 +90,23 @@ type WorkerEventEnd struct {
 }
 
 // UnconvertedWorkerEvents returns the id and end time of up to limit
-// worker events that have no job event yet, in id order, among the first
-// window worker events with an id above after. The window bounds the
-// rows the query looks at whatever plan the database picks: without it,
-// PostgreSQL may hash the whole of psy_job_events for every batch (an
-// anti-join it cannot see is selective), which makes converting n events
-// cost n² / batch. A caller that knows at most k of those events are
-// converted (the conversion cursor's lookback) passes k + limit and gets
-// the same rows as without a window.
-func (c *conn) UnconvertedWorkerEvents(ctx context.Context, after int64, window, limit int) ([]WorkerEventEnd, error) {
+// worker events with an id in (after, upTo] that have no job event yet,
+// in id order. Both sides of the anti-join are bounded by that id range,
+// so each call reads at most upTo - after rows of either table whatever
+// plan the database picks: a window given as a row count (ORDER BY id
+// LIMIT) lets PostgreSQL, on tables without fresh statistics, sort every
+// worker event above after and hash all of psy_job_events for every
+// batch, which makes converting n events cost n² / batch.
+func (c *conn) UnconvertedWorkerEvents(ctx context.Context, after, upTo int64, limit int) ([]WorkerEventEnd, error) {
 	var rows []struct {
 		ID      int64  `db:"id"`
 		EndTime dbTime `db:"end_time"`
 	}
-	err := selectContext(ctx, c.r, &rows, `SELECT w.id, w.end_time
-		FROM (SELECT id, end_time FROM worker_events WHERE id > ? ORDER BY id LIMIT ?) w
-		WHERE NOT EXISTS (SELECT 1 FROM psy_job_events j WHERE j.worker_event_id = w.id)
-		ORDER BY w.id LIMIT ?`, after, window, limit)
+	err := selectContext(ctx, c.r, &rows, `SELECT w.id, w.end_time FROM worker_events w
+		WHERE w.id > ? AND w.id <= ?
+		  AND NOT EXISTS (SELECT 1 FROM psy_job_events j
+		    WHERE j.worker_event_id = w.id AND j.worker_event_id > ? AND j.worker_event_id <= ?)
+		ORDER BY w.id LIMIT ?`, after, upTo, after, upTo, limit)
 	if err != nil {
 		return nil, fmt.Errorf("storage: unconverted worker events: %w", err)
 	}
@@ -114,6 +115,16 @@ func (c *conn) UnconvertedWorkerEvents(ctx context.Context, after int64, window,
 		out = append(out, WorkerEventEnd{ID: r.ID, EndTime: r.EndTime.Time})
 	}
 	return out, nil
+}
+
+// NextWorkerEventID returns the lowest worker event id above after, and
+// false when there is none.
+func (c *conn) NextWorkerEventID(ctx context.Context, after int64) (int64, bool, error) {
+	var id sql.NullInt64
+	if err := getContext(ctx, c.r, &id, `SELECT MIN(id) FROM worker_events WHERE id > ?`, after); err != nil {
+		return 0, false, fmt.Errorf("storage: next worker event: %w", err)
+	}
+	return id.Int64, id.Valid, nil
 }
 
 // PsyConversion places worker event WorkerEventID in checkpoint
@@ -144,7 +155,13 @@ func (c *conn) ConvertWorkerEvents(ctx context.Context, cs []PsyConversion) (int
 		for i, cv := range cs {
 			ids[i], cps[i] = cv.WorkerEventID, cv.CheckpointID
 		}
-		res, err := execContext(ctx, c.w, head+`FROM unnest(?::bigint[], ?::bigint[]) AS c(id, cp)`+tail, ids, cps)
+		// PostgreSQL sees unnest's real length and, on a table without
+		// fresh statistics, hashes all of worker_events to join it; the
+		// batch's id range keeps the join to the batch's rows.
+		lo, hi := slices.Min(ids), slices.Max(ids)
+		res, err := execContext(ctx, c.w, head+`FROM unnest(?::bigint[], ?::bigint[]) AS c(id, cp)
+			JOIN worker_events w ON w.id = c.id WHERE w.id BETWEEN ? AND ? ORDER BY w.id
+			ON CONFLICT (worker_event_id) DO NOTHING`, ids, cps, lo, hi)
 		if err != nil {
 			return 0, fmt.Errorf("storage: convert worker events: %w", err)
 		}

@@ -66,7 +66,7 @@ func TestConvertWorkerEvents(t *testing.T) {
 		if err := db.BulkInsertWorkerEvents(ctx, wevs); err != nil {
 			t.Fatal(err)
 		}
-		ends, err := db.UnconvertedWorkerEvents(ctx, 0, 5000, 5000)
+		ends, err := db.UnconvertedWorkerEvents(ctx, 0, 1<<40, 5000)
 		if err != nil || len(ends) != len(wevs) || !ends[5].EndTime.Equal(stored(wevs[5].EndTime)) {
 			t.Fatalf("%d unconverted, %v", len(ends), err)
 		}
@@ -77,19 +77,25 @@ func TestConvertWorkerEvents(t *testing.T) {
 		if n, err := db.ConvertWorkerEvents(ctx, cs); err != nil || n != 2100 {
 			t.Fatalf("convert = %d, %v", n, err)
 		}
-		// The one left is the 2101st event: a window of 2100 does not
-		// reach it.
-		if left, err := db.UnconvertedWorkerEvents(ctx, 0, 2100, 10); err != nil || len(left) != 0 {
-			t.Fatalf("window 2100: %d unconverted, %v", len(left), err)
+		// The one left is the 2101st event: a range that ends at the
+		// 2100th does not reach it.
+		if left, err := db.UnconvertedWorkerEvents(ctx, 0, ends[2099].ID, 10); err != nil || len(left) != 0 {
+			t.Fatalf("up to the 2100th: %d unconverted, %v", len(left), err)
 		}
-		if left, err := db.UnconvertedWorkerEvents(ctx, ends[1].ID, 2099, 10); err != nil || len(left) != 1 || left[0].ID != ends[2100].ID {
-			t.Fatalf("window 2099 after the 2nd: %+v, %v", left, err)
+		if left, err := db.UnconvertedWorkerEvents(ctx, ends[1].ID, ends[2100].ID, 10); err != nil || len(left) != 1 || left[0].ID != ends[2100].ID {
+			t.Fatalf("after the 2nd: %+v, %v", left, err)
+		}
+		if next, ok, err := db.NextWorkerEventID(ctx, ends[2099].ID); err != nil || !ok || next != ends[2100].ID {
+			t.Fatalf("next after the 2100th = %d, %v, %v", next, ok, err)
+		}
+		if _, ok, err := db.NextWorkerEventID(ctx, ends[2100].ID); err != nil || ok {
+			t.Fatalf("next after the last = %v, %v", ok, err)
 		}
 		cs = append(cs[:3:3], storage.PsyConversion{WorkerEventID: ends[2100].ID, CheckpointID: 11})
 		if n, err := db.ConvertWorkerEvents(ctx, cs); err != nil || n != 1 {
 			t.Fatalf("convert again = %d, %v", n, err)
 		}
-		if left, err := db.UnconvertedWorkerEvents(ctx, 0, 5000, 10); err != nil || len(left) != 0 {
+		if left, err := db.UnconvertedWorkerEvents(ctx, 0, 1<<40, 10); err != nil || len(left) != 0 {
 			t.Fatalf("%d left unconverted, %v", len(left), err)
 		}
 		got, err := db.PsyJobEvents(ctx, 11, 2000, 0)
