@@ -29,7 +29,9 @@ type ReclaimerConfig struct {
 	// Interval between passes; default 2 s.
 	Interval time.Duration
 	// Confirm is how long a task must have been seen orphaned before it
-	// is put back; default 6 s, more than asynq's 5 s server heartbeat.
+	// is put back; default 10 s: asynq's server heartbeat comes every 5 s
+	// plus the time a beat takes, which a loaded host stretches, and
+	// putting back a live worker's task runs the job twice.
 	Confirm time.Duration
 	Now     func() time.Time
 	Logger  *slog.Logger
@@ -54,7 +56,7 @@ func NewReclaimer(rdb redis.UniversalClient, cfg ReclaimerConfig) *Reclaimer {
 		cfg.Interval = 2 * time.Second
 	}
 	if cfg.Confirm <= 0 {
-		cfg.Confirm = 6 * time.Second
+		cfg.Confirm = 10 * time.Second
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -88,7 +88,7 @@ func TestReclaimerPutsBackDeadServersTask(t *testing.T) {
 	})
 	// While the holder lives, passes put nothing back: its heartbeat
 	// registers the task within 5 s, before a pass confirms it orphaned
-	// (6 s after the first saw it).
+	// (10 s after the first saw it).
 	for range 5 {
 		if n, err := rec.Pass(ctx); err != nil || n != 0 {
 			t.Fatalf("pass with every holder alive: %d, %v", n, err)
@@ -99,7 +99,7 @@ func TestReclaimerPutsBackDeadServersTask(t *testing.T) {
 	holder.Process.Kill()
 	holder.Wait()
 	killed := time.Now()
-	waitUntil(t, 30*time.Second, "the dead server's task back in its queue", func() bool {
+	waitUntil(t, 45*time.Second, "the dead server's task back in its queue", func() bool {
 		if _, err := rec.Pass(ctx); err != nil {
 			t.Fatal(err)
 		}
