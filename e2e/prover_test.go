@@ -128,8 +128,8 @@ func TestKilledProverAgentsBlockIsProvedByAnother(t *testing.T) {
 	var final proofList
 	// asynq alone gives the task back 60 to 120 s after the kill (lease
 	// plus its recoverer's cutoff and tick); the coordinator's reclaimer
-	// does once the dead server has left asynq's registry (10 s) and a
-	// second pass confirmed it (10 s).
+	// does once the task's lease went 10 s unextended, the dead server
+	// has left asynq's registry (10 s) and a second pass confirmed it.
 	waitFor(t, 50*time.Second, "another agent to prove and the coordinator to verify the block", func() bool {
 		final = proofs()
 		return len(final.Proofs) == 1 && final.Proofs[0].ProofStatus == "proved" && final.Proofs[0].Verification.Status == "valid"

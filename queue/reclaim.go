@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -17,21 +18,30 @@ import (
 // keeps an entry in asynq's server registry, rewritten every 5 s with the
 // tasks its workers hold and gone 10 s after the last write. A task that
 // sits in a queue's active list while no live server holds it belongs to
-// a dead server; the Reclaimer puts it back at the head of its pending
+// a dead server. Reading the registry costs a round trip per server, so a
+// pass reads it only when some task's lease has gone unextended for 10 s
+// (one pipelined look at every queue's lease set); the Reclaimer then puts
+// it back at the head of its pending
 // list, as asynq itself does with the tasks of a server that shuts down
 // (rdb.Requeue), and announces it (Wake). The retry count is untouched:
-// the worker died, not the job. A live server registers a task it has just
-// taken within one heartbeat (5 s), so a task counts as orphaned only when
-// two passes at least Confirm apart both found it so.
+// the worker died, not the job. A live server's heartbeat extends its
+// leases and rewrites its registry entry together, so a suspect that the
+// registry still lacks is dead; two passes at least Confirm apart must
+// agree all the same.
+
+// leaseSuspect is the lease left below which a task is looked up in the
+// server registry: ten seconds without an extension (asynq's
+// rdb.LeaseDuration is 30 s, extended every 5 s).
+const leaseSuspect = 20 * time.Second
 
 // ReclaimerConfig configures a Reclaimer.
 type ReclaimerConfig struct {
 	// Interval between passes; default 2 s.
 	Interval time.Duration
 	// Confirm is how long a task must have been seen orphaned before it
-	// is put back; default 10 s: asynq's server heartbeat comes every 5 s
-	// plus the time a beat takes, which a loaded host stretches, and
-	// putting back a live worker's task runs the job twice.
+	// is put back; default 4 s (two passes): a suspect has already gone
+	// 10 s without a lease extension, and putting back a live worker's
+	// task would run the job twice.
 	Confirm time.Duration
 	Now     func() time.Time
 	Logger  *slog.Logger
@@ -56,7 +66,7 @@ func NewReclaimer(rdb redis.UniversalClient, cfg ReclaimerConfig) *Reclaimer {
 		cfg.Interval = 2 * time.Second
 	}
 	if cfg.Confirm <= 0 {
-		cfg.Confirm = 10 * time.Second
+		cfg.Confirm = 4 * time.Second
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -101,6 +111,34 @@ return 1`)
 // Pass looks for orphaned tasks once and puts back those confirmed; it
 // returns how many it put back.
 func (r *Reclaimer) Pass(ctx context.Context) (int, error) {
+	queues, err := r.inspector.Queues()
+	if err != nil {
+		return 0, err
+	}
+	// First the cheap look, one round trip for every queue: a live
+	// server's heartbeat pushes its tasks' leases LeaseDuration (30 s)
+	// ahead every 5 s, so only a task whose lease has less than
+	// leaseSuspect left can belong to a dead server. The scores come from
+	// the workers' clocks, so a skewed clock only makes a suspect; the
+	// server registry (expired by Redis itself) decides.
+	suspectBefore := strconv.FormatInt(r.cfg.Now().Add(leaseSuspect).Unix(), 10)
+	pipe := r.rdb.Pipeline()
+	lists := make([]*redis.StringSliceCmd, len(queues))
+	for i, q := range queues {
+		lists[i] = pipe.ZRangeByScore(ctx, "asynq:{"+q+"}:lease", &redis.ZRangeBy{Min: "-inf", Max: suspectBefore})
+	}
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		return 0, err
+	}
+	suspects := 0
+	for _, l := range lists {
+		suspects += len(l.Val())
+	}
+	if suspects == 0 {
+		clear(r.orphans)
+		return 0, nil
+	}
+	// Reading the registry costs a round trip per server: only now.
 	servers, err := r.inspector.Servers()
 	if err != nil {
 		return 0, err
@@ -110,19 +148,6 @@ func (r *Reclaimer) Pass(ctx context.Context) (int, error) {
 		for _, w := range s.ActiveWorkers {
 			held[taskRef{w.Queue, w.TaskID}] = true
 		}
-	}
-	queues, err := r.inspector.Queues()
-	if err != nil {
-		return 0, err
-	}
-	// One round trip for every queue's active list.
-	pipe := r.rdb.Pipeline()
-	lists := make([]*redis.StringSliceCmd, len(queues))
-	for i, q := range queues {
-		lists[i] = pipe.LRange(ctx, "asynq:{"+q+"}:active", 0, -1)
-	}
-	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-		return 0, err
 	}
 	now := r.cfg.Now()
 	seen := map[taskRef]bool{}
