@@ -122,9 +122,10 @@ func (r *Relay) enqueue(ctx context.Context, client *asynq.Client, m storage.Out
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return err
 	}
-	// Idle consumers of the queue take the task now rather than at their
-	// next look (queue.WakeHook); a lost announcement only delays it.
-	if err == nil && msg.Queue != "" {
+	// Idle agents of the queue take the task now rather than at their
+	// next look (queue.WakeHook); a lost announcement only delays it. The
+	// coordinator's own queues have no listener.
+	if _, own := queue.CoordinatorQueues[msg.Queue]; err == nil && !own {
 		if err := queue.Wake(ctx, r.rdb, msg.Queue); err != nil {
 			r.cfg.Logger.Debug("wake-up not sent", "queue", msg.Queue, "error", err)
 		}
