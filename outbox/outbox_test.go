@@ -2,6 +2,7 @@ package outbox_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -169,6 +170,44 @@ func TestFlushIsIdempotent(t *testing.T) {
 		counts, _ := db.OutboxCounts(context.Background())
 		if counts[storage.OutboxEnqueued] != 20 {
 			t.Fatalf("outbox counts %v", counts)
+		}
+	})
+}
+
+// TestFlushAnnouncesAgentTasks: each task the relay enqueues on an
+// agent's queue is announced on that queue's wake channel; tasks on the
+// coordinator's own queues are not.
+func TestFlushAnnouncesAgentTasks(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		r := queuetest.StartRedis(t, queuetest.Options{})
+		prove := queue.ProveBlock(queue.ProveBlockPayload{BlockNumber: 7, ClusterID: "c1", ClusterVersionID: 1})
+		verify := queue.ProofVerify(queue.ProofVerifyPayload{ProofID: 1})
+		sub := r.Client().PSubscribe(context.Background(), queue.WakeChannel("*"))
+		defer sub.Close()
+		if _, err := sub.Receive(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		err := db.InTx(context.Background(), func(tx *storage.Tx) error {
+			return errors.Join(tx.Enqueue(context.Background(), verify), tx.Enqueue(context.Background(), prove))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := newRelay(r, db, time.Now).Flush(context.Background()); err != nil || n != 2 {
+			t.Fatalf("flush: n=%d err=%v", n, err)
+		}
+		var got []string
+		timeout := time.After(2 * time.Second)
+		for done := false; !done; {
+			select {
+			case m := <-sub.Channel():
+				got = append(got, m.Channel)
+			case <-timeout:
+				done = true
+			}
+		}
+		if len(got) != 1 || got[0] != queue.WakeChannel(prove.Queue) {
+			t.Errorf("announcements %v; want only %s", got, queue.WakeChannel(prove.Queue))
 		}
 	})
 }
