@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -49,6 +51,11 @@ type Service struct {
 	cfg Config
 	// heartbeats commits concurrent heartbeats in shared transactions.
 	heartbeats *storage.Batcher
+	// keys caches enrolled machines' public keys by machine id. A
+	// machine's key never changes (machines are keyed by it, and
+	// re-enrolling a key keeps its id), and proofgrid deletes no machine,
+	// so an entry cannot go stale; it holds only enrolled machines.
+	keys sync.Map
 }
 
 // NewService returns a Service.
@@ -244,6 +251,23 @@ func (s *Service) AgentKey(ctx context.Context, machineID string) (ed25519.Publi
 	return key, m, nil
 }
 
+// AgentPublicKey returns the public key of an enrolled machine, read once
+// and then served from memory: a signed heartbeat costs no identity read.
+// Callers that need the machine's current identity (team, role, cluster)
+// use AgentKey.
+func (s *Service) AgentPublicKey(ctx context.Context, machineID string) (ed25519.PublicKey, error) {
+	if k, ok := s.keys.Load(machineID); ok {
+		return k.(ed25519.PublicKey), nil
+	}
+	key, _, err := s.AgentKey(ctx, machineID)
+	if err != nil {
+		return nil, err
+	}
+	// machineID may alias a request buffer (fasthttp's zero-copy strings).
+	s.keys.Store(strings.Clone(machineID), key)
+	return key, nil
+}
+
 // Heartbeat validates and records one heartbeat of a machine.
 func (s *Service) Heartbeat(ctx context.Context, machineID string, hb proofgrid.Heartbeat) (time.Time, error) {
 	if err := ValidateHeartbeat(hb, s.cfg.Now()); err != nil {
@@ -260,6 +284,11 @@ func (s *Service) Heartbeat(ctx context.Context, machineID string, hb proofgrid.
 	// Concurrent heartbeats share one transaction; Do returns once ours
 	// committed, so the agent is acknowledged only for a stored heartbeat.
 	if err := s.heartbeats.Do(ctx, machineID, write); err != nil {
+		if proofgrid.ErrorCode(err) == proofgrid.ENOTFOUND {
+			// Its row is gone (deleted by hand): so is its cached key.
+			s.keys.Delete(machineID)
+			return time.Time{}, proofgrid.Errorf(proofgrid.EUNAUTHORIZED, "unknown machine %q: enrol again", machineID)
+		}
 		return time.Time{}, fmt.Errorf("record heartbeat: %w", err)
 	}
 	return now, nil

@@ -57,7 +57,7 @@ type Tokens interface {
 func (a *API) Mount(app fiber.Router) {
 	r := app.Group(Prefix)
 	r.Post("/agents/enroll", web.LimitBody(MaxHeartbeatBytes), web.RequireToken(a.Auth, auth.ModeWrite), a.enroll)
-	r.Post("/agents/heartbeat", web.LimitBody(MaxHeartbeatBytes), a.Verifier.RequireAgent(), a.heartbeat)
+	r.Post("/agents/heartbeat", web.LimitBody(MaxHeartbeatBytes), a.Verifier.RequireAgentKey(a.Fleet), a.heartbeat)
 	read := web.RequireToken(a.Auth, auth.ModeRead)
 	r.Get("/machines", read, a.machines)
 	r.Get("/machines/:id", read, a.machine)

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -156,6 +157,75 @@ func TestSignedHeartbeats(t *testing.T) {
 			pts, err := env.Coordinator.DB.MachineMetrics(context.Background(), id, time.Time{}, 10)
 			if err != nil || len(pts) != 1 {
 				t.Fatalf("history: %d points, err %v; want exactly 1", len(pts), err)
+			}
+		})
+	}
+}
+
+// TestHeartbeatsOfManyMachines interleaves the heartbeats of several
+// machines over kept-alive connections, concurrently: each must be checked
+// against its own machine's key and stored as its own, even though the
+// server reuses request buffers and caches keys by machine id.
+func TestHeartbeatsOfManyMachines(t *testing.T) {
+	for _, dialect := range []string{storage.DialectSQLite, storage.DialectPostgres} {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			env := coordinatortest.Start(t, coordinatortest.Options{Dialect: dialect})
+			token := env.Token("alpha", auth.ModeWrite)
+			const machines, beats = 6, 5
+			ids := make([]string, machines)
+			keys := make([]ed25519.PrivateKey, machines)
+			for i := range ids {
+				_, keys[i], _ = ed25519.GenerateKey(nil)
+				ids[i] = enroll(t, env, token, keys[i], proofgrid.RoleProver)
+			}
+			path := "/proofgrid/v1/agents/heartbeat"
+			var wg sync.WaitGroup
+			errs := make(chan string, machines*beats)
+			for w := range 3 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for b := range beats {
+						for i := w; i < machines; i += 3 {
+							body, _ := json.Marshal(proofgrid.Heartbeat{AgentVersion: "1.0.0", Sample: proofgrid.Sample{
+								CollectedAt: time.Now().UTC(), CPU: proofgrid.CPU{UsagePercent: float64(10*i + b)}}})
+							r := sign(t, keys[i], ids[i], "POST", path, body, time.Now(), nonce())
+							if status, out := r.send(t, env.URL); status != 200 {
+								errs <- fmt.Sprintf("machine %d beat %d: %d %v", i, b, status, out)
+							}
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for e := range errs {
+				t.Error(e)
+			}
+			// A key signed by machine i but checked against machine j's
+			// would have been refused; a heartbeat stored under another
+			// machine would show here.
+			for i, id := range ids {
+				pts, err := env.Coordinator.DB.MachineMetrics(context.Background(), id, time.Time{}, 100)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(pts) != beats {
+					t.Fatalf("machine %d: %d points, want %d", i, len(pts), beats)
+				}
+				for _, p := range pts {
+					if got := int(p.CPUPercent) / 10; got != i {
+						t.Fatalf("machine %d holds a sample of machine %d", i, got)
+					}
+				}
+			}
+			// A key that is cached is still checked: a forged signature
+			// fails.
+			_, other, _ := ed25519.GenerateKey(nil)
+			forged := sign(t, other, ids[0], "POST", path, heartbeatBody(t), time.Now(), nonce())
+			if status, _ := forged.send(t, env.URL); status != 401 {
+				t.Fatalf("forged heartbeat of a cached machine: %d, want 401", status)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -95,6 +96,12 @@ type AgentKeys interface {
 	AgentKey(ctx context.Context, machineID string) (ed25519.PublicKey, proofgrid.Machine, error)
 }
 
+// AgentPublicKeys finds the public key of an enrolled machine, without
+// its identity; fleet.Service serves them from memory.
+type AgentPublicKeys interface {
+	AgentPublicKey(ctx context.Context, machineID string) (ed25519.PublicKey, error)
+}
+
 // NonceCache refuses a (key, nonce) pair seen before.
 type NonceCache interface {
 	Use(ctx context.Context, keyID, nonce string) error
@@ -160,6 +167,31 @@ func (v SignatureVerifier) RequireAgent() fiber.Handler {
 			return err
 		}
 		c.Locals(machineKey, *m)
+		return c.Next()
+	}
+}
+
+// RequireAgentKey admits requests signed by an enrolled machine, like
+// RequireAgent, for routes that need only the machine's id: the key comes
+// from keys (a cache), and the machine in the request's locals carries
+// nothing but its ID. The signature and the nonce are checked as always.
+func (v SignatureVerifier) RequireAgentKey(keys AgentPublicKeys) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		sig, err := proofgrid.ParseRequestSignature(c.Get(proofgrid.SignatureHeader))
+		if err != nil {
+			return err
+		}
+		pub, err := keys.AgentPublicKey(c.UserContext(), sig.KeyID)
+		if proofgrid.ErrorCode(err) == proofgrid.ENOTFOUND {
+			return proofgrid.Errorf(proofgrid.EUNAUTHORIZED, "unknown machine %q: enrol again", sig.KeyID)
+		} else if err != nil {
+			return err
+		}
+		if _, _, err := v.Verify(c, pub); err != nil {
+			return err
+		}
+		// The header's strings alias fasthttp's request buffer.
+		c.Locals(machineKey, proofgrid.Machine{ID: strings.Clone(sig.KeyID)})
 		return c.Next()
 	}
 }
