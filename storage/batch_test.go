@@ -13,7 +13,7 @@ import (
 )
 
 // observedWrite is the batched write of heartbeat n of machineID.
-func observedWrite(t *testing.T, machineID string, n int) func(context.Context, *storage.Tx) error {
+func observedWrite(t *testing.T, machineID string, n int) storage.Write {
 	t.Helper()
 	at := base.Add(time.Duration(n) * time.Second)
 	hb := heartbeat(n, at)
@@ -102,14 +102,14 @@ func TestBatcherOneTransactionAckAfterCommit(t *testing.T) {
 		first := observedWrite(t, m.ID, 0)
 		firstDone := make(chan error, 1)
 		go func() {
-			firstDone <- b.Do(ctx, m.ID, func(ctx context.Context, tx *storage.Tx) error {
-				if err := first(ctx, tx); err != nil {
+			firstDone <- b.Do(ctx, m.ID, storage.WriteFunc(func(ctx context.Context, tx *storage.Tx) error {
+				if err := first.Apply(ctx, tx); err != nil {
 					return err
 				}
 				close(entered)
 				<-release
 				return nil
-			})
+			}))
 		}()
 		<-entered
 
@@ -120,12 +120,12 @@ func TestBatcherOneTransactionAckAfterCommit(t *testing.T) {
 		for i := 1; i <= k; i++ {
 			write := observedWrite(t, m.ID, i)
 			go func() {
-				done <- b.Do(ctx, m.ID, func(ctx context.Context, tx *storage.Tx) error {
+				done <- b.Do(ctx, m.ID, storage.WriteFunc(func(ctx context.Context, tx *storage.Tx) error {
 					mu.Lock()
 					txs[tx]++
 					mu.Unlock()
-					return write(ctx, tx)
-				})
+					return write.Apply(ctx, tx)
+				}))
 			}()
 		}
 		waitQueued(t, b, k)
@@ -169,11 +169,11 @@ func TestBatcherBadWriteFailsAlone(t *testing.T) {
 		defer b.Close()
 
 		entered, release := make(chan struct{}), make(chan struct{})
-		go b.Do(ctx, "", func(context.Context, *storage.Tx) error {
+		go b.Do(ctx, "", storage.WriteFunc(func(context.Context, *storage.Tx) error {
 			close(entered)
 			<-release
 			return nil
-		})
+		}))
 		<-entered
 
 		const good = 6
@@ -182,17 +182,17 @@ func TestBatcherBadWriteFailsAlone(t *testing.T) {
 			err  error
 		}
 		results := make(chan result, good+2)
-		do := func(name string, write func(context.Context, *storage.Tx) error) {
+		do := func(name string, write storage.Write) {
 			go func() { results <- result{name, b.Do(ctx, name, write)} }()
 		}
 		for i := range good {
 			do(fmt.Sprintf("good %d", i), observedWrite(t, m.ID, i))
 		}
 		do("unknown machine", observedWrite(t, "00000000-0000-4000-8000-000000000000", 99))
-		do("failed statement", func(ctx context.Context, tx *storage.Tx) error {
+		do("failed statement", storage.WriteFunc(func(ctx context.Context, tx *storage.Tx) error {
 			_, err := storage.SQLTx(tx).ExecContext(ctx, "INSERT INTO no_such_table VALUES (1)")
 			return err
-		})
+		}))
 		waitQueued(t, b, good+2)
 		close(release)
 
@@ -228,11 +228,11 @@ func TestBatcherCloseDrains(t *testing.T) {
 		b := storage.NewSerialBatcher(db)
 
 		entered, release := make(chan struct{}), make(chan struct{})
-		go b.Do(ctx, "", func(context.Context, *storage.Tx) error {
+		go b.Do(ctx, "", storage.WriteFunc(func(context.Context, *storage.Tx) error {
 			close(entered)
 			<-release
 			return nil
-		})
+		}))
 		<-entered
 		const k = 5
 		done := make(chan error, k)
@@ -274,7 +274,7 @@ func TestHistoryRowsOfOneTransaction(t *testing.T) {
 		const n = 300
 		err := db.InTx(ctx, func(tx *storage.Tx) error {
 			for i := range n {
-				if err := observedWrite(t, m.ID, i)(ctx, tx); err != nil {
+				if err := observedWrite(t, m.ID, i).Apply(ctx, tx); err != nil {
 					return err
 				}
 			}
@@ -297,4 +297,163 @@ func TestHistoryRowsOfOneTransaction(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestPipelinedHeartbeatsStoreWhatOneByOneDoes writes the same heartbeats
+// to two teams' machines: one team's one transaction each, the other's in
+// batches (on PostgreSQL through the pipeline, a batch with a late
+// heartbeat through the general path). Everything stored must match:
+// machines, observations, deployments, judgements and history.
+func TestPipelinedHeartbeatsStoreWhatOneByOneDoes(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		// A judge whose every output derives from its input.
+		db.SetConditionFunc(func(_ context.Context, m storage.FleetMachine) storage.Judgement {
+			j := storage.Judgement{Flags: len(m.Deployments), Basis: "b1:" + m.AgentVersion, DueAt: m.LastSeenAt.Add(time.Minute)}
+			if m.Observation != nil && m.Observation.LastActiveAt != nil {
+				idle := m.Observation.LastActiveAt.Add(time.Hour)
+				j.IdleAt = &idle
+				j.Flags += 100 * m.Observation.RunningJobs
+			}
+			off := m.LastSeenAt.Add(2 * time.Minute)
+			j.OfflineAt = &off
+			return j
+		})
+		const machines = 3
+		teams := [2]storage.Team{mustTeam(t, db, "one-by-one"), mustTeam(t, db, "batched")}
+		var ids [2][machines]string
+		for k, team := range teams {
+			for i := range machines {
+				ids[k][i] = mustMachine(t, db, team.ID, fmt.Sprintf("%s-%d", team.Name, i), fmt.Sprintf("m-%d", i)).ID
+			}
+		}
+		yes := true
+		// heartbeat n of machine i: running jobs on even n, deployments
+		// on machine 1, a late one (n = 2 after n = 3) on machine 2.
+		write := func(id string, i, n int) storage.Write {
+			at := base.Add(time.Duration(n) * time.Second)
+			hb := heartbeat(n, at)
+			hb.Status.RunningJobs = (n + 1) % 2
+			o := storage.Observation{MachineID: id, SeenAt: at, CPUPercent: float64(n), RunningJobs: hb.Status.RunningJobs}
+			if o.RunningJobs > 0 {
+				o.LastActiveAt = &at
+			}
+			var deps []storage.AVSDeployment
+			if i == 1 {
+				deps = []storage.AVSDeployment{{AVSID: "eigenda", Chain: "holesky", Version: fmt.Sprint(n), OperatorAddress: "0xab", Healthy: n%2 == 0, Registered: &yes}}
+			}
+			w, err := storage.ObservedHeartbeatWrite(id, at, hb, o, deps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return w
+		}
+		state := func(k int) []string {
+			fleet, err := db.FleetMachines(ctx, storage.FleetFilter{TeamID: teams[k].ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			far := base.Add(24 * time.Hour)
+			conds, err := db.DueConditions(ctx, teams[k].ID, machines, "b1:v1.0.0", far)
+			if err != nil {
+				t.Fatal(err)
+			}
+			byID := map[string]storage.ConditionRow{}
+			for _, c := range conds {
+				byID[c.MachineID] = c
+			}
+			var out []string
+			for i, fm := range fleet {
+				o := *fm.Observation
+				active := o.LastActiveAt
+				o.MachineID, o.LastActiveAt = "", nil
+				deps := fmt.Sprint(len(fm.Deployments))
+				for _, d := range fm.Deployments {
+					deps += fmt.Sprintf(" %s/%s v%s healthy=%v at %s", d.AVSID, d.Chain, d.Version, d.Healthy, d.ReportedAt.Format(time.RFC3339Nano))
+				}
+				c := byID[fm.ID]
+				pts, err := db.MachineMetrics(ctx, fm.ID, time.Time{}, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var hist []float64
+				for _, p := range pts {
+					hist = append(hist, p.CPUPercent)
+				}
+				out = append(out, fmt.Sprintf("machine %d: seen %s version %s obs %+v active %s deps %s judged flags=%d due=%s off=%v idle=%v basis=%q history %v",
+					i, fm.LastSeenAt.Format(time.RFC3339Nano), fm.AgentVersion, o, fmtTime(active), deps,
+					c.Flags, c.DueAt.Format(time.RFC3339Nano), fmtTime(c.OfflineAt), fmtTime(c.IdleAt), c.Basis, hist))
+			}
+			return out
+		}
+		// Heartbeat numbers per round; machine 2 gets the late one (2
+		// after 3), the others 4 instead.
+		rounds := [][]int{{0, 1}, {3, 2}}
+		number := func(i, n int) int {
+			if i != 2 && n == 2 {
+				return 4
+			}
+			return n
+		}
+		b := storage.NewSerialBatcher(db)
+		defer b.Close()
+		for r, round := range rounds {
+			for i := range machines {
+				for _, n := range round {
+					w := write(ids[0][i], i, number(i, n))
+					if err := db.InTx(ctx, func(tx *storage.Tx) error { return w.Apply(ctx, tx) }); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			// The batched team's round is one batch, queued behind a
+			// write that holds the batcher.
+			entered, release := make(chan struct{}), make(chan struct{})
+			go b.Do(ctx, "", storage.WriteFunc(func(context.Context, *storage.Tx) error {
+				close(entered)
+				<-release
+				return nil
+			}))
+			<-entered
+			done := make(chan error, len(round)*machines)
+			queued := 0
+			for _, n := range round {
+				for i := range machines {
+					w := write(ids[1][i], i, number(i, n))
+					go func() { done <- b.Do(ctx, ids[1][i], w) }()
+					queued++
+					// Keep each machine's heartbeats in order.
+					waitQueued(t, b, queued)
+				}
+			}
+			close(release)
+			for range queued {
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			want, got := state(0), state(1)
+			if len(want) != machines {
+				t.Fatalf("%d machines, want %d", len(want), machines)
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Errorf("round %d, batched:\n  %s\none by one:\n  %s", r, got[i], want[i])
+				}
+			}
+		}
+		if db.Dialect() == storage.DialectPostgres {
+			if got := storage.PipelinedBatches(db); got != 1 {
+				t.Errorf("%d batches pipelined, want 1 (the second has a late heartbeat)", got)
+			}
+		}
+	})
+}
+
+func fmtTime(t *time.Time) string {
+	if t == nil {
+		return "nil"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }

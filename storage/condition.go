@@ -55,17 +55,16 @@ func (c *conn) conditionFunc() ConditionFunc {
 // markStale records that a machine's health inputs changed, creating its
 // conditions row if it has none.
 func markStale(ctx context.Context, tx *Tx, machineID string) error {
-	_, err := tx.execHot(ctx,
-		`INSERT INTO machine_conditions (machine_id, team_id, name, basis, version)
-		 SELECT id, team_id, name, '', 1 FROM machines WHERE id = ?
-		 ON CONFLICT (machine_id) DO UPDATE SET name = excluded.name, basis = '',
-		   version = machine_conditions.version + 1`,
-		machineID)
-	if err != nil {
+	if _, err := tx.execHot(ctx, markStaleSQL, machineID); err != nil {
 		return fmt.Errorf("storage: mark conditions stale: %w", err)
 	}
 	return nil
 }
+
+const markStaleSQL = `INSERT INTO machine_conditions (machine_id, team_id, name, basis, version)
+	 SELECT id, team_id, name, '', 1 FROM machines WHERE id = ?
+	 ON CONFLICT (machine_id) DO UPDATE SET name = excluded.name, basis = '',
+	   version = machine_conditions.version + 1`
 
 // judgeConditions judges machineID with the DB's ConditionFunc, if any,
 // and stores the result. m is the machine as the heartbeat's own
@@ -88,17 +87,20 @@ func (c *conn) judgeConditions(ctx context.Context, tx *Tx, machineID string, m 
 // storeJudgement stores j as m's judgement, creating its row if it has
 // none.
 func storeJudgement(ctx context.Context, tx *Tx, m FleetMachine, j Judgement) error {
-	_, err := tx.execHot(ctx,
-		`INSERT INTO machine_conditions (machine_id, team_id, name, flags, offline_at, idle_at, due_at, basis, version)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
-		 ON CONFLICT (machine_id) DO UPDATE SET name = excluded.name, flags = excluded.flags,
-		   offline_at = excluded.offline_at, idle_at = excluded.idle_at, due_at = excluded.due_at,
-		   basis = excluded.basis, version = machine_conditions.version + 1`,
-		m.ID, m.TeamID, m.Name, j.Flags, j.OfflineAt, j.IdleAt, j.DueAt, j.Basis)
-	if err != nil {
+	if _, err := tx.execHot(ctx, storeJudgementSQL, judgementArgs(m, j)...); err != nil {
 		return fmt.Errorf("storage: store conditions: %w", err)
 	}
 	return nil
+}
+
+const storeJudgementSQL = `INSERT INTO machine_conditions (machine_id, team_id, name, flags, offline_at, idle_at, due_at, basis, version)
+	 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
+	 ON CONFLICT (machine_id) DO UPDATE SET name = excluded.name, flags = excluded.flags,
+	   offline_at = excluded.offline_at, idle_at = excluded.idle_at, due_at = excluded.due_at,
+	   basis = excluded.basis, version = machine_conditions.version + 1`
+
+func judgementArgs(m FleetMachine, j Judgement) []any {
+	return []any{m.ID, m.TeamID, m.Name, j.Flags, j.OfflineAt, j.IdleAt, j.DueAt, j.Basis}
 }
 
 // ConditionRow is a machine's stored judgement as reads find it.

@@ -108,6 +108,9 @@ type DB struct {
 	// conditions judges machines as heartbeats are written; see
 	// SetConditionFunc.
 	conditions atomic.Pointer[conditionHook]
+	// pipelined counts the heartbeat batches written by
+	// pipelineHeartbeats.
+	pipelined atomic.Int64
 }
 
 // newDB returns a DB that writes through w and reads through r.

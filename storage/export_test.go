@@ -32,3 +32,7 @@ func NewSerialBatcher(db *DB) *Batcher {
 	b.shards = b.shards[:1]
 	return b
 }
+
+// PipelinedBatches counts the heartbeat batches db wrote through
+// PostgreSQL's pipeline.
+func PipelinedBatches(db *DB) int64 { return db.pipelined.Load() }

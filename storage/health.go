@@ -61,7 +61,11 @@ type AVSDeployment struct {
 // is ENOTFOUND.
 func (c *conn) RecordObservation(ctx context.Context, o Observation, deps []AVSDeployment) (applied bool, err error) {
 	err = c.inTx(ctx, func(tx *Tx) error {
-		if _, applied, err = tx.recordObservation(ctx, o, deps); err != nil {
+		obs, err := encodeObservation(o)
+		if err != nil {
+			return err
+		}
+		if _, applied, err = tx.recordObservation(ctx, obs, deps); err != nil {
 			return err
 		}
 		return markStale(ctx, tx, o.MachineID)
@@ -79,39 +83,61 @@ func (c *conn) RecordObservedHeartbeat(ctx context.Context, machineID string, re
 	if err != nil {
 		return err
 	}
-	return c.inTx(ctx, func(tx *Tx) error { return write(ctx, tx) })
+	return c.inTx(ctx, func(tx *Tx) error { return write.Apply(ctx, tx) })
 }
 
-// ObservedHeartbeatWrite encodes what RecordObservedHeartbeat stores and
-// returns the function that writes it inside a transaction, so that a
-// Batcher can commit many heartbeats in one. Encoding errors (EINVALID)
-// come back here, before any transaction.
-func ObservedHeartbeatWrite(machineID string, receivedAt time.Time, hb proofgrid.Heartbeat, o Observation, deps []AVSDeployment) (func(context.Context, *Tx) error, error) {
-	write, err := heartbeatWriter(machineID, receivedAt, hb)
+// HeartbeatWrite is a heartbeat with its observation and deployments,
+// encoded for storage: what RecordObservedHeartbeat stores. Apply writes
+// it in a transaction; a Batcher on PostgreSQL writes a batch of them in
+// two round trips (pipelineHeartbeats).
+type HeartbeatWrite struct {
+	row  heartbeatRow
+	obs  observationRow
+	deps []AVSDeployment
+}
+
+// ObservedHeartbeatWrite encodes what RecordObservedHeartbeat stores, so
+// that a Batcher can commit many heartbeats in one transaction. Encoding
+// errors (EINVALID) come back here, before any transaction.
+func ObservedHeartbeatWrite(machineID string, receivedAt time.Time, hb proofgrid.Heartbeat, o Observation, deps []AVSDeployment) (*HeartbeatWrite, error) {
+	row, err := encodeHeartbeat(machineID, receivedAt, hb)
 	if err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context, tx *Tx) error {
-		m, err := write(ctx, tx)
-		if err != nil {
-			return err
-		}
-		active, applied, err := tx.recordObservation(ctx, o, deps)
-		if err != nil {
-			return err
-		}
-		if m == nil || !applied {
-			// A late retry: the machine is as a newer heartbeat left it,
-			// which this one does not know.
-			return tx.judgeConditions(ctx, tx, machineID, nil)
-		}
-		obs := o
-		obs.LastActiveAt = active.ptr()
-		m.Observation = &obs
-		m.Deployments = storedDeployments(machineID, o.SeenAt, deps)
-		m.RegistrationsUnread = len(m.Deployments) > 0
-		return tx.judgeConditions(ctx, tx, machineID, m)
-	}, nil
+	obs, err := encodeObservation(o)
+	if err != nil {
+		return nil, err
+	}
+	return &HeartbeatWrite{row: row, obs: obs, deps: deps}, nil
+}
+
+// Apply writes w in tx.
+func (w *HeartbeatWrite) Apply(ctx context.Context, tx *Tx) error {
+	m, err := w.row.write(ctx, tx)
+	if err != nil {
+		return err
+	}
+	active, applied, err := tx.recordObservation(ctx, w.obs, w.deps)
+	if err != nil {
+		return err
+	}
+	if m == nil || !applied {
+		// A late retry: the machine is as a newer heartbeat left it,
+		// which this one does not know.
+		return tx.judgeConditions(ctx, tx, w.row.machineID, nil)
+	}
+	w.observe(m, active)
+	return tx.judgeConditions(ctx, tx, w.row.machineID, m)
+}
+
+// observe completes m, as w's own statements returned it, with what w
+// stored: the machine as the heartbeat left it, for its judge.
+func (w *HeartbeatWrite) observe(m *FleetMachine, active dbTime) {
+	obs := w.obs.Observation
+	obs.LastActiveAt = active.ptr()
+	m.Observation = &obs
+	m.Deployments = storedDeployments(m.ID, obs.SeenAt, w.deps)
+	m.RegistrationsUnread = len(m.Deployments) > 0
 }
 
 // storedDeployments returns deps as recordObservation stores them and
@@ -132,34 +158,64 @@ func storedDeployments(machineID string, seenAt time.Time, deps []AVSDeployment)
 	return out
 }
 
-// recordObservation stores o and deps unless a newer observation is
-// stored; applied reports which, and active is the stored last activity.
-func (c *conn) recordObservation(ctx context.Context, o Observation, deps []AVSDeployment) (active dbTime, applied bool, _ error) {
-	errs := ""
+// observationRow is an Observation encoded for storage.
+type observationRow struct {
+	Observation
+	// errors is Errors as stored: a JSON array, or "" for none.
+	errors string
+}
+
+func encodeObservation(o Observation) (observationRow, error) {
+	r := observationRow{Observation: o}
 	if len(o.Errors) > 0 {
 		b, err := json.Marshal(o.Errors)
 		if err != nil {
-			return dbTime{}, false, proofgrid.Errorf(proofgrid.EINVALID, "errors cannot be stored: %v", err)
+			return r, proofgrid.Errorf(proofgrid.EINVALID, "errors cannot be stored: %v", err)
 		}
-		errs = string(b)
+		r.errors = string(b)
 	}
+	return r, nil
+}
+
+// upsertObservationSQL stores an observation unless a newer one is stored;
+// it returns a row (the stored last activity) only when it did.
+const upsertObservationSQL = `INSERT INTO machine_observations
+	 (machine_id, seen_at, cpu_percent, memory_percent, disk_max_percent, disk_max_mount,
+	  gpu_count, gpu_xid_errors, running_jobs, errors, last_active_at)
+	 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	 ON CONFLICT (machine_id) DO UPDATE SET
+	     seen_at = excluded.seen_at, cpu_percent = excluded.cpu_percent,
+	     memory_percent = excluded.memory_percent, disk_max_percent = excluded.disk_max_percent,
+	     disk_max_mount = excluded.disk_max_mount, gpu_count = excluded.gpu_count,
+	     gpu_xid_errors = excluded.gpu_xid_errors, running_jobs = excluded.running_jobs,
+	     errors = excluded.errors,
+	     last_active_at = COALESCE(excluded.last_active_at, machine_observations.last_active_at)
+	 WHERE machine_observations.seen_at <= excluded.seen_at
+	 RETURNING last_active_at`
+
+func (o observationRow) upsertArgs() []any {
 	xid := int64(min(o.GPUXIDErrors, math.MaxInt64))
-	rows, err := c.queryHot(ctx,
-		`INSERT INTO machine_observations
-		 (machine_id, seen_at, cpu_percent, memory_percent, disk_max_percent, disk_max_mount,
-		  gpu_count, gpu_xid_errors, running_jobs, errors, last_active_at)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		 ON CONFLICT (machine_id) DO UPDATE SET
-		     seen_at = excluded.seen_at, cpu_percent = excluded.cpu_percent,
-		     memory_percent = excluded.memory_percent, disk_max_percent = excluded.disk_max_percent,
-		     disk_max_mount = excluded.disk_max_mount, gpu_count = excluded.gpu_count,
-		     gpu_xid_errors = excluded.gpu_xid_errors, running_jobs = excluded.running_jobs,
-		     errors = excluded.errors,
-		     last_active_at = COALESCE(excluded.last_active_at, machine_observations.last_active_at)
-		 WHERE machine_observations.seen_at <= excluded.seen_at
-		 RETURNING last_active_at`,
-		o.MachineID, o.SeenAt, o.CPUPercent, o.MemoryPercent, o.DiskMaxPercent, o.DiskMaxMount,
-		o.GPUCount, xid, o.RunningJobs, errs, o.LastActiveAt)
+	return []any{o.MachineID, o.SeenAt, o.CPUPercent, o.MemoryPercent, o.DiskMaxPercent, o.DiskMaxMount,
+		o.GPUCount, xid, o.RunningJobs, o.errors, o.LastActiveAt}
+}
+
+const (
+	deleteDeploymentsSQL = `DELETE FROM avs_deployments WHERE machine_id = ?`
+	insertDeploymentSQL  = `INSERT INTO avs_deployments
+	 (machine_id, avs_id, chain, version, operator_address, healthy, error, registered, reported_at)
+	 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+	 ON CONFLICT (machine_id, avs_id, chain) DO NOTHING`
+)
+
+func deploymentArgs(o Observation, dep AVSDeployment) []any {
+	return []any{o.MachineID, dep.AVSID, dep.Chain, dep.Version, dep.OperatorAddress, dep.Healthy, dep.Error,
+		nullBool(dep.Registered), o.SeenAt}
+}
+
+// recordObservation stores o and deps unless a newer observation is
+// stored; applied reports which, and active is the stored last activity.
+func (c *conn) recordObservation(ctx context.Context, o observationRow, deps []AVSDeployment) (active dbTime, applied bool, _ error) {
+	rows, err := c.queryHot(ctx, upsertObservationSQL, o.upsertArgs()...)
 	if err == nil {
 		if rows.Next() {
 			applied = true
@@ -180,18 +236,11 @@ func (c *conn) recordObservation(ctx context.Context, o Observation, deps []AVSD
 	if !applied {
 		return dbTime{}, false, nil
 	}
-	if _, err := c.execHot(ctx, `DELETE FROM avs_deployments WHERE machine_id = ?`, o.MachineID); err != nil {
+	if _, err := c.execHot(ctx, deleteDeploymentsSQL, o.MachineID); err != nil {
 		return dbTime{}, false, fmt.Errorf("storage: replace deployments: %w", err)
 	}
 	for _, dep := range deps {
-		_, err := c.execHot(ctx,
-			`INSERT INTO avs_deployments
-			 (machine_id, avs_id, chain, version, operator_address, healthy, error, registered, reported_at)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-			 ON CONFLICT (machine_id, avs_id, chain) DO NOTHING`,
-			o.MachineID, dep.AVSID, dep.Chain, dep.Version, dep.OperatorAddress, dep.Healthy, dep.Error,
-			nullBool(dep.Registered), o.SeenAt)
-		if err != nil {
+		if _, err := c.execHot(ctx, insertDeploymentSQL, deploymentArgs(o.Observation, dep)...); err != nil {
 			return dbTime{}, false, fmt.Errorf("storage: record deployment: %w", err)
 		}
 	}

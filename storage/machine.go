@@ -202,6 +202,65 @@ func (c *conn) RecordHeartbeat(ctx context.Context, machineID string, receivedAt
 	})
 }
 
+// heartbeatRow is a heartbeat encoded for storage: its machine's new
+// state and its history row.
+type heartbeatRow struct {
+	machineID    string
+	receivedAt   time.Time
+	agentVersion string
+	sample       string
+	status       string
+	// metric is its history row, in the columns of insertMetricsSQL.
+	metric []any
+}
+
+// encodeHeartbeat encodes a heartbeat received at receivedAt.
+func encodeHeartbeat(machineID string, receivedAt time.Time, hb proofgrid.Heartbeat) (heartbeatRow, error) {
+	sample, err := json.Marshal(hb.Sample)
+	if err != nil {
+		return heartbeatRow{}, proofgrid.Errorf(proofgrid.EINVALID, "sample cannot be stored: %v", err)
+	}
+	status, err := json.Marshal(hb.Status)
+	if err != nil {
+		return heartbeatRow{}, proofgrid.Errorf(proofgrid.EINVALID, "agent status cannot be stored: %v", err)
+	}
+	collectedAt := hb.Sample.CollectedAt
+	if collectedAt.IsZero() {
+		collectedAt = receivedAt
+	}
+	_, diskMax := hb.Sample.FullestDisk()
+	return heartbeatRow{
+		machineID: machineID, receivedAt: receivedAt, agentVersion: hb.AgentVersion,
+		sample: string(sample), status: string(status),
+		metric: []any{machineID, collectedAt, receivedAt, hb.Sample.CPU.UsagePercent,
+			hb.Sample.Memory.Percent(), diskMax, len(hb.Sample.GPUs), string(sample)},
+	}, nil
+}
+
+// updateMachineSQL stores a heartbeat's state on its machine unless a newer
+// heartbeat was seen; RETURNING hands the heartbeat's judge its machine
+// without another statement.
+const updateMachineSQL = `UPDATE machines
+	 SET last_seen_at = ?, agent_version = COALESCE(NULLIF(?, ''), agent_version),
+	     latest_sample = ?, agent_status = ?
+	 WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at <= ?)
+	 RETURNING team_id, name, role, agent_version, enrolled_at, last_seen_at`
+
+func (r heartbeatRow) updateArgs() []any {
+	return []any{r.receivedAt, r.agentVersion, r.sample, r.status, r.machineID, r.receivedAt}
+}
+
+// scanUpdatedMachine reads the row updateMachineSQL returned.
+func (r heartbeatRow) scanUpdatedMachine(scan func(dest ...any) error) (*FleetMachine, error) {
+	var enrolled, seen dbTime
+	m := &FleetMachine{ID: r.machineID}
+	if err := scan(&m.TeamID, &m.Name, &m.Role, &m.AgentVersion, &enrolled, &seen); err != nil {
+		return nil, err
+	}
+	m.EnrolledAt, m.LastSeenAt = enrolled.Time, seen.ptr()
+	return m, nil
+}
+
 // heartbeatWriter encodes a heartbeat and returns the function that writes
 // it inside a transaction, so that a caller can add its own writes to the
 // same transaction (RecordObservedHeartbeat does). The caller marks the
@@ -209,63 +268,44 @@ func (c *conn) RecordHeartbeat(ctx context.Context, machineID string, receivedAt
 // returns the machine as the heartbeat left it, without observation; nil
 // when the heartbeat was older than the last one seen and left it as it was.
 func heartbeatWriter(machineID string, receivedAt time.Time, hb proofgrid.Heartbeat) (func(context.Context, *Tx) (*FleetMachine, error), error) {
-	sample, err := json.Marshal(hb.Sample)
+	r, err := encodeHeartbeat(machineID, receivedAt, hb)
 	if err != nil {
-		return nil, proofgrid.Errorf(proofgrid.EINVALID, "sample cannot be stored: %v", err)
+		return nil, err
 	}
-	status, err := json.Marshal(hb.Status)
-	if err != nil {
-		return nil, proofgrid.Errorf(proofgrid.EINVALID, "agent status cannot be stored: %v", err)
-	}
-	collectedAt := hb.Sample.CollectedAt
-	if collectedAt.IsZero() {
-		collectedAt = receivedAt
-	}
-	_, diskMax := hb.Sample.FullestDisk()
+	return r.write, nil
+}
 
-	return func(ctx context.Context, tx *Tx) (*FleetMachine, error) {
-		// RETURNING hands the heartbeat's judge its machine without
-		// another statement.
-		rows, err := tx.queryHot(ctx,
-			`UPDATE machines
-			 SET last_seen_at = ?, agent_version = COALESCE(NULLIF(?, ''), agent_version),
-			     latest_sample = ?, agent_status = ?
-			 WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at <= ?)
-			 RETURNING team_id, name, role, agent_version, enrolled_at, last_seen_at`,
-			receivedAt, hb.AgentVersion, string(sample), string(status), machineID, receivedAt)
+// write stores r in tx; see heartbeatWriter.
+func (r heartbeatRow) write(ctx context.Context, tx *Tx) (*FleetMachine, error) {
+	rows, err := tx.queryHot(ctx, updateMachineSQL, r.updateArgs()...)
+	if err != nil {
+		return nil, fmt.Errorf("storage: record heartbeat: %w", err)
+	}
+	var m *FleetMachine
+	if rows.Next() {
+		if m, err = r.scanUpdatedMachine(rows.Scan); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("storage: record heartbeat: %w", err)
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return nil, fmt.Errorf("storage: record heartbeat: %w", err)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("storage: record heartbeat: %w", err)
+	}
+	if m == nil {
+		ok, err := exists(ctx, tx.w, `SELECT 1 FROM machines WHERE id = ?`, r.machineID)
 		if err != nil {
 			return nil, fmt.Errorf("storage: record heartbeat: %w", err)
+		} else if !ok {
+			return nil, proofgrid.Errorf(proofgrid.ENOTFOUND, "machine %q not found", r.machineID)
 		}
-		var m *FleetMachine
-		if rows.Next() {
-			var enrolled, seen dbTime
-			m = &FleetMachine{ID: machineID}
-			if err := rows.Scan(&m.TeamID, &m.Name, &m.Role, &m.AgentVersion, &enrolled, &seen); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("storage: record heartbeat: %w", err)
-			}
-			m.EnrolledAt, m.LastSeenAt = enrolled.Time, seen.ptr()
-		}
-		if err := rows.Close(); err != nil {
-			return nil, fmt.Errorf("storage: record heartbeat: %w", err)
-		}
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("storage: record heartbeat: %w", err)
-		}
-		if m == nil {
-			ok, err := exists(ctx, tx.w, `SELECT 1 FROM machines WHERE id = ?`, machineID)
-			if err != nil {
-				return nil, fmt.Errorf("storage: record heartbeat: %w", err)
-			} else if !ok {
-				return nil, proofgrid.Errorf(proofgrid.ENOTFOUND, "machine %q not found", machineID)
-			}
-		}
-		// The history row is appended when the transaction commits, in one
-		// statement with those of every heartbeat in it.
-		tx.metrics = append(tx.metrics, []any{machineID, collectedAt, receivedAt, hb.Sample.CPU.UsagePercent,
-			hb.Sample.Memory.Percent(), diskMax, len(hb.Sample.GPUs), string(sample)})
-		return m, nil
-	}, nil
+	}
+	// The history row is appended when the transaction commits, in one
+	// statement with those of every heartbeat in it.
+	tx.metrics = append(tx.metrics, r.metric)
+	return m, nil
 }
 
 // metricsPerInsert bounds the rows of one history INSERT (8 parameters
@@ -287,24 +327,30 @@ func (c *conn) flushMetrics(ctx context.Context) error {
 func (tx *Tx) flushMetrics(ctx context.Context) error {
 	for len(tx.metrics) > 0 {
 		n := min(len(tx.metrics), metricsPerInsert)
-		var q strings.Builder
-		q.WriteString(`INSERT INTO machine_metrics
-			 (machine_id, collected_at, received_at, cpu_percent, memory_percent, disk_max_percent, gpu_count, sample)
-			 VALUES `)
-		args := make([]any, 0, n*8)
-		for i, row := range tx.metrics[:n] {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, row...)
-		}
-		if _, err := tx.execHot(ctx, q.String(), args...); err != nil {
+		query, args := insertMetricsSQL(tx.metrics[:n])
+		if _, err := tx.execHot(ctx, query, args...); err != nil {
 			return fmt.Errorf("storage: record metrics: %w", err)
 		}
 		tx.metrics = tx.metrics[n:]
 	}
 	return nil
+}
+
+// insertMetricsSQL returns the INSERT of history rows and its arguments.
+func insertMetricsSQL(rows [][]any) (string, []any) {
+	var q strings.Builder
+	q.WriteString(`INSERT INTO machine_metrics
+		 (machine_id, collected_at, received_at, cpu_percent, memory_percent, disk_max_percent, gpu_count, sample)
+		 VALUES `)
+	args := make([]any, 0, len(rows)*8)
+	for i, row := range rows {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, row...)
+	}
+	return q.String(), args
 }
 
 // MetricPoint is one stored sample of a machine's history. It is defined in
