@@ -42,32 +42,44 @@ type basisCache struct {
 	cat     *Catalogue
 	regs    map[registrationKey]storage.AVSRegistration
 	regsGen string
+	// catGen is the catalogue generation cat and basis were read at.
+	catGen string
 }
 
 type registrationKey struct{ avs, chain, operator string }
 
-// basis reads the catalogue and the registrations' generation and returns
-// the basis they make with the rules.
+// basis returns the basis of the rules, the catalogue and the registrations,
+// with the catalogue. Catalogue and registrations are read again only when
+// their generation changed, so a read costs one small query; the returned
+// catalogue is shared and must not be modified.
 func (m *Monitor) basis(ctx context.Context) (string, *Catalogue, error) {
-	cat, err := m.Catalogue(ctx)
+	gens, err := m.db.HealthGenerations(ctx)
 	if err != nil {
 		return "", nil, err
 	}
-	gen, err := m.db.HealthGeneration(ctx, storage.GenerationRegistrations)
-	if err != nil {
-		return "", nil, err
-	}
+	catGen, regsGen := gens[storage.GenerationCatalogue], gens[storage.GenerationRegistrations]
 	c := m.cache
 	c.mu.Lock()
-	regs := c.regs
-	if c.regsGen != gen {
+	basis, cat, regs := c.basis, c.cat, c.regs
+	if c.catGen != catGen || c.regsGen != regsGen {
+		basis = ""
+	}
+	if c.catGen != catGen {
+		cat = nil
+	}
+	if c.regsGen != regsGen {
 		regs = nil
 	}
 	c.mu.Unlock()
+	// Each input is read after its generation: one newer than it is
+	// judged under a basis that the next read finds stale, never the
+	// reverse.
+	if cat == nil {
+		if cat, err = m.Catalogue(ctx); err != nil {
+			return "", nil, err
+		}
+	}
 	if regs == nil {
-		// Read after the generation: registrations newer than it are
-		// judged under a basis that the next read finds stale, never the
-		// reverse.
 		list, err := m.db.AVSRegistrations(ctx, "")
 		if err != nil {
 			return "", nil, err
@@ -77,18 +89,20 @@ func (m *Monitor) basis(ctx context.Context) (string, *Catalogue, error) {
 			regs[registrationKey{r.AVSID, r.Chain, r.OperatorAddress}] = r
 		}
 	}
-	doc, err := json.Marshal(struct {
-		Rules         Rules      `json:"rules"`
-		Catalogue     *Catalogue `json:"catalogue"`
-		Registrations string     `json:"registrations"`
-	}{m.rules, cat, gen})
-	if err != nil {
-		return "", nil, err
+	if basis == "" {
+		doc, err := json.Marshal(struct {
+			Rules         Rules      `json:"rules"`
+			Catalogue     *Catalogue `json:"catalogue"`
+			Registrations string     `json:"registrations"`
+		}{m.rules, cat, regsGen})
+		if err != nil {
+			return "", nil, err
+		}
+		sum := sha256.Sum256(doc)
+		basis = hex.EncodeToString(sum[:16])
 	}
-	sum := sha256.Sum256(doc)
-	basis := hex.EncodeToString(sum[:16])
 	c.mu.Lock()
-	c.read, c.basis, c.cat, c.regs, c.regsGen = time.Now(), basis, cat, regs, gen
+	c.read, c.basis, c.cat, c.regs, c.regsGen, c.catGen = time.Now(), basis, cat, regs, regsGen, catGen
 	c.mu.Unlock()
 	return basis, cat, nil
 }
@@ -267,10 +281,14 @@ const staleBatch = 500
 // machines due by now. Machines whose judgement is stale are loaded and
 // judged with Assess, and their judgements stored.
 func (m *Monitor) NotHealthy(ctx context.Context, teamID int64) (NotHealthy, error) {
-	now := m.Now()
+	return m.notHealthyAt(ctx, teamID, m.Now())
+}
+
+// notHealthyAt is NotHealthy at now.
+func (m *Monitor) notHealthyAt(ctx context.Context, teamID int64, now time.Time) (NotHealthy, error) {
 	// Counted first: a machine enrolled meanwhile is then left out of the
 	// total rather than counted healthy without being judged.
-	total, err := m.db.CountMachines(ctx, teamID)
+	count, err := m.db.CountFleet(ctx, teamID)
 	if err != nil {
 		return NotHealthy{}, err
 	}
@@ -282,11 +300,11 @@ func (m *Monitor) NotHealthy(ctx context.Context, teamID int64) (NotHealthy, err
 	// query may return a few machines that are healthy now, which
 	// verdictAt tells, never fewer.
 	before := now.Truncate(time.Microsecond).Add(time.Microsecond)
-	rows, err := m.db.DueConditions(ctx, teamID, total, basis, before)
+	rows, err := m.db.DueConditions(ctx, teamID, count, basis, before)
 	if err != nil {
 		return NotHealthy{}, err
 	}
-	out := NotHealthy{Total: total, Machines: []Verdict{}, Catalogue: cat, CheckedAt: now}
+	out := NotHealthy{Total: count.Machines, Machines: make([]Verdict, 0, len(rows)), Catalogue: cat, CheckedAt: now}
 	versions := map[string]int64{}
 	var stale []string
 	for _, r := range rows {

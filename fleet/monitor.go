@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -166,40 +167,86 @@ type SweepResult struct {
 // maxReasonLen bounds a transition's stored reason.
 const maxReasonLen = 1000
 
-// Sweep judges every machine at now and records the machines whose state
-// changed since the last sweep, each with a transition row. Running it
-// twice, or on two replicas at once, records each change once: a change
-// is only written while the machine is still in the state it was judged
-// to leave.
+// Sweep records the machines whose health state changed since the last
+// sweep, each with a transition row. Running it twice, or on two replicas
+// at once, records each change once: a change is only written while the
+// machine is still in the state it was judged to leave.
+//
+// It does not judge every machine: the machines that are not healthy at
+// now come from their stored judgements (as NotHealthy reads them), and
+// only those whose state differs from the recorded one (or that have none
+// recorded yet) are loaded and judged in full, which also gives their
+// transition its reason. A sweep of a settled fleet reads the not healthy
+// machines and the recorded states that are not healthy, nothing more.
 func (m *Monitor) Sweep(ctx context.Context, now time.Time) (SweepResult, error) {
 	now = now.UTC()
-	list, _, err := m.fleet(ctx, storage.FleetFilter{}, now)
+	unrecorded, machines, err := m.db.MachinesWithoutHealthState(ctx)
 	if err != nil {
 		return SweepResult{}, err
 	}
-	states, err := m.db.HealthStates(ctx)
+	recorded, err := m.db.HealthStatesOtherThan(ctx, StateHealthy)
 	if err != nil {
 		return SweepResult{}, err
 	}
+	nh, err := m.notHealthyAt(ctx, 0, now)
+	if err != nil {
+		return SweepResult{}, err
+	}
+	// Candidates: a machine not healthy now in another recorded state, a
+	// machine recorded not healthy that is healthy now, and a machine
+	// with no recorded state.
+	candidates := map[string]bool{}
+	notHealthy := make(map[string]bool, len(nh.Machines))
+	for _, v := range nh.Machines {
+		notHealthy[v.ID] = true
+		if recorded[v.ID].State != v.State {
+			candidates[v.ID] = true
+		}
+	}
+	for id := range recorded {
+		if !notHealthy[id] {
+			candidates[id] = true
+		}
+	}
+	isUnrecorded := make(map[string]bool, len(unrecorded))
+	for _, id := range unrecorded {
+		candidates[id], isUnrecorded[id] = true, true
+	}
+	if len(candidates) == 0 {
+		return SweepResult{Machines: machines}, nil
+	}
+	ids := make([]string, 0, len(candidates))
+	for id := range candidates {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
 	var changes []storage.HealthChange
-	for _, mh := range list {
-		prev, ok := states[mh.ID]
-		if ok && prev.State == mh.Health.State {
-			continue
+	for start := 0; start < len(ids); start += staleBatch {
+		rows, err := m.db.FleetMachines(ctx, storage.FleetFilter{MachineIDs: ids[start:min(start+staleBatch, len(ids))]})
+		if err != nil {
+			return SweepResult{}, err
 		}
-		reason := mh.Health.Reason()
-		if len(reason) > maxReasonLen {
-			reason = reason[:maxReasonLen]
+		for _, r := range rows {
+			mh := m.healthOf(r, now, nh.Catalogue)
+			from := recorded[mh.ID].State
+			if from == "" && !isUnrecorded[mh.ID] {
+				from = StateHealthy
+			}
+			if from == mh.Health.State {
+				continue
+			}
+			reason := mh.Health.Reason()
+			if len(reason) > maxReasonLen {
+				reason = reason[:maxReasonLen]
+			}
+			changes = append(changes, storage.HealthChange{MachineID: mh.ID, From: from, To: mh.Health.State, At: now, Reason: reason})
 		}
-		changes = append(changes, storage.HealthChange{
-			MachineID: mh.ID, From: prev.State, To: mh.Health.State, At: now, Reason: reason,
-		})
 	}
 	n, err := m.db.ApplyHealthChanges(ctx, changes)
 	if err != nil {
-		return SweepResult{Machines: len(list), Transitions: n}, fmt.Errorf("record health changes: %w", err)
+		return SweepResult{Machines: machines, Transitions: n}, fmt.Errorf("record health changes: %w", err)
 	}
-	return SweepResult{Machines: len(list), Transitions: n}, nil
+	return SweepResult{Machines: machines, Transitions: n}, nil
 }
 
 // StateUnknown names the state a machine had before its first sweep.

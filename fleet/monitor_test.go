@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -301,6 +302,97 @@ func TestStakeTotalsStayFinite(t *testing.T) {
 			if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
 				t.Fatalf("Rewards %s = %v, %v; want a finite figure", name, v, err)
 			}
+		}
+	})
+}
+
+// TestSweepRecordsWhatAFullJudgementFinds checks the sweep, which judges
+// in full only the machines whose state may have changed, against the
+// judgement of every machine: after each sweep the recorded state of every
+// machine must be its state as Fleet derives it, through heartbeats, the
+// TTL and idle window passing, and a catalogue change.
+func TestSweepRecordsWhatAFullJudgementFinds(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		latest := fleet.EmbeddedCatalogue().AVS[0].LatestVersion
+		var ids []string
+		for i := range 12 {
+			role, team := proofgrid.RoleAVS, f.teamA
+			if i%3 == 0 {
+				role = proofgrid.RoleProver
+			}
+			if i%4 == 0 {
+				team = f.teamB
+			}
+			ids = append(ids, f.enroll(t, team, fmt.Sprintf("m-%02d", i), role))
+		}
+		// beat sends machine i's heartbeat of step s: machines fall silent,
+		// fill their disks, run jobs or fall behind in turn.
+		beat := func(s int) {
+			for i, id := range ids {
+				if (i+s)%5 == 0 {
+					continue // silent this step
+				}
+				hb := proofgrid.Heartbeat{Sample: proofgrid.Sample{Disks: []proofgrid.Disk{{Mountpoint: "/", UsedPercent: float64(40 + 60*((i*s)%2))}}}}
+				if i%3 != 0 {
+					hb.Status = avsStatus(latest)
+				}
+				if (i+s)%4 == 1 {
+					hb.Status.RunningJobs = 1
+				}
+				if (i+s)%7 == 3 {
+					hb.AgentVersion = "1.0.0"
+				}
+				f.beat(t, id, hb)
+			}
+		}
+		check := func(step string) {
+			t.Helper()
+			if _, err := f.mon.Sweep(ctx, f.clk.Now()); err != nil {
+				t.Fatal(err)
+			}
+			recorded, err := db.HealthStates(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := states(t, f, 0)
+			if len(recorded) != len(want) {
+				t.Fatalf("%s: %d states recorded, want %d", step, len(recorded), len(want))
+			}
+			for id, state := range want {
+				if recorded[id].State != state {
+					t.Errorf("%s: machine %s recorded %q, judged %q", step, id, recorded[id].State, state)
+				}
+			}
+		}
+		check("before any heartbeat")
+		for s := 1; s <= 8; s++ {
+			f.clk.Set(now.Add(time.Duration(s) * 25 * time.Second))
+			beat(s)
+			check(fmt.Sprintf("step %d", s))
+			if s == 4 {
+				// Past the idle window since enrolment, and silent
+				// machines past the TTL, without heartbeats.
+				f.clk.Set(now.Add(time.Duration(s)*25*time.Second + 5*time.Minute))
+				check("after the idle window")
+			}
+			if s == 6 {
+				newer := fleet.EmbeddedCatalogue()
+				newer.AVS[0].LatestVersion = "99.0.0"
+				for j := range newer.AVS[0].Networks {
+					newer.AVS[0].Networks[j].LatestVersion = ""
+				}
+				newer.AsOf = f.clk.Now()
+				if _, err := f.mon.LoadCatalogue(ctx, newer, "test", true); err != nil {
+					t.Fatal(err)
+				}
+				check("after a catalogue change")
+			}
+		}
+		ts, err := f.mon.Transitions(ctx, 0, "", time.Time{}, 1000)
+		if err != nil || len(ts) < 2*len(ids) {
+			t.Fatalf("%d transitions, %v: want at least two per machine", len(ts), err)
 		}
 	})
 }

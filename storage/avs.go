@@ -244,7 +244,11 @@ func (c *conn) UpsertCatalogue(ctx context.Context, entries []CatalogueEntry, se
 			}
 			written += int(n)
 		}
-		return nil
+		if written == 0 {
+			return nil
+		}
+		// Health reads cache the catalogue until this changes.
+		return bumpGeneration(ctx, tx, GenerationCatalogue)
 	})
 	return written, err
 }

@@ -117,11 +117,13 @@ type ConditionRow struct {
 // are due before dueBefore or not judged under basis: those of every
 // machine that may not be healthy then. The query reads the narrow rows of
 // machine_conditions alone, through its indexes. Machines that have no
-// conditions row (written around this package) get one first; total is
-// their count as CountMachines returned it.
-func (c *conn) DueConditions(ctx context.Context, teamID int64, total int, basis string, dueBefore time.Time) ([]ConditionRow, error) {
-	if err := c.addMissingConditions(ctx, teamID, total); err != nil {
-		return nil, err
+// conditions row (written around this package) get one first, when count
+// (as CountFleet returned it) shows fewer rows than machines.
+func (c *conn) DueConditions(ctx context.Context, teamID int64, count FleetCount, basis string, dueBefore time.Time) ([]ConditionRow, error) {
+	if count.Machines != count.Conditions {
+		if err := c.addMissingConditions(ctx); err != nil {
+			return nil, err
+		}
 	}
 	// Each arm is a search of an index that reads its rows directly; a
 	// row both arms find (due and stale) is kept once below. (An IN over
@@ -139,33 +141,48 @@ func (c *conn) DueConditions(ctx context.Context, teamID int64, total int, basis
 	args = append(args, dueBefore)
 	teamArg()
 	args = append(args, basis, basis)
-	const cols = `SELECT machine_id, name, flags, offline_at, idle_at, due_at, basis, version FROM machine_conditions`
+	const cols = ` machine_id, name, flags, offline_at, idle_at, due_at, basis, version FROM machine_conditions`
 	// In the stale arm "+team_id" keeps SQLite's planner off the team
 	// index (which would walk every machine of the team) and on the basis
 	// index; the unary plus is a no-op on both databases.
-	query := cols + ` WHERE ` + team + ` AND due_at < ?
-	 UNION ALL ` + cols + ` WHERE +` + team + ` AND (basis < ? OR basis > ?)`
+	query := `SELECT 0,` + cols + ` WHERE ` + team + ` AND due_at < ?
+	 UNION ALL SELECT 1,` + cols + ` WHERE +` + team + ` AND (basis < ? OR basis > ?)`
 	rows, err := c.r.QueryxContext(ctx, c.r.Rebind(query), bindArgs(c.r.DriverName(), args)...)
 	if err != nil {
 		return nil, fmt.Errorf("storage: due conditions: %w", err)
 	}
 	defer rows.Close()
-	out := []ConditionRow{}
-	seen := map[string]bool{}
+	// One set of scan targets for every row: per-row ones escape to the
+	// heap, and at thousands of rows the garbage showed in the read's
+	// latency.
+	var (
+		r                  ConditionRow
+		arm                int
+		offline, idle, due dbTime
+	)
+	targets := []any{&arm, &r.MachineID, &r.Name, &r.Flags, &offline, &idle, &due, &r.Basis, &r.Version}
+	out := make([]ConditionRow, 0, 64)
+	// Each arm's rows are unique; a row of the stale arm (1) that the due
+	// arm (0) found too is dropped. The stale arm is nearly always empty.
+	var dueIDs map[string]bool
 	for rows.Next() {
-		var (
-			r                  ConditionRow
-			offline, idle, due dbTime
-		)
-		if err := rows.Scan(&r.MachineID, &r.Name, &r.Flags, &offline, &idle, &due, &r.Basis, &r.Version); err != nil {
+		if err := rows.Scan(targets...); err != nil {
 			return nil, fmt.Errorf("storage: due conditions: %w", err)
 		}
-		if seen[r.MachineID] {
-			continue
+		if arm == 1 {
+			if dueIDs == nil {
+				dueIDs = make(map[string]bool, len(out))
+				for _, d := range out {
+					dueIDs[d.MachineID] = true
+				}
+			}
+			if dueIDs[r.MachineID] {
+				continue
+			}
 		}
-		seen[r.MachineID] = true
-		r.OfflineAt, r.IdleAt, r.DueAt = offline.ptr(), idle.ptr(), due.Time
-		out = append(out, r)
+		row := r
+		row.OfflineAt, row.IdleAt, row.DueAt = offline.ptr(), idle.ptr(), due.Time
+		out = append(out, row)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("storage: due conditions: %w", err)
@@ -173,20 +190,9 @@ func (c *conn) DueConditions(ctx context.Context, teamID int64, total int, basis
 	return out, nil
 }
 
-// addMissingConditions adds a stale conditions row for each machine of
-// teamID that has none; comparing two counts keeps the common case cheap.
-func (c *conn) addMissingConditions(ctx context.Context, teamID int64, machines int) error {
-	query, args := `SELECT COUNT(*) FROM machine_conditions WHERE team_id > 0`, []any(nil)
-	if teamID != 0 {
-		query, args = `SELECT COUNT(*) FROM machine_conditions WHERE team_id = ?`, []any{teamID}
-	}
-	var nc int
-	if err := getContext(ctx, c.r, &nc, query, args...); err != nil {
-		return fmt.Errorf("storage: count conditions: %w", err)
-	}
-	if machines == nc {
-		return nil
-	}
+// addMissingConditions adds a stale conditions row for each machine that
+// has none.
+func (c *conn) addMissingConditions(ctx context.Context) error {
 	_, err := execContext(ctx, c.w,
 		`INSERT INTO machine_conditions (machine_id, team_id, name)
 		 SELECT id, team_id, name FROM machines m
@@ -232,15 +238,26 @@ func (c *conn) SetConditions(ctx context.Context, conds []Condition) error {
 	return nil
 }
 
-// CountMachines returns how many machines teamID has (0: every team).
-func (c *conn) CountMachines(ctx context.Context, teamID int64) (int, error) {
-	query, args := `SELECT COUNT(*) FROM machines WHERE team_id > 0`, []any(nil)
+// FleetCount counts the machines of a fleet and their conditions rows.
+type FleetCount struct {
+	Machines   int
+	Conditions int
+}
+
+// CountFleet counts the machines of teamID (0: every team) and their
+// conditions rows, in one round trip.
+func (c *conn) CountFleet(ctx context.Context, teamID int64) (FleetCount, error) {
+	query := `SELECT (SELECT COUNT(*) FROM machines WHERE team_id > 0),
+	                 (SELECT COUNT(*) FROM machine_conditions WHERE team_id > 0)`
+	var args []any
 	if teamID != 0 {
-		query, args = `SELECT COUNT(*) FROM machines WHERE team_id = ?`, []any{teamID}
+		query = `SELECT (SELECT COUNT(*) FROM machines WHERE team_id = ?),
+		                (SELECT COUNT(*) FROM machine_conditions WHERE team_id = ?)`
+		args = []any{teamID, teamID}
 	}
-	var n int
-	if err := getContext(ctx, c.r, &n, query, args...); err != nil {
-		return 0, fmt.Errorf("storage: count machines: %w", err)
+	var n FleetCount
+	if err := c.r.QueryRowxContext(ctx, c.r.Rebind(query), args...).Scan(&n.Machines, &n.Conditions); err != nil {
+		return FleetCount{}, fmt.Errorf("storage: count machines: %w", err)
 	}
 	return n, nil
 }
@@ -274,9 +291,32 @@ func (c *conn) HealthGeneration(ctx context.Context, name string) (string, error
 	return rows[0], nil
 }
 
-// GenerationRegistrations names the generation of the admin-recorded AVS
-// registrations.
-const GenerationRegistrations = "registrations"
+// HealthGenerations returns the generation of every health input that
+// has changed at least once, by name.
+func (c *conn) HealthGenerations(ctx context.Context) (map[string]string, error) {
+	var rows []struct {
+		Name  string `db:"name"`
+		Value string `db:"value"`
+	}
+	if err := selectContext(ctx, c.r, &rows, `SELECT name, value FROM health_generations`); err != nil {
+		return nil, fmt.Errorf("storage: health generations: %w", err)
+	}
+	out := make(map[string]string, len(rows))
+	for _, r := range rows {
+		out[r.Name] = r.Value
+	}
+	return out, nil
+}
+
+// Health inputs whose generation is kept.
+const (
+	// GenerationRegistrations names the generation of the admin-recorded
+	// AVS registrations.
+	GenerationRegistrations = "registrations"
+	// GenerationCatalogue names the generation of the AVS catalogue: it
+	// changes with every UpsertCatalogue that writes a row.
+	GenerationCatalogue = "catalogue"
+)
 
 // MachineSummary is what a fleet listing shows of a machine.
 type MachineSummary struct {

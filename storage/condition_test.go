@@ -21,7 +21,11 @@ func TestMachineConditions(t *testing.T) {
 		// not judged under basis.
 		due := func(basis string, before time.Time) (ids, stale []string) {
 			t.Helper()
-			rows, err := db.DueConditions(ctx, team.ID, 2, basis, before)
+			count, err := db.CountFleet(ctx, team.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows, err := db.DueConditions(ctx, team.ID, count, basis, before)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -76,7 +80,7 @@ func TestMachineConditions(t *testing.T) {
 		if got, stale := due("b2", base); !slices.Equal(got, both) || !slices.Equal(stale, both) {
 			t.Errorf("due under another basis = %v (stale %v), want both", got, stale)
 		}
-		rows, err := db.DueConditions(ctx, team.ID, 2, "b1", base.Add(time.Hour))
+		rows, err := db.DueConditions(ctx, team.ID, storage.FleetCount{Machines: 2, Conditions: 2}, "b1", base.Add(time.Hour))
 		if err != nil || len(rows) != 2 {
 			t.Fatalf("DueConditions = %v, %v", rows, err)
 		}
@@ -94,7 +98,7 @@ func TestMachineConditions(t *testing.T) {
 		}
 
 		// A judgement is stored only while its row is at the version read.
-		rows, err = db.DueConditions(ctx, team.ID, 2, "b2", base)
+		rows, err = db.DueConditions(ctx, team.ID, storage.FleetCount{Machines: 2, Conditions: 2}, "b2", base)
 		if err != nil || len(rows) != 2 {
 			t.Fatalf("DueConditions = %v, %v", rows, err)
 		}

@@ -553,6 +553,45 @@ func (c *conn) HealthStates(ctx context.Context) (map[string]HealthState, error)
 	return out, nil
 }
 
+// HealthStatesOtherThan returns the recorded health states that are not
+// state (the healthy one, for a sweep), by machine id.
+func (c *conn) HealthStatesOtherThan(ctx context.Context, state string) (map[string]HealthState, error) {
+	var rows []struct {
+		MachineID string `db:"machine_id"`
+		State     string `db:"state"`
+	}
+	if err := selectContext(ctx, c.r, &rows, `SELECT machine_id, state FROM machine_health WHERE state <> ?`, state); err != nil {
+		return nil, fmt.Errorf("storage: health states: %w", err)
+	}
+	out := make(map[string]HealthState, len(rows))
+	for _, r := range rows {
+		out[r.MachineID] = HealthState{MachineID: r.MachineID, State: r.State}
+	}
+	return out, nil
+}
+
+// MachinesWithoutHealthState returns the ids of the machines that have no
+// recorded health state (enrolled since the last sweep) and how many
+// machines there are. Comparing two counts keeps the common case, none,
+// cheap.
+func (c *conn) MachinesWithoutHealthState(ctx context.Context) (ids []string, machines int, _ error) {
+	var recorded int
+	err := c.r.QueryRowxContext(ctx, `SELECT (SELECT COUNT(*) FROM machines), (SELECT COUNT(*) FROM machine_health)`).
+		Scan(&machines, &recorded)
+	if err != nil {
+		return nil, 0, fmt.Errorf("storage: count health states: %w", err)
+	}
+	if machines == recorded {
+		return nil, machines, nil
+	}
+	err = selectContext(ctx, c.r, &ids,
+		`SELECT id FROM machines m WHERE NOT EXISTS (SELECT 1 FROM machine_health h WHERE h.machine_id = m.id)`)
+	if err != nil {
+		return nil, 0, fmt.Errorf("storage: machines without health state: %w", err)
+	}
+	return ids, machines, nil
+}
+
 // HealthChange moves a machine from one health state to another.
 type HealthChange struct {
 	MachineID string
