@@ -40,7 +40,10 @@ type Coordinator struct {
 	Inspector *asynq.Inspector
 	Auth      *auth.Service
 	Fleet     *fleet.Service
-	Outbox    *outbox.Relay
+	// Monitor judges fleet health (Ivynet's surface and the heartbeat
+	// sweep).
+	Monitor *fleet.Monitor
+	Outbox  *outbox.Relay
 	// Ledger is the one reward ledger every reward source credits.
 	Ledger *claims.Ledger
 	// Golf is the zkGolf service (challenges, tokens, submissions).

@@ -44,7 +44,7 @@ func (c *Coordinator) wireIvynet(ctx context.Context, w *wiring) error {
 	(&ivynet.API{Monitor: mon, Auth: c.Auth}).Mount(w.app)
 	w.styles.Add(ivynet.Prefix, web.StyleIvynet)
 
-	w.tasks.monitor = mon
+	w.tasks.monitor, c.Monitor = mon, mon
 	every := min(max(c.cfg.HeartbeatInterval.Truncate(time.Second), minSweepInterval), maxSweepInterval)
 	w.periodic = append(w.periodic, queue.Periodic{Type: queue.TypeHeartbeatSweep, Every: every})
 	return nil

@@ -300,7 +300,7 @@ func (m *Monitor) notHealthyAt(ctx context.Context, teamID int64, now time.Time)
 	// query may return a few machines that are healthy now, which
 	// verdictAt tells, never fewer.
 	before := now.Truncate(time.Microsecond).Add(time.Microsecond)
-	rows, err := m.db.DueConditions(ctx, teamID, count, basis, before)
+	rows, err := m.db.DueConditions(ctx, teamID, basis, before)
 	if err != nil {
 		return NotHealthy{}, err
 	}

@@ -180,6 +180,9 @@ const maxReasonLen = 1000
 // machines and the recorded states that are not healthy, nothing more.
 func (m *Monitor) Sweep(ctx context.Context, now time.Time) (SweepResult, error) {
 	now = now.UTC()
+	if _, err := m.db.RepairFleetCounts(ctx); err != nil {
+		return SweepResult{}, err
+	}
 	unrecorded, machines, err := m.db.MachinesWithoutHealthState(ctx)
 	if err != nil {
 		return SweepResult{}, err

@@ -354,7 +354,7 @@ func TestPipelinedHeartbeatsStoreWhatOneByOneDoes(t *testing.T) {
 				t.Fatal(err)
 			}
 			far := base.Add(24 * time.Hour)
-			conds, err := db.DueConditions(ctx, teams[k].ID, storage.FleetCount{Machines: machines, Conditions: machines}, "b1:v1.0.0", far)
+			conds, err := db.DueConditions(ctx, teams[k].ID, "b1:v1.0.0", far)
 			if err != nil {
 				t.Fatal(err)
 			}

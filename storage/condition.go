@@ -116,15 +116,10 @@ type ConditionRow struct {
 // DueConditions returns the conditions rows of teamID (0: every team) that
 // are due before dueBefore or not judged under basis: those of every
 // machine that may not be healthy then. The query reads the narrow rows of
-// machine_conditions alone, through its indexes. Machines that have no
-// conditions row (written around this package) get one first, when count
-// (as CountFleet returned it) shows fewer rows than machines.
-func (c *conn) DueConditions(ctx context.Context, teamID int64, count FleetCount, basis string, dueBefore time.Time) ([]ConditionRow, error) {
-	if count.Machines != count.Conditions {
-		if err := c.addMissingConditions(ctx); err != nil {
-			return nil, err
-		}
-	}
+// machine_conditions alone, through its indexes. Every machine enrolled
+// through this package has a conditions row; RepairFleetCounts adds those
+// of machines written around it.
+func (c *conn) DueConditions(ctx context.Context, teamID int64, basis string, dueBefore time.Time) ([]ConditionRow, error) {
 	// Each arm is a search of an index that reads its rows directly; a
 	// row both arms find (due and stale) is kept once below. (An IN over
 	// the ids of both arms cost a search of the primary key per row.)
@@ -238,28 +233,62 @@ func (c *conn) SetConditions(ctx context.Context, conds []Condition) error {
 	return nil
 }
 
-// FleetCount counts the machines of a fleet and their conditions rows.
+// FleetCount counts the machines of a fleet.
 type FleetCount struct {
-	Machines   int
-	Conditions int
+	Machines int
 }
 
-// CountFleet counts the machines of teamID (0: every team) and their
-// conditions rows, in one round trip.
+// CountFleet counts the machines of teamID (0: every team) from the counts
+// that enrolment keeps: no machine row is read.
 func (c *conn) CountFleet(ctx context.Context, teamID int64) (FleetCount, error) {
-	query := `SELECT (SELECT COUNT(*) FROM machines WHERE team_id > 0),
-	                 (SELECT COUNT(*) FROM machine_conditions WHERE team_id > 0)`
-	var args []any
+	query, args := `SELECT COALESCE(SUM(machines), 0) FROM fleet_counts`, []any(nil)
 	if teamID != 0 {
-		query = `SELECT (SELECT COUNT(*) FROM machines WHERE team_id = ?),
-		                (SELECT COUNT(*) FROM machine_conditions WHERE team_id = ?)`
-		args = []any{teamID, teamID}
+		query, args = `SELECT COALESCE(SUM(machines), 0) FROM fleet_counts WHERE team_id = ?`, []any{teamID}
 	}
 	var n FleetCount
-	if err := c.r.QueryRowxContext(ctx, c.r.Rebind(query), args...).Scan(&n.Machines, &n.Conditions); err != nil {
+	if err := getContext(ctx, c.r, &n.Machines, query, args...); err != nil {
 		return FleetCount{}, fmt.Errorf("storage: count machines: %w", err)
 	}
 	return n, nil
+}
+
+// RepairFleetCounts makes the fleet counts and the conditions rows agree
+// with the machines table, for machines written around proofgrid (by hand,
+// or by a restore of some tables only); it reports whether anything
+// differed. Enrolment keeps both right otherwise. It counts every machine,
+// so it runs with the heartbeat sweep, not with reads. (A machine enrolled
+// while it runs may be left out of its team's count until the next run.)
+func (c *conn) RepairFleetCounts(ctx context.Context) (bool, error) {
+	var counts, teams, missing int
+	err := c.r.QueryRowxContext(ctx,
+		`SELECT (SELECT COUNT(*) FROM (
+		           SELECT team_id, COUNT(*) AS n FROM machines GROUP BY team_id
+		           EXCEPT SELECT team_id, machines FROM fleet_counts WHERE machines > 0) d),
+		        (SELECT COUNT(*) FROM (
+		           SELECT team_id, machines FROM fleet_counts WHERE machines > 0
+		           EXCEPT SELECT team_id, COUNT(*) FROM machines GROUP BY team_id) d),
+		        (SELECT COUNT(*) FROM machines) - (SELECT COUNT(*) FROM machine_conditions)`).Scan(&counts, &teams, &missing)
+	if err != nil {
+		return false, fmt.Errorf("storage: check fleet counts: %w", err)
+	}
+	if counts == 0 && teams == 0 && missing == 0 {
+		return false, nil
+	}
+	err = c.inTx(ctx, func(tx *Tx) error {
+		if err := tx.addMissingConditions(ctx); err != nil {
+			return err
+		}
+		if _, err := execContext(ctx, tx.w, `DELETE FROM fleet_counts`); err != nil {
+			return err
+		}
+		_, err := execContext(ctx, tx.w,
+			`INSERT INTO fleet_counts (team_id, machines) SELECT team_id, COUNT(*) FROM machines GROUP BY team_id`)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("storage: repair fleet counts: %w", err)
+	}
+	return true, nil
 }
 
 // bumpGeneration records a change of the health input name, so that

@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -21,11 +22,7 @@ func TestMachineConditions(t *testing.T) {
 		// not judged under basis.
 		due := func(basis string, before time.Time) (ids, stale []string) {
 			t.Helper()
-			count, err := db.CountFleet(ctx, team.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rows, err := db.DueConditions(ctx, team.ID, count, basis, before)
+			rows, err := db.DueConditions(ctx, team.ID, basis, before)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -80,7 +77,7 @@ func TestMachineConditions(t *testing.T) {
 		if got, stale := due("b2", base); !slices.Equal(got, both) || !slices.Equal(stale, both) {
 			t.Errorf("due under another basis = %v (stale %v), want both", got, stale)
 		}
-		rows, err := db.DueConditions(ctx, team.ID, storage.FleetCount{Machines: 2, Conditions: 2}, "b1", base.Add(time.Hour))
+		rows, err := db.DueConditions(ctx, team.ID, "b1", base.Add(time.Hour))
 		if err != nil || len(rows) != 2 {
 			t.Fatalf("DueConditions = %v, %v", rows, err)
 		}
@@ -98,7 +95,7 @@ func TestMachineConditions(t *testing.T) {
 		}
 
 		// A judgement is stored only while its row is at the version read.
-		rows, err = db.DueConditions(ctx, team.ID, storage.FleetCount{Machines: 2, Conditions: 2}, "b2", base)
+		rows, err = db.DueConditions(ctx, team.ID, "b2", base)
 		if err != nil || len(rows) != 2 {
 			t.Fatalf("DueConditions = %v, %v", rows, err)
 		}
@@ -135,8 +132,17 @@ func TestMachineConditions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if got := staleIDs("b1"); len(got) != 0 {
+			t.Errorf("stale with a row lost = %v, want none before a repair", got)
+		}
+		if repaired, err := db.RepairFleetCounts(ctx); err != nil || !repaired {
+			t.Fatalf("RepairFleetCounts = %v, %v; want a repair", repaired, err)
+		}
 		if got := staleIDs("b1"); !slices.Equal(got, []string{m1.ID}) {
 			t.Errorf("stale after losing a row = %v, want m1", got)
+		}
+		if repaired, err := db.RepairFleetCounts(ctx); err != nil || repaired {
+			t.Fatalf("RepairFleetCounts again = %v, %v; want nothing to repair", repaired, err)
 		}
 
 		// Recording a registration moves its generation.
@@ -156,6 +162,67 @@ func TestMachineConditions(t *testing.T) {
 				t.Fatalf("generation after a registration = %q, %v (seen %v)", g, err, gens)
 			}
 			gens[g] = true
+		}
+	})
+}
+
+// TestFleetCounts checks the machine counts that enrolment keeps, and their
+// repair after machines are written around it.
+func TestFleetCounts(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		a, b := mustTeam(t, db, "count-a"), mustTeam(t, db, "count-b")
+		for i, team := range []int64{a.ID, a.ID, b.ID} {
+			mustMachine(t, db, team, fmt.Sprintf("77777777-0000-4000-8000-00000000000%d", i), fmt.Sprintf("m%d", i))
+		}
+		// Enrolling a machine again does not count it twice.
+		if _, created, err := db.UpsertMachine(ctx, newMachine(a.ID, "77777777-0000-4000-8000-000000000000", "m0", "key-77777777-0000-4000-8000-000000000000")); err != nil || created {
+			t.Fatalf("enrol again: created %v, %v", created, err)
+		}
+		counts := func() [3]int {
+			t.Helper()
+			var out [3]int
+			for i, team := range []int64{a.ID, b.ID, 0} {
+				n, err := db.CountFleet(ctx, team)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out[i] = n.Machines
+			}
+			return out
+		}
+		if got := counts(); got != [3]int{2, 1, 3} {
+			t.Fatalf("counts (a, b, all) = %v, want [2 1 3]", got)
+		}
+		if repaired, err := db.RepairFleetCounts(ctx); err != nil || repaired {
+			t.Fatalf("RepairFleetCounts = %v, %v; want nothing to repair", repaired, err)
+		}
+		// A machine of team b written by hand is counted after a repair,
+		// and gets its conditions row.
+		err := db.InTx(ctx, func(tx *storage.Tx) error {
+			_, err := storage.SQLTx(tx).ExecContext(ctx, db.Rebind(
+				`INSERT INTO machines (id, team_id, name, role, public_key, enrolled_at) VALUES (?, ?, 'by-hand', 'avs', 'key-by-hand', ?)`),
+				"77777777-0000-4000-8000-000000000009", b.ID, base.Format(time.RFC3339Nano))
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := counts(); got != [3]int{2, 1, 3} {
+			t.Fatalf("counts before the repair = %v, want [2 1 3]", got)
+		}
+		if repaired, err := db.RepairFleetCounts(ctx); err != nil || !repaired {
+			t.Fatalf("RepairFleetCounts = %v, %v; want a repair", repaired, err)
+		}
+		if got := counts(); got != [3]int{2, 2, 4} {
+			t.Fatalf("counts after the repair = %v, want [2 2 4]", got)
+		}
+		rows, err := db.DueConditions(ctx, b.ID, "any", base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(rows, func(r storage.ConditionRow) bool { return r.Name == "by-hand" }) {
+			t.Errorf("the machine written by hand has no conditions row: %+v", rows)
 		}
 	})
 }

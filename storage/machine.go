@@ -97,6 +97,11 @@ func (c *conn) UpsertMachine(ctx context.Context, m proofgrid.Machine) (_ proofg
 			if out, err = r.machine(); err != nil {
 				return err
 			}
+			if _, err := execContext(ctx, tx.w,
+				`INSERT INTO fleet_counts (team_id, machines) VALUES (?, 1)
+				 ON CONFLICT (team_id) DO UPDATE SET machines = fleet_counts.machines + 1`, out.TeamID); err != nil {
+				return fmt.Errorf("storage: count machine: %w", err)
+			}
 			return markStale(ctx, tx, out.ID)
 		case isUniqueViolation(err):
 			return proofgrid.Errorf(proofgrid.ECONFLICT, "machine id %q is already taken", m.ID)
