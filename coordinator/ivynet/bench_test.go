@@ -252,3 +252,70 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// BenchmarkHeartbeatSweep measures one heartbeat sweep of a settled fleet
+// (every machine's first state recorded, as in a coordinator that has been
+// running) against judging every machine with Monitor.Fleet in the same
+// run, which is what a sweep did before it judged only the machines whose
+// state may have changed. PROOFGRID_BENCH_MACHINES and
+// PROOFGRID_BENCH_DIALECT as for BenchmarkClientStatus:
+//
+//	PROOFGRID_BENCH_MACHINES=10000 scripts/testenv.sh go test -run '^$' -bench HeartbeatSweep -benchtime 20x ./coordinator/ivynet/
+func BenchmarkHeartbeatSweep(b *testing.B) {
+	sizes := []int{10000}
+	if v := os.Getenv("PROOFGRID_BENCH_MACHINES"); v != "" {
+		sizes = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n <= 0 {
+				b.Fatalf("PROOFGRID_BENCH_MACHINES=%q is not a list of positive counts", v)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	dialects := []string{storage.DialectSQLite, storage.DialectPostgres}
+	if v := os.Getenv("PROOFGRID_BENCH_DIALECT"); v != "" {
+		dialects = []string{v}
+	}
+	for _, dialect := range dialects {
+		for _, n := range sizes {
+			b.Run(fmt.Sprintf("%s/machines=%d", dialect, n), func(b *testing.B) {
+				ctx := context.Background()
+				env := coordinatortest.Start(b, coordinatortest.Options{Dialect: dialect})
+				env.Token("bench", auth.ModeRead)
+				team, err := env.Coordinator.DB.TeamByName(ctx, "bench")
+				if err != nil {
+					b.Fatal(err)
+				}
+				fillFleet(b, env, team.ID, n)
+				if dialect == storage.DialectPostgres {
+					if _, err := env.Coordinator.DB.SQL().ExecContext(ctx, "VACUUM ANALYZE"); err != nil {
+						b.Fatal(err)
+					}
+				}
+				mon := env.Coordinator.Monitor
+				if _, err := mon.Sweep(ctx, time.Now()); err != nil {
+					b.Fatal(err)
+				}
+				var sweep, full time.Duration
+				for b.Loop() {
+					t0 := time.Now()
+					res, err := mon.Sweep(ctx, time.Now())
+					if err != nil || res.Machines != n {
+						b.Fatalf("sweep = %+v, %v", res, err)
+					}
+					sweep += time.Since(t0)
+					t0 = time.Now()
+					if ms, _, err := mon.Fleet(ctx, 0); err != nil || len(ms) != n {
+						b.Fatalf("fleet: %d machines, %v", len(ms), err)
+					}
+					full += time.Since(t0)
+				}
+				b.ReportMetric(ms(sweep/time.Duration(b.N)), "sweep-ms")
+				b.ReportMetric(ms(full/time.Duration(b.N)), "judge-all-ms")
+				b.ReportMetric(float64(sweep)/float64(full), "ratio")
+				b.ReportMetric(0, "ns/op")
+			})
+		}
+	}
+}
