@@ -40,6 +40,7 @@ const (
 	DefaultShutdownTimeout   = 30 * time.Second
 	DefaultConcurrency       = 1
 	DefaultIdleCheck         = 5 * time.Second
+	DefaultParkAfter         = time.Minute
 )
 
 // Errors that end Run because retrying cannot help; the operator has to
@@ -117,6 +118,14 @@ type Config struct {
 	// coordinator announces them, see queue.WakeHook); the look only
 	// finds what no announcement reached it for, such as retries.
 	IdleCheck time.Duration
+	// ParkAfter is how long the job server may go without a job before it
+	// is parked: its asynq server stops (and leaves asynqmon's server
+	// list), and the agent only listens for wake-ups of its queues and
+	// looks at them every IdleCheck, starting the server again as soon as
+	// there is work. An idle asynq server makes Redis calls every few
+	// seconds (its heartbeat, forwarder and subscription checks); a parked
+	// one none. Default DefaultParkAfter; negative never parks.
+	ParkAfter time.Duration
 	// Collector configures the hardware collectors.
 	Collector collector.Config
 	// Sampler, when set, replaces the collector set built from Collector.
@@ -217,6 +226,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if cfg.ParkAfter == 0 {
+		cfg.ParkAfter = DefaultParkAfter
 	}
 	if cfg.IdleCheck == 0 {
 		cfg.IdleCheck = DefaultIdleCheck

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,29 +27,199 @@ type jobRunner struct {
 	applied bool
 }
 
-// jobServer is a running asynq server with the Redis client it owns and
-// the hook that wakes it when tasks arrive (queue.WakeHook).
+// jobServer is the asynq server of an assignment, with the Redis client it
+// owns and the hook that wakes it when tasks arrive (queue.WakeHook). While
+// parked (see Config.ParkAfter) it has no asynq server: the wake
+// subscription and a look every IdleCheck start one again.
 type jobServer struct {
-	srv    *asynq.Server
+	a      *Agent
 	rdb    redis.UniversalClient
 	wake   *queue.WakeHook
 	listen context.CancelFunc
+	queues []string
+	newSrv func() *asynq.Server
+	mux    *asynq.ServeMux
+
+	mu  sync.Mutex
+	srv *asynq.Server // nil while parked
+
+	stopParker chan struct{}
+	parkerDone chan struct{}
 }
 
 // stop makes the server fetch no new tasks. The hook lets go of a dequeue
 // waiting for a wake-up first: asynq's Stop waits for it.
 func (s *jobServer) stop() {
+	close(s.stopParker)
+	<-s.parkerDone
 	s.wake.Close()
-	s.srv.Stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		s.srv.Stop()
+	}
 }
 
 // shutdown waits for running tasks (see jobRunner.shutdown) and closes
 // the connection.
 func (s *jobServer) shutdown() {
-	s.wake.Close()
-	s.srv.Shutdown()
+	s.mu.Lock()
+	if s.srv != nil {
+		s.srv.Shutdown()
+		s.srv = nil
+	}
+	s.mu.Unlock()
 	s.listen()
 	_ = s.rdb.Close()
+}
+
+// parked reports whether the server is parked.
+func (s *jobServer) parked() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.srv == nil
+}
+
+// runParker parks the server once it has gone ParkAfter without a job and
+// starts it again when work arrives, until stop.
+func (s *jobServer) runParker() {
+	defer close(s.parkerDone)
+	a := s.a
+	if a.cfg.ParkAfter < 0 {
+		<-s.stopParker
+		return
+	}
+	check := min(max(a.cfg.ParkAfter/4, 100*time.Millisecond), 5*time.Second)
+	idleSince, lastJob := time.Now(), a.lastJob.Load()
+	for {
+		if s.parked() {
+			select {
+			case <-s.stopParker:
+				return
+			case <-s.wake.Woken():
+			case <-time.After(parkedLooks * a.cfg.IdleCheck):
+				if !s.due() {
+					continue
+				}
+			}
+			s.unpark()
+			idleSince, lastJob = time.Now(), a.lastJob.Load()
+			continue
+		}
+		select {
+		case <-s.stopParker:
+			return
+		case <-time.After(check):
+		}
+		if a.running.Load() > 0 || a.lastJob.Load() != lastJob {
+			idleSince, lastJob = time.Now(), a.lastJob.Load()
+			continue
+		}
+		if time.Since(idleSince) >= a.cfg.ParkAfter {
+			// Work due but not yet pending (a retry, a scheduled task)
+			// is the forwarder's to move: a parked server has none.
+			if !s.due() {
+				s.park()
+			}
+			idleSince, lastJob = time.Now(), a.lastJob.Load()
+		}
+	}
+}
+
+// parkedLooks is how many IdleCheck a parked server waits between looks
+// at its queues (30 s by default). Announced tasks start it at once; the
+// look finds only what no announcement reached it for (a retry or a
+// scheduled task falling due, a wake-up lost while the subscription
+// reconnected), and costs an idle agent a Redis round trip: looking every
+// IdleCheck was a sixth of a parked agent's CPU.
+const parkedLooks = 6
+
+// park stops the asynq server. A task taken meanwhile finishes first: the
+// server stops taking tasks, and is shut down once none runs.
+func (s *jobServer) park() {
+	s.mu.Lock()
+	srv := s.srv
+	s.mu.Unlock()
+	if srv == nil {
+		return
+	}
+	// A dequeue waiting for a wake-up looks once more and returns, so
+	// that Stop need not wait for IdleCheck.
+	s.wake.Notify()
+	srv.Stop()
+	for s.a.running.Load() > 0 {
+		select {
+		case <-s.stopParker:
+		case <-time.After(100 * time.Millisecond):
+			continue
+		}
+		break
+	}
+	srv.Shutdown()
+	s.mu.Lock()
+	s.srv = nil
+	s.mu.Unlock()
+	// The wake-up sent above may be unused; one a dequeue used while the
+	// server stopped may have announced a task it then did not take:
+	// look instead.
+	select {
+	case <-s.wake.Woken():
+	default:
+	}
+	s.a.log.Info("job server parked: idle", "queues", s.queues, "idle_for", s.a.cfg.ParkAfter)
+	if s.due() {
+		s.unpark()
+	}
+}
+
+// unpark starts an asynq server again; on failure it stays parked and the
+// next look tries again.
+func (s *jobServer) unpark() {
+	srv := s.newSrv()
+	if err := srv.Start(s.mux); err != nil {
+		s.a.log.Warn("cannot start the job server", "error", err)
+		return
+	}
+	s.mu.Lock()
+	s.srv = srv
+	s.mu.Unlock()
+	s.a.log.Info("job server started: work arrived", "queues", s.queues)
+}
+
+// due reports whether there is work for the server: a pending task, or a
+// scheduled or retried one due to run, which a running server's forwarder
+// moves to pending (within asynq's DelayedTaskCheckInterval), so a server
+// does not park while one is due. An error counts as work: the server then
+// runs and reports what is wrong through its health check.
+func (s *jobServer) due() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	now := strconv.FormatInt(time.Now().Unix(), 10)
+	var checks []*redis.IntCmd
+	var due []*redis.StringSliceCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, q := range s.queues {
+			checks = append(checks, p.Exists(ctx, "asynq:{"+q+"}:pending"))
+			for _, set := range []string{"scheduled", "retry"} {
+				due = append(due, p.ZRangeByScore(ctx, "asynq:{"+q+"}:"+set, &redis.ZRangeBy{Min: "-inf", Max: now, Count: 1}))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return true
+	}
+	for _, c := range checks {
+		if c.Val() > 0 {
+			return true
+		}
+	}
+	for _, d := range due {
+		if len(d.Val()) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // apply makes the job server consume what st says, restarting it when the
@@ -129,7 +301,9 @@ func (a *Agent) startJobServer(st machineState) *jobServer {
 	wake := queue.NewWakeHook(st.Queues, a.cfg.IdleCheck)
 	wake.HoldWhile(a.coordinatorDown.Load)
 	rdb.AddHook(wake)
-	srv := asynq.NewServerFromRedisClient(rdb, a.jobServerConfig(queues))
+	cfg := a.jobServerConfig(queues)
+	newSrv := func() *asynq.Server { return asynq.NewServerFromRedisClient(rdb, cfg) }
+	srv := newSrv()
 	mux := asynq.NewServeMux()
 	mux.Use(a.countRunning)
 	a.cfg.Handlers(mux, a)
@@ -144,7 +318,10 @@ func (a *Agent) startJobServer(st machineState) *jobServer {
 	a.jobWake.Store(wake)
 	a.setCondition("jobs", "")
 	a.log.Info("consuming jobs", "queues", st.Queues, "redis_url", redactURL(redisURL), "concurrency", a.cfg.Concurrency)
-	return &jobServer{srv: srv, rdb: rdb, wake: wake, listen: cancel}
+	s := &jobServer{a: a, srv: srv, rdb: rdb, wake: wake, listen: cancel, queues: st.Queues, newSrv: newSrv, mux: mux,
+		stopParker: make(chan struct{}), parkerDone: make(chan struct{})}
+	go s.runParker()
+	return s
 }
 
 // jobJanitorInterval is how often the job server deletes completed tasks
@@ -170,6 +347,9 @@ func (a *Agent) jobServerConfig(queues map[string]int) asynq.Config {
 		// outage must not use up the task's retries.
 		IsFailure: func(err error) bool { return !client.Unreachable(err) },
 		Logger:    asynqLogger{a.log.With("component", "asynq")},
+		// asynq's start and shutdown lines at info would repeat with
+		// every park; the agent logs those itself.
+		LogLevel: asynq.WarnLevel,
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			id, _ := asynq.GetTaskID(ctx)
 			a.log.Warn("job failed", "type", t.Type(), "task_id", id, "error", err)

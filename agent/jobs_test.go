@@ -3,6 +3,8 @@ package agent
 import (
 	"context"
 	"fmt"
+	"github.com/proofgrid/proofgrid/queue"
+	"github.com/redis/go-redis/v9"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -304,4 +306,84 @@ func TestJobServerConfigIdleCost(t *testing.T) {
 	if cfg.Concurrency != DefaultConcurrency || cfg.Queues["prove.cluster-7"] != 1 || cfg.HealthCheckFunc == nil || cfg.ErrorHandler == nil {
 		t.Errorf("config = %+v, want the agent's concurrency, queues and handlers", cfg)
 	}
+}
+
+// serving reports whether an asynq server consumes queue.
+func serving(t *testing.T, in *asynq.Inspector, queue string) bool {
+	t.Helper()
+	servers, err := in.Servers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range servers {
+		if _, ok := s.Queues[queue]; ok && s.Status == "active" {
+			return true
+		}
+	}
+	return false
+}
+
+// TestIdleJobServerParks checks that a job server idle for ParkAfter stops
+// its asynq server, that work of every kind starts it again (a task
+// announced on the wake channel, one enqueued without an announcement, a
+// scheduled one falling due), and that a running job keeps it from
+// parking.
+func TestIdleJobServerParks(t *testing.T) {
+	redisURL, opt := testRedis(t)
+	coord, ts := newCoordinator(t)
+	coord.redisURL = redisURL
+	var logs logBuffer
+	h := &handlerLog{release: make(chan struct{})}
+	cfg := testConfig(t, ts.URL, t.TempDir(), &logs)
+	cfg.Role = proofgrid.RoleAVS
+	cfg.Handlers = h.register
+	cfg.ParkAfter = 300 * time.Millisecond
+	cfg.IdleCheck = 200 * time.Millisecond
+	s := start(t, cfg)
+	defer s.stop(t)
+	waitFor(t, "enrolment", func() bool { return s.a.MachineID() != "" })
+	q := "avs.machine-" + s.a.MachineID()
+	dropQueues(t, opt, q)
+	in := asynq.NewInspector(opt)
+	defer in.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: opt.(asynq.RedisClientOpt).Addr, DB: opt.(asynq.RedisClientOpt).DB})
+	defer rdb.Close()
+
+	waitFor(t, "the server to run", func() bool { return serving(t, in, q) })
+	waitFor(t, "the idle server to park", func() bool { return !serving(t, in, q) })
+
+	// Announced: the wake-up starts it.
+	enqueue(t, opt, q, "announced")
+	if err := queue.Wake(context.Background(), rdb, q); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the announced task", func() bool { return h.saw("announced") })
+	waitFor(t, "parking again", func() bool { return !serving(t, in, q) })
+
+	// Not announced: the next look finds it.
+	enqueue(t, opt, q, "unannounced")
+	waitFor(t, "the unannounced task", func() bool { return h.saw("unannounced") })
+	waitFor(t, "parking again", func() bool { return !serving(t, in, q) })
+
+	// Scheduled: found once due, as a running server's forwarder would.
+	c := asynq.NewClient(opt)
+	defer c.Close()
+	if _, err := c.Enqueue(asynq.NewTask("test:echo", []byte("scheduled")), asynq.Queue(q), asynq.ProcessIn(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the scheduled task", func() bool { return h.saw("scheduled") })
+
+	// A running job keeps the server up well past ParkAfter.
+	enqueue(t, opt, q, "block")
+	if err := queue.Wake(context.Background(), rdb, q); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a running job", func() bool { return s.a.RunningJobs() == 1 })
+	time.Sleep(4 * cfg.ParkAfter)
+	if !serving(t, in, q) {
+		t.Fatal("the server parked while a job ran")
+	}
+	close(h.release)
+	waitFor(t, "the blocked job", func() bool { return h.saw("block") })
+	waitFor(t, "parking after it", func() bool { return !serving(t, in, q) })
 }

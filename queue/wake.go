@@ -114,6 +114,10 @@ func (h *WakeHook) Notify() {
 	}
 }
 
+// Woken delivers the wake-ups no dequeue is waiting for: a parked server
+// (one stopped while idle) waits here to start again.
+func (h *WakeHook) Woken() <-chan struct{} { return h.wake }
+
 // Close stops waiting: dequeues return at once from then on, so the server
 // can shut down without waiting for MaxWait.
 func (h *WakeHook) Close() { h.once.Do(func() { close(h.stop) }) }

@@ -9,7 +9,10 @@
 # heartbeats; a prover agent also runs its asynq server on its cluster's
 # queue, which stays empty. AGENT_BIN (default bin/agent, built here)
 # measures another agent binary, e.g. an older build, against the same
-# coordinator.
+# coordinator. The prover is measured once its idle job server has parked
+# (PARK_AFTER, default 10s, passed as --park-after; PARK_AFTER=-1s keeps the
+# asynq server running, as an agent before parking did; PARK_AFTER= passes
+# no flag and waits for no parking, for an older binary).
 # Starts its own redis-server and coordinator (SQLite) on loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +22,7 @@ INTERVALS=("$@")
 [ $# -eq 0 ] && INTERVALS=(15s 1s)
 read -r -a ROLES <<<"${ROLES:-avs prover}"
 AGENT_BIN=${AGENT_BIN:-bin/agent}
+PARK_AFTER=${PARK_AFTER-10s}
 
 make --no-print-directory build >/dev/null
 tmp=$(mktemp -d)
@@ -54,6 +58,7 @@ for role in "${ROLES[@]}"; do
 			uuid=$(curl -fsS -H "Authorization: Bearer $token" "$url/api/v0/clusters" |
 				python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["uuid"])')
 			args+=(--cluster "$uuid")
+			[ -n "$PARK_AFTER" ] && args+=(--park-after "$PARK_AFTER")
 		fi
 		PROOFGRID_AGENT_TOKEN="$token" "$AGENT_BIN" "${args[@]}" >"$tmp/agent.log" 2>&1 &
 		apid=$!
@@ -72,6 +77,16 @@ for role in "${ROLES[@]}"; do
 				echo "agent-footprint: the prover agent is not consuming its queue; see its log:" >&2
 				cat "$tmp/agent.log" >&2
 				exit 1
+			fi
+			# An idle prover parks its job server after --park-after; its
+			# idle cost is measured parked (PARK_AFTER=-1s: never parks).
+			if [ -n "$PARK_AFTER" ] && [[ $PARK_AFTER != -* ]]; then
+				for _ in $(seq 120); do consuming || break; sleep 1; done
+				if consuming; then
+					echo "agent-footprint: the idle prover did not park its job server; see its log:" >&2
+					cat "$tmp/agent.log" >&2
+					exit 1
+				fi
 			fi
 		fi
 		read -r -a st </proc/$apid/stat

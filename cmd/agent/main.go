@@ -122,6 +122,8 @@ func parseRun(args []string, getenv func(string) string, stderr io.Writer) (runC
 		"how long shutdown waits for running jobs before requeueing them; default 30s", "PROOFGRID_AGENT_SHUTDOWN_TIMEOUT")
 	s.Duration(&c.IdleCheck, "idle-check", 0,
 		"longest an idle agent goes without looking at its queues; new tasks wake it at once; default 5s", "PROOFGRID_AGENT_IDLE_CHECK")
+	s.Duration(&c.ParkAfter, "park-after", 0,
+		"stop the idle job server after this long without a job, until work arrives; default 1m, negative never", "PROOFGRID_AGENT_PARK_AFTER")
 	rc.prover.bind(s)
 	rc.avs.bind(s)
 	rc.verifier.bind(s)

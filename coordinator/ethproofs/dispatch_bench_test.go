@@ -18,7 +18,9 @@ import (
 // each time, with one demo agent. It reports the median, p90 and worst
 // wait. The path: the block's transaction writes the prove:block outbox
 // row, the relay enqueues it and announces it on the queue's wake channel,
-// the agent's dequeue returns it, and the agent reports queued.
+// the agent's dequeue returns it, and the agent reports queued. With
+// PROOFGRID_BENCH_PARK_AFTER shorter than the gap (e.g. 200ms) the agent's
+// job server is parked when each block comes, and starts to take it.
 //
 //	scripts/testenv.sh go test -run '^$' -bench Dispatch -benchtime 40x ./coordinator/ethproofs/
 func BenchmarkDispatch(b *testing.B) {
@@ -29,6 +31,14 @@ func BenchmarkDispatch(b *testing.B) {
 			b.Fatal(err)
 		}
 		gap = d
+	}
+	if s := os.Getenv("PROOFGRID_BENCH_PARK_AFTER"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		agentParkAfter = d
+		defer func() { agentParkAfter = 0 }()
 	}
 	env, c := benchCoordinator(b)
 	write := env.Token("bench", "write")

@@ -57,6 +57,10 @@ func (r *runningAgent) stop(tb testing.TB) {
 	}
 }
 
+// agentParkAfter is the agents' Config.ParkAfter (0: the default);
+// BenchmarkDispatch sets it from PROOFGRID_BENCH_PARK_AFTER.
+var agentParkAfter time.Duration
+
 func startAgent(tb testing.TB, env *coordinatortest.Env, token, name, clusterUUID string, backend prover.Backend, concurrency int) *runningAgent {
 	tb.Helper()
 	a, err := agent.New(agent.Config{
@@ -68,6 +72,7 @@ func startAgent(tb testing.TB, env *coordinatortest.Env, token, name, clusterUUI
 		StateDir:        tb.TempDir(),
 		Concurrency:     concurrency,
 		ShutdownTimeout: 200 * time.Millisecond,
+		ParkAfter:       agentParkAfter,
 		Sampler:         staticSampler{},
 		Handlers:        prover.Register(prover.Config{ClusterID: clusterUUID, Backend: backend, Logger: quietLogger()}),
 		Logger:          quietLogger(),
