@@ -44,13 +44,14 @@ type jobServer struct {
 	srv *asynq.Server // nil while parked
 
 	stopParker chan struct{}
+	stopOnce   sync.Once
 	parkerDone chan struct{}
 }
 
 // stop makes the server fetch no new tasks. The hook lets go of a dequeue
 // waiting for a wake-up first: asynq's Stop waits for it.
 func (s *jobServer) stop() {
-	close(s.stopParker)
+	s.stopOnce.Do(func() { close(s.stopParker) })
 	<-s.parkerDone
 	s.wake.Close()
 	s.mu.Lock()
