@@ -37,7 +37,19 @@ import (
 //	scripts/testenv.sh go test -run '^$' -bench ClientStatus -benchtime 200x ./coordinator/ivynet/
 //	PROOFGRID_BENCH_MACHINES=1000,10000,100000 scripts/testenv.sh go test -run '^$' -bench ClientStatus -benchtime 50x -timeout 60m ./coordinator/ivynet/
 func BenchmarkClientStatus(b *testing.B) {
-	sizes := []int{10000}
+	sizes, dialects := benchFleets(b)
+	for _, dialect := range dialects {
+		for _, n := range sizes {
+			b.Run(fmt.Sprintf("%s/machines=%d", dialect, n), func(b *testing.B) { benchStatus(b, dialect, n) })
+		}
+	}
+}
+
+// benchFleets returns the fleet sizes (PROOFGRID_BENCH_MACHINES, a
+// comma-separated list, default 10000) and databases
+// (PROOFGRID_BENCH_DIALECT, default both) a fleet benchmark runs.
+func benchFleets(b *testing.B) (sizes []int, dialects []string) {
+	sizes = []int{10000}
 	if v := os.Getenv("PROOFGRID_BENCH_MACHINES"); v != "" {
 		sizes = nil
 		for _, f := range strings.Split(v, ",") {
@@ -48,15 +60,11 @@ func BenchmarkClientStatus(b *testing.B) {
 			sizes = append(sizes, n)
 		}
 	}
-	dialects := []string{storage.DialectSQLite, storage.DialectPostgres}
+	dialects = []string{storage.DialectSQLite, storage.DialectPostgres}
 	if v := os.Getenv("PROOFGRID_BENCH_DIALECT"); v != "" {
 		dialects = []string{v}
 	}
-	for _, dialect := range dialects {
-		for _, n := range sizes {
-			b.Run(fmt.Sprintf("%s/machines=%d", dialect, n), func(b *testing.B) { benchStatus(b, dialect, n) })
-		}
-	}
+	return sizes, dialects
 }
 
 func benchStatus(b *testing.B, dialect string, n int) {
@@ -262,21 +270,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 //
 //	PROOFGRID_BENCH_MACHINES=10000 scripts/testenv.sh go test -run '^$' -bench HeartbeatSweep -benchtime 20x ./coordinator/ivynet/
 func BenchmarkHeartbeatSweep(b *testing.B) {
-	sizes := []int{10000}
-	if v := os.Getenv("PROOFGRID_BENCH_MACHINES"); v != "" {
-		sizes = nil
-		for _, f := range strings.Split(v, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || n <= 0 {
-				b.Fatalf("PROOFGRID_BENCH_MACHINES=%q is not a list of positive counts", v)
-			}
-			sizes = append(sizes, n)
-		}
-	}
-	dialects := []string{storage.DialectSQLite, storage.DialectPostgres}
-	if v := os.Getenv("PROOFGRID_BENCH_DIALECT"); v != "" {
-		dialects = []string{v}
-	}
+	sizes, dialects := benchFleets(b)
 	for _, dialect := range dialects {
 		for _, n := range sizes {
 			b.Run(fmt.Sprintf("%s/machines=%d", dialect, n), func(b *testing.B) {
