@@ -34,6 +34,19 @@ func historyLen(t *testing.T, db *storage.DB, machineID string) int {
 	return len(points)
 }
 
+// holdBatcher makes b's goroutine wait inside a transaction until release
+// is closed, so that the writes queued meanwhile form the next batch.
+func holdBatcher(ctx context.Context, b *storage.Batcher) (release chan struct{}) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	go b.Do(ctx, "", storage.WriteFunc(func(context.Context, *storage.Tx) error {
+		close(entered)
+		<-release
+		return nil
+	}))
+	<-entered
+	return release
+}
+
 // waitQueued waits until n writes wait for b's next transaction.
 func waitQueued(t *testing.T, b *storage.Batcher, n int) {
 	t.Helper()
@@ -168,13 +181,7 @@ func TestBatcherBadWriteFailsAlone(t *testing.T) {
 		b := storage.NewSerialBatcher(db)
 		defer b.Close()
 
-		entered, release := make(chan struct{}), make(chan struct{})
-		go b.Do(ctx, "", storage.WriteFunc(func(context.Context, *storage.Tx) error {
-			close(entered)
-			<-release
-			return nil
-		}))
-		<-entered
+		release := holdBatcher(ctx, b)
 
 		const good = 6
 		type result struct {
@@ -227,13 +234,7 @@ func TestBatcherCloseDrains(t *testing.T) {
 		m := mustMachine(t, db, team.ID, "m-1", "gpu-1")
 		b := storage.NewSerialBatcher(db)
 
-		entered, release := make(chan struct{}), make(chan struct{})
-		go b.Do(ctx, "", storage.WriteFunc(func(context.Context, *storage.Tx) error {
-			close(entered)
-			<-release
-			return nil
-		}))
-		<-entered
+		release := holdBatcher(ctx, b)
 		const k = 5
 		done := make(chan error, k)
 		for i := range k {
@@ -408,13 +409,7 @@ func TestPipelinedHeartbeatsStoreWhatOneByOneDoes(t *testing.T) {
 			}
 			// The batched team's round is one batch, queued behind a
 			// write that holds the batcher.
-			entered, release := make(chan struct{}), make(chan struct{})
-			go b.Do(ctx, "", storage.WriteFunc(func(context.Context, *storage.Tx) error {
-				close(entered)
-				<-release
-				return nil
-			}))
-			<-entered
+			release := holdBatcher(ctx, b)
 			done := make(chan error, len(round)*machines)
 			queued := 0
 			for _, n := range round {
