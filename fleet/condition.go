@@ -223,18 +223,7 @@ func verdictAt(r storage.ConditionRow, now time.Time) Verdict {
 		v.Erroring = r.Flags&flagErroring != 0
 		v.Idle = r.IdleAt != nil && now.After(*r.IdleAt)
 	}
-	switch {
-	case v.Offline:
-		v.State = StateOffline
-	case v.Erroring:
-		v.State = StateErroring
-	case v.Updateable:
-		v.State = StateUpdateable
-	case v.Idle:
-		v.State = StateIdle
-	default:
-		v.State = StateHealthy
-	}
+	v.State = stateOf(v.Offline, v.Erroring, v.Updateable, v.Idle)
 	return v
 }
 

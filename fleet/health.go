@@ -307,19 +307,26 @@ func Assess(in Input, now time.Time, rules Rules, cat *Catalogue) Health {
 		}
 	}
 
-	switch {
-	case h.Offline:
-		h.State = StateOffline
-	case h.Erroring:
-		h.State = StateErroring
-	case h.Updateable:
-		h.State = StateUpdateable
-	case h.Idle:
-		h.State = StateIdle
-	default:
-		h.State = StateHealthy
-	}
+	h.State = stateOf(h.Offline, h.Erroring, h.Updateable, h.Idle)
 	return h
+}
+
+// stateOf names the state of a machine with these conditions: the first
+// that holds of offline, erroring, updateable and idle, else healthy.
+// Assess and the stored judgements (verdictAt) share it.
+func stateOf(offline, erroring, updateable, idle bool) string {
+	switch {
+	case offline:
+		return StateOffline
+	case erroring:
+		return StateErroring
+	case updateable:
+		return StateUpdateable
+	case idle:
+		return StateIdle
+	default:
+		return StateHealthy
+	}
 }
 
 // activeSince is when the machine was last active, which the idle window
