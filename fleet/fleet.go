@@ -283,7 +283,7 @@ func (s *Service) Heartbeat(ctx context.Context, machineID string, hb proofgrid.
 	}
 	// Concurrent heartbeats share one transaction; Do returns once ours
 	// committed, so the agent is acknowledged only for a stored heartbeat.
-	if err := s.heartbeats.Do(ctx, machineID, write); err != nil {
+	if err := s.heartbeats.Do(ctx, write); err != nil {
 		if proofgrid.ErrorCode(err) == proofgrid.ENOTFOUND {
 			// Its row is gone (deleted by hand): so is its cached key.
 			s.keys.Delete(machineID)

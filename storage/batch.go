@@ -2,20 +2,10 @@ package storage
 
 import (
 	"context"
-	"hash/fnv"
 	"sync"
 
 	"github.com/proofgrid/proofgrid"
 )
-
-// postgresParallelBatches is how many transactions of one Batcher may be
-// in flight on PostgreSQL. Four paid off while a heartbeat cost a few
-// round trips of its own; with a batch of heartbeats pipelined in two, one
-// at a time forms bigger batches and did best (ratio of heartbeats to
-// /health 0.094-0.105 with one, 0.096-0.097 with two, 0.081-0.089 with
-// four, in alternating runs of BenchmarkHeartbeats). Other writes may
-// still want more.
-const postgresParallelBatches = 1
 
 // DefaultBatchSize is how many writes a Batcher commits in one transaction
 // at most when NewBatcher is given no size.
@@ -23,14 +13,21 @@ const DefaultBatchSize = 128
 
 // Batcher commits concurrent small writes together (group commit): each
 // caller hands Do one Write, run inside a transaction, and one goroutine
-// commits every write waiting at that moment in one transaction (or
-// postgresParallelBatches of them side by side). On PostgreSQL a batch
-// made only of heartbeats (HeartbeatWrite) is pipelined: two round trips
-// for the whole batch (pipelineHeartbeats).
+// commits every write waiting at that moment in one transaction. On
+// PostgreSQL a batch made only of heartbeats (HeartbeatWrite) is
+// pipelined: two round trips for the whole batch (pipelineHeartbeats).
 // A lone write is committed at once, without waiting for company; under
 // load, the writes that arrive while one transaction commits form the
 // next. That saves a BEGIN and COMMIT per write, and on SQLite, whose one
 // writer connection serialises every transaction, the queueing for it.
+//
+// One transaction is in flight at a time, on both databases, so writes
+// commit in the order they came and two batches never lock each other's
+// rows. PostgreSQL once ran four side by side, sharded by machine, while a
+// heartbeat cost a few round trips of its own; pipelined, one at a time
+// forms bigger batches and did best (ratio of heartbeats to /health
+// 0.094-0.105 with one, 0.096-0.097 with two, 0.081-0.089 with four, in
+// alternating runs of BenchmarkHeartbeats).
 //
 // Do returns only after the transaction holding its write committed (or
 // failed), so an acknowledgement built on a nil error is durable. When a
@@ -39,27 +36,17 @@ const DefaultBatchSize = 128
 // A write may therefore run twice (once in the failed batch, which is
 // rolled back): it must not have effects outside the transaction.
 //
-// The goroutines exist only while writes are waiting, so an idle Batcher
+// The goroutine exists only while writes are waiting, so an idle Batcher
 // holds nothing; Close refuses new writes and waits for those accepted.
 type Batcher struct {
 	db  *DB
 	max int
-	// shards are independent queues, each committed by at most one
-	// goroutine: one on SQLite, which has one writer anyway, and
-	// postgresParallelBatches on PostgreSQL. A key always maps to the same shard, so two transactions in
-	// flight never write rows of the same key: they cannot deadlock on
-	// them, and one key's writes commit in the order they came.
-	shards []shard
 
 	mu      sync.Mutex
-	running int // goroutines committing batches
-	closed  bool
-	idle    *sync.Cond // signalled when a goroutine exits
-}
-
-type shard struct {
 	queue   []*batchItem
-	running bool
+	running bool // a goroutine is committing batches
+	closed  bool
+	idle    *sync.Cond // signalled when the goroutine exits
 }
 
 type batchItem struct {
@@ -85,40 +72,26 @@ func NewBatcher(db *DB, size int) *Batcher {
 	if size <= 0 {
 		size = DefaultBatchSize
 	}
-	par := 1
-	if db.Dialect() == DialectPostgres {
-		par = postgresParallelBatches
-	}
-	b := &Batcher{db: db, max: size, shards: make([]shard, par)}
+	b := &Batcher{db: db, max: size}
 	b.idle = sync.NewCond(&b.mu)
 	return b
 }
 
 // Do runs write in a transaction shared with other concurrent writes and
-// returns its error once that transaction has committed or failed. key
-// names what write locks (a machine id): writes of one key never run in
-// concurrent transactions. If ctx ends first Do returns ctx's error, and
-// the write may still be committed. After Close it fails with
-// EUNAVAILABLE.
-func (b *Batcher) Do(ctx context.Context, key string, write Write) error {
+// returns its error once that transaction has committed or failed. If ctx
+// ends first Do returns ctx's error, and the write may still be committed.
+// After Close it fails with EUNAVAILABLE.
+func (b *Batcher) Do(ctx context.Context, write Write) error {
 	it := &batchItem{write: write, done: make(chan error, 1)}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
 		return proofgrid.Errorf(proofgrid.EUNAVAILABLE, "storage: shutting down")
 	}
-	i := 0
-	if len(b.shards) > 1 {
-		h := fnv.New32a()
-		h.Write([]byte(key))
-		i = int(h.Sum32() % uint32(len(b.shards)))
-	}
-	sh := &b.shards[i]
-	sh.queue = append(sh.queue, it)
-	if !sh.running {
-		sh.running = true
-		b.running++
-		go b.run(sh)
+	b.queue = append(b.queue, it)
+	if !b.running {
+		b.running = true
+		go b.run()
 	}
 	b.mu.Unlock()
 	select {
@@ -134,29 +107,28 @@ func (b *Batcher) Do(ctx context.Context, key string, write Write) error {
 func (b *Batcher) Close() {
 	b.mu.Lock()
 	b.closed = true
-	for b.running > 0 {
+	for b.running {
 		b.idle.Wait()
 	}
 	b.mu.Unlock()
 }
 
-// run commits sh's batches until none is waiting.
-func (b *Batcher) run(sh *shard) {
+// run commits the queue's batches until none is waiting.
+func (b *Batcher) run() {
 	for {
 		b.mu.Lock()
-		if len(sh.queue) == 0 {
-			sh.running = false
-			b.running--
+		if len(b.queue) == 0 {
+			b.running = false
 			b.idle.Broadcast()
 			b.mu.Unlock()
 			return
 		}
-		n := min(len(sh.queue), b.max)
-		batch := sh.queue[:n:n]
-		if n == len(sh.queue) {
-			sh.queue = nil
+		n := min(len(b.queue), b.max)
+		batch := b.queue[:n:n]
+		if n == len(b.queue) {
+			b.queue = nil
 		} else {
-			sh.queue = append([]*batchItem(nil), sh.queue[n:]...)
+			b.queue = append([]*batchItem(nil), b.queue[n:]...)
 		}
 		b.mu.Unlock()
 		b.commit(batch)
@@ -171,8 +143,8 @@ func (b *Batcher) commit(batch []*batchItem) {
 	// than a few per heartbeat; what that path does not handle (a late
 	// heartbeat, an unknown machine, any error) falls through to the
 	// general path, which writes it as if the fast path never ran.
-	if ws, ok := heartbeatWrites(batch); ok && b.db.dialect == DialectPostgres {
-		if err := b.db.pipelineHeartbeats(ctx, ws); err == nil {
+	if b.db.dialect == DialectPostgres {
+		if ws, ok := heartbeatWrites(batch); ok && b.db.pipelineHeartbeats(ctx, ws) == nil {
 			for _, it := range batch {
 				it.done <- nil
 			}

@@ -38,7 +38,7 @@ func historyLen(t *testing.T, db *storage.DB, machineID string) int {
 // is closed, so that the writes queued meanwhile form the next batch.
 func holdBatcher(ctx context.Context, b *storage.Batcher) (release chan struct{}) {
 	entered, release := make(chan struct{}), make(chan struct{})
-	go b.Do(ctx, "", storage.WriteFunc(func(context.Context, *storage.Tx) error {
+	go b.Do(ctx, storage.WriteFunc(func(context.Context, *storage.Tx) error {
 		close(entered)
 		<-release
 		return nil
@@ -74,7 +74,7 @@ func TestBatcherStoresConcurrentHeartbeats(t *testing.T) {
 			wg.Go(func() {
 				for i := range each {
 					n := g*each + i
-					if err := b.Do(ctx, ms[g%machines].ID, observedWrite(t, ms[g%machines].ID, n)); err != nil {
+					if err := b.Do(ctx, observedWrite(t, ms[g%machines].ID, n)); err != nil {
 						t.Errorf("heartbeat %d: %v", n, err)
 					}
 				}
@@ -108,14 +108,14 @@ func TestBatcherOneTransactionAckAfterCommit(t *testing.T) {
 		ctx := context.Background()
 		team := mustTeam(t, db, "alpha")
 		m := mustMachine(t, db, team.ID, "m-1", "gpu-1")
-		b := storage.NewSerialBatcher(db)
+		b := storage.NewBatcher(db, 0)
 		defer b.Close()
 
 		entered, release := make(chan struct{}), make(chan struct{})
 		first := observedWrite(t, m.ID, 0)
 		firstDone := make(chan error, 1)
 		go func() {
-			firstDone <- b.Do(ctx, m.ID, storage.WriteFunc(func(ctx context.Context, tx *storage.Tx) error {
+			firstDone <- b.Do(ctx, storage.WriteFunc(func(ctx context.Context, tx *storage.Tx) error {
 				if err := first.Apply(ctx, tx); err != nil {
 					return err
 				}
@@ -133,7 +133,7 @@ func TestBatcherOneTransactionAckAfterCommit(t *testing.T) {
 		for i := 1; i <= k; i++ {
 			write := observedWrite(t, m.ID, i)
 			go func() {
-				done <- b.Do(ctx, m.ID, storage.WriteFunc(func(ctx context.Context, tx *storage.Tx) error {
+				done <- b.Do(ctx, storage.WriteFunc(func(ctx context.Context, tx *storage.Tx) error {
 					mu.Lock()
 					txs[tx]++
 					mu.Unlock()
@@ -178,7 +178,7 @@ func TestBatcherBadWriteFailsAlone(t *testing.T) {
 		ctx := context.Background()
 		team := mustTeam(t, db, "alpha")
 		m := mustMachine(t, db, team.ID, "m-1", "gpu-1")
-		b := storage.NewSerialBatcher(db)
+		b := storage.NewBatcher(db, 0)
 		defer b.Close()
 
 		release := holdBatcher(ctx, b)
@@ -190,7 +190,7 @@ func TestBatcherBadWriteFailsAlone(t *testing.T) {
 		}
 		results := make(chan result, good+2)
 		do := func(name string, write storage.Write) {
-			go func() { results <- result{name, b.Do(ctx, name, write)} }()
+			go func() { results <- result{name, b.Do(ctx, write)} }()
 		}
 		for i := range good {
 			do(fmt.Sprintf("good %d", i), observedWrite(t, m.ID, i))
@@ -232,14 +232,14 @@ func TestBatcherCloseDrains(t *testing.T) {
 		ctx := context.Background()
 		team := mustTeam(t, db, "alpha")
 		m := mustMachine(t, db, team.ID, "m-1", "gpu-1")
-		b := storage.NewSerialBatcher(db)
+		b := storage.NewBatcher(db, 0)
 
 		release := holdBatcher(ctx, b)
 		const k = 5
 		done := make(chan error, k)
 		for i := range k {
 			write := observedWrite(t, m.ID, i)
-			go func() { done <- b.Do(ctx, m.ID, write) }()
+			go func() { done <- b.Do(ctx, write) }()
 		}
 		waitQueued(t, b, k)
 
@@ -260,7 +260,7 @@ func TestBatcherCloseDrains(t *testing.T) {
 				t.Errorf("queued heartbeat: %v", err)
 			}
 		}
-		wantCode(t, b.Do(ctx, m.ID, observedWrite(t, m.ID, 100)), proofgrid.EUNAVAILABLE)
+		wantCode(t, b.Do(ctx, observedWrite(t, m.ID, 100)), proofgrid.EUNAVAILABLE)
 	})
 }
 
@@ -396,7 +396,7 @@ func TestPipelinedHeartbeatsStoreWhatOneByOneDoes(t *testing.T) {
 			}
 			return n
 		}
-		b := storage.NewSerialBatcher(db)
+		b := storage.NewBatcher(db, 0)
 		defer b.Close()
 		for r, round := range rounds {
 			for i := range machines {
@@ -415,7 +415,7 @@ func TestPipelinedHeartbeatsStoreWhatOneByOneDoes(t *testing.T) {
 			for _, n := range round {
 				for i := range machines {
 					w := write(ids[1][i], i, number(i, n))
-					go func() { done <- b.Do(ctx, ids[1][i], w) }()
+					go func() { done <- b.Do(ctx, w) }()
 					queued++
 					// Keep each machine's heartbeats in order.
 					waitQueued(t, b, queued)

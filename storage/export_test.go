@@ -18,19 +18,7 @@ func SQLTx(t *Tx) *sqlx.Tx { return t.sqlTx }
 func (b *Batcher) Queued() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	n := 0
-	for _, sh := range b.shards {
-		n += len(sh.queue)
-	}
-	return n
-}
-
-// NewSerialBatcher returns a Batcher with one transaction in flight on
-// either dialect, so that tests can tell which writes share one.
-func NewSerialBatcher(db *DB) *Batcher {
-	b := NewBatcher(db, 0)
-	b.shards = b.shards[:1]
-	return b
+	return len(b.queue)
 }
 
 // PipelinedBatches counts the heartbeat batches db wrote through
