@@ -41,6 +41,9 @@ const (
 	DefaultConcurrency       = 1
 	DefaultIdleCheck         = 5 * time.Second
 	DefaultParkAfter         = time.Minute
+	// minParkAfter is the shortest ParkAfter: the job server is checked
+	// for idleness no more often than this.
+	minParkAfter = 100 * time.Millisecond
 )
 
 // Errors that end Run because retrying cannot help; the operator has to
@@ -207,6 +210,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.HeartbeatInterval < 0 || cfg.Concurrency < 0 || cfg.ShutdownTimeout < 0 || cfg.IdleCheck < 0 {
 		return nil, errors.New("agent: heartbeat interval, concurrency, shutdown timeout and idle check must not be negative")
+	}
+	if cfg.ParkAfter > 0 && cfg.ParkAfter < minParkAfter {
+		return nil, fmt.Errorf("agent: park-after %s is too short to tell an idle job server: use at least %s, or a negative value never to park", cfg.ParkAfter, minParkAfter)
 	}
 	if cfg.Name == "" {
 		h, err := os.Hostname()

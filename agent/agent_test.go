@@ -101,6 +101,7 @@ func TestNewValidates(t *testing.T) {
 		"bad redis":         func(c *Config) { c.RedisURL = "http://redis" },
 		"negative interval": func(c *Config) { c.HeartbeatInterval = -time.Second },
 		"negative workers":  func(c *Config) { c.Concurrency = -1 },
+		"tiny park-after":   func(c *Config) { c.ParkAfter = time.Millisecond },
 	}
 	for name, mutate := range bad {
 		cfg := good
@@ -116,7 +117,8 @@ func TestNewValidates(t *testing.T) {
 	host, _ := os.Hostname()
 	c := a.cfg
 	if c.Name != host || c.StateDir != DefaultStateDir || c.HeartbeatInterval != DefaultHeartbeatInterval ||
-		c.Concurrency != 1 || c.ShutdownTimeout != DefaultShutdownTimeout || c.Version != "dev" || c.Now == nil || c.Logger == nil {
+		c.Concurrency != 1 || c.ShutdownTimeout != DefaultShutdownTimeout || c.ParkAfter != DefaultParkAfter ||
+		c.Version != "dev" || c.Now == nil || c.Logger == nil {
 		t.Errorf("defaults not applied: %+v", c)
 	}
 	if _, err := New(Config{CoordinatorURL: "http://x", Token: "t", Role: proofgrid.RoleProver, RedisURL: "redis://:pw@r:6379/3"}); err != nil {
