@@ -183,7 +183,12 @@ func (m *Monitor) Sweep(ctx context.Context, now time.Time) (SweepResult, error)
 	if _, err := m.db.RepairFleetCounts(ctx); err != nil {
 		return SweepResult{}, err
 	}
-	unrecorded, machines, err := m.db.MachinesWithoutHealthState(ctx)
+	count, err := m.db.CountFleet(ctx, 0)
+	if err != nil {
+		return SweepResult{}, err
+	}
+	machines := count.Machines
+	unrecorded, err := m.db.MachinesWithoutHealthState(ctx, machines)
 	if err != nil {
 		return SweepResult{}, err
 	}

@@ -571,25 +571,24 @@ func (c *conn) HealthStatesOtherThan(ctx context.Context, state string) (map[str
 }
 
 // MachinesWithoutHealthState returns the ids of the machines that have no
-// recorded health state (enrolled since the last sweep) and how many
-// machines there are. Comparing two counts keeps the common case, none,
-// cheap.
-func (c *conn) MachinesWithoutHealthState(ctx context.Context) (ids []string, machines int, _ error) {
+// recorded health state (enrolled since the last sweep), given how many
+// machines there are (CountFleet): comparing that with the count of
+// recorded states keeps the common case, none, to one count.
+func (c *conn) MachinesWithoutHealthState(ctx context.Context, machines int) ([]string, error) {
 	var recorded int
-	err := c.r.QueryRowxContext(ctx, `SELECT (SELECT COUNT(*) FROM machines), (SELECT COUNT(*) FROM machine_health)`).
-		Scan(&machines, &recorded)
-	if err != nil {
-		return nil, 0, fmt.Errorf("storage: count health states: %w", err)
+	if err := getContext(ctx, c.r, &recorded, `SELECT COUNT(*) FROM machine_health`); err != nil {
+		return nil, fmt.Errorf("storage: count health states: %w", err)
 	}
 	if machines == recorded {
-		return nil, machines, nil
+		return nil, nil
 	}
-	err = selectContext(ctx, c.r, &ids,
+	var ids []string
+	err := selectContext(ctx, c.r, &ids,
 		`SELECT id FROM machines m WHERE NOT EXISTS (SELECT 1 FROM machine_health h WHERE h.machine_id = m.id)`)
 	if err != nil {
-		return nil, 0, fmt.Errorf("storage: machines without health state: %w", err)
+		return nil, fmt.Errorf("storage: machines without health state: %w", err)
 	}
-	return ids, machines, nil
+	return ids, nil
 }
 
 // HealthChange moves a machine from one health state to another.
