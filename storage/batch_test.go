@@ -341,7 +341,12 @@ func TestPipelinedHeartbeatsStoreWhatOneByOneDoes(t *testing.T) {
 			}
 			var deps []storage.AVSDeployment
 			if i == 1 {
-				deps = []storage.AVSDeployment{{AVSID: "eigenda", Chain: "holesky", Version: fmt.Sprint(n), OperatorAddress: "0xab", Healthy: n%2 == 0, Registered: &yes}}
+				// The first of each AVS and chain is kept.
+				deps = []storage.AVSDeployment{
+					{AVSID: "eigenda", Chain: "holesky", Version: fmt.Sprint(n), OperatorAddress: "0xab", Healthy: n%2 == 0, Registered: &yes},
+					{AVSID: "eigenda", Chain: "holesky", Version: "dup", OperatorAddress: "0xab"},
+					{AVSID: "eigenda", Chain: "mainnet", Version: fmt.Sprint(n + 10), OperatorAddress: "0xcd", Healthy: true},
+				}
 			}
 			w, err := storage.ObservedHeartbeatWrite(id, at, hb, o, deps)
 			if err != nil {

@@ -61,10 +61,16 @@ func markStale(ctx context.Context, tx *Tx, machineID string) error {
 	return nil
 }
 
-const markStaleSQL = `INSERT INTO machine_conditions (machine_id, team_id, name, basis, version)
-	 SELECT id, team_id, name, '', 1 FROM machines WHERE id = ?
+// markStaleSQL marks one machine's conditions stale; markStaleHead and
+// markStaleConflict also serve the set-based form (pipeline.go).
+const (
+	markStaleHead = `INSERT INTO machine_conditions (machine_id, team_id, name, basis, version)
+	 SELECT id, team_id, name, '', 1 FROM machines WHERE id `
+	markStaleConflict = `
 	 ON CONFLICT (machine_id) DO UPDATE SET name = excluded.name, basis = '',
 	   version = machine_conditions.version + 1`
+	markStaleSQL = markStaleHead + `= ?` + markStaleConflict
+)
 
 // judgeConditions judges machineID with the DB's ConditionFunc, if any,
 // and stores the result. m is the machine as the heartbeat's own
@@ -93,11 +99,17 @@ func storeJudgement(ctx context.Context, tx *Tx, m FleetMachine, j Judgement) er
 	return nil
 }
 
-const storeJudgementSQL = `INSERT INTO machine_conditions (machine_id, team_id, name, flags, offline_at, idle_at, due_at, basis, version)
-	 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
+// storeJudgementSQL stores one judgement; judgementInto and
+// judgementConflict also serve the set-based form (pipeline.go).
+const (
+	judgementInto     = `INSERT INTO machine_conditions (machine_id, team_id, name, flags, offline_at, idle_at, due_at, basis, version)`
+	judgementConflict = `
 	 ON CONFLICT (machine_id) DO UPDATE SET name = excluded.name, flags = excluded.flags,
 	   offline_at = excluded.offline_at, idle_at = excluded.idle_at, due_at = excluded.due_at,
 	   basis = excluded.basis, version = machine_conditions.version + 1`
+	storeJudgementSQL = judgementInto + `
+	 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)` + judgementConflict
+)
 
 func judgementArgs(m FleetMachine, j Judgement) []any {
 	return []any{m.ID, m.TeamID, m.Name, j.Flags, j.OfflineAt, j.IdleAt, j.DueAt, j.Basis}

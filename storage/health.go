@@ -179,10 +179,17 @@ func encodeObservation(o Observation) (observationRow, error) {
 
 // upsertObservationSQL stores an observation unless a newer one is stored;
 // it returns a row (the stored last activity) only when it did.
-const upsertObservationSQL = `INSERT INTO machine_observations
+// observationInto and observationConflict also serve the set-based form
+// (pipeline.go).
+const upsertObservationSQL = observationInto + `
+	 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)` + observationConflict + `
+	 RETURNING last_active_at`
+
+const (
+	observationInto = `INSERT INTO machine_observations
 	 (machine_id, seen_at, cpu_percent, memory_percent, disk_max_percent, disk_max_mount,
-	  gpu_count, gpu_xid_errors, running_jobs, errors, last_active_at)
-	 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	  gpu_count, gpu_xid_errors, running_jobs, errors, last_active_at)`
+	observationConflict = `
 	 ON CONFLICT (machine_id) DO UPDATE SET
 	     seen_at = excluded.seen_at, cpu_percent = excluded.cpu_percent,
 	     memory_percent = excluded.memory_percent, disk_max_percent = excluded.disk_max_percent,
@@ -190,21 +197,24 @@ const upsertObservationSQL = `INSERT INTO machine_observations
 	     gpu_xid_errors = excluded.gpu_xid_errors, running_jobs = excluded.running_jobs,
 	     errors = excluded.errors,
 	     last_active_at = COALESCE(excluded.last_active_at, machine_observations.last_active_at)
-	 WHERE machine_observations.seen_at <= excluded.seen_at
-	 RETURNING last_active_at`
+	 WHERE machine_observations.seen_at <= excluded.seen_at`
+)
 
 func (o observationRow) upsertArgs() []any {
-	xid := int64(min(o.GPUXIDErrors, math.MaxInt64))
 	return []any{o.MachineID, o.SeenAt, o.CPUPercent, o.MemoryPercent, o.DiskMaxPercent, o.DiskMaxMount,
-		o.GPUCount, xid, o.RunningJobs, o.errors, o.LastActiveAt}
+		o.GPUCount, o.xidErrors(), o.RunningJobs, o.errors, o.LastActiveAt}
 }
+
+// xidErrors is GPUXIDErrors as stored: a signed 64-bit column.
+func (o observationRow) xidErrors() int64 { return int64(min(o.GPUXIDErrors, math.MaxInt64)) }
 
 const (
 	deleteDeploymentsSQL = `DELETE FROM avs_deployments WHERE machine_id = ?`
-	insertDeploymentSQL  = `INSERT INTO avs_deployments
-	 (machine_id, avs_id, chain, version, operator_address, healthy, error, registered, reported_at)
-	 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-	 ON CONFLICT (machine_id, avs_id, chain) DO NOTHING`
+	deploymentInto       = `INSERT INTO avs_deployments
+	 (machine_id, avs_id, chain, version, operator_address, healthy, error, registered, reported_at)`
+	// The first of each AVS and chain is kept, also within one statement.
+	deploymentConflict  = ` ON CONFLICT (machine_id, avs_id, chain) DO NOTHING`
+	insertDeploymentSQL = deploymentInto + ` VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)` + deploymentConflict
 )
 
 func deploymentArgs(o Observation, dep AVSDeployment) []any {

@@ -215,8 +215,10 @@ type heartbeatRow struct {
 	agentVersion string
 	sample       string
 	status       string
-	// metric is its history row, in the columns of insertMetricsSQL.
-	metric []any
+	// What its history row holds besides the above (insertMetricsSQL).
+	collectedAt                               time.Time
+	cpuPercent, memoryPercent, diskMaxPercent float64
+	gpuCount                                  int
 }
 
 // encodeHeartbeat encodes a heartbeat received at receivedAt.
@@ -236,9 +238,9 @@ func encodeHeartbeat(machineID string, receivedAt time.Time, hb proofgrid.Heartb
 	_, diskMax := hb.Sample.FullestDisk()
 	return heartbeatRow{
 		machineID: machineID, receivedAt: receivedAt, agentVersion: hb.AgentVersion,
-		sample: string(sample), status: string(status),
-		metric: []any{machineID, collectedAt, receivedAt, hb.Sample.CPU.UsagePercent,
-			hb.Sample.Memory.Percent(), diskMax, len(hb.Sample.GPUs), string(sample)},
+		sample: string(sample), status: string(status), collectedAt: collectedAt,
+		cpuPercent: hb.Sample.CPU.UsagePercent, memoryPercent: hb.Sample.Memory.Percent(),
+		diskMaxPercent: diskMax, gpuCount: len(hb.Sample.GPUs),
 	}, nil
 }
 
@@ -309,8 +311,14 @@ func (r heartbeatRow) write(ctx context.Context, tx *Tx) (*FleetMachine, error) 
 	}
 	// The history row is appended when the transaction commits, in one
 	// statement with those of every heartbeat in it.
-	tx.metrics = append(tx.metrics, r.metric)
+	tx.metrics = append(tx.metrics, r.metricArgs())
 	return m, nil
+}
+
+// metricArgs returns r's history row, in the columns of insertMetricsSQL.
+func (r heartbeatRow) metricArgs() []any {
+	return []any{r.machineID, r.collectedAt, r.receivedAt, r.cpuPercent, r.memoryPercent, r.diskMaxPercent,
+		r.gpuCount, r.sample}
 }
 
 // metricsPerInsert bounds the rows of one history INSERT (8 parameters
@@ -341,12 +349,14 @@ func (tx *Tx) flushMetrics(ctx context.Context) error {
 	return nil
 }
 
+// metricsInto names the columns of a history row.
+const metricsInto = `INSERT INTO machine_metrics
+	 (machine_id, collected_at, received_at, cpu_percent, memory_percent, disk_max_percent, gpu_count, sample)`
+
 // insertMetricsSQL returns the INSERT of history rows and its arguments.
 func insertMetricsSQL(rows [][]any) (string, []any) {
 	var q strings.Builder
-	q.WriteString(`INSERT INTO machine_metrics
-		 (machine_id, collected_at, received_at, cpu_percent, memory_percent, disk_max_percent, gpu_count, sample)
-		 VALUES `)
+	q.WriteString(metricsInto + ` VALUES `)
 	args := make([]any, 0, len(rows)*8)
 	for i, row := range rows {
 		if i > 0 {
