@@ -5,31 +5,55 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/proofgrid/proofgrid"
 	"github.com/shirou/gopsutil/v3/disk"
 )
 
-// diskCollector reports the usage of every real mounted filesystem.
-type diskCollector struct{}
+// mountsMaxAge is how long the disk collector keeps the mount table it
+// parsed: a filesystem mounted since shows up within it.
+const mountsMaxAge = time.Minute
 
-func newDiskCollector() *diskCollector { return &diskCollector{} }
+// diskCollector reports the usage of every real mounted filesystem. Usage
+// is read every sample (one statfs each); the mount table, which parsing
+// /proc/self/mountinfo made the dearest part of an idle agent's sample, is
+// read again once it is mountsMaxAge old, or at once after a filesystem's
+// usage could not be read (it may have been unmounted).
+type diskCollector struct {
+	// partitions lists the mounts; now is the clock; both are replaced
+	// in tests.
+	partitions func(ctx context.Context, all bool) ([]disk.PartitionStat, error)
+	now        func() time.Time
+
+	mounts []disk.PartitionStat // real mounts, as last read
+	readAt time.Time            // when; zero: read again
+}
+
+func newDiskCollector() *diskCollector {
+	return &diskCollector{partitions: disk.PartitionsWithContext, now: time.Now}
+}
 
 func (*diskCollector) Name() string { return "disk" }
 
-func (*diskCollector) Update(ctx context.Context, s *proofgrid.Sample) error {
-	// all=true: the filtered list drops every "nodev" filesystem, overlay
-	// included, which would lose the root of a container.
-	parts, err := disk.PartitionsWithContext(ctx, true)
-	if err != nil {
-		return err
+// Update is never called concurrently with itself (Set.run).
+func (c *diskCollector) Update(ctx context.Context, s *proofgrid.Sample) error {
+	if c.readAt.IsZero() || c.now().Sub(c.readAt) >= mountsMaxAge {
+		// all=true: the filtered list drops every "nodev" filesystem,
+		// overlay included, which would lose the root of a container.
+		parts, err := c.partitions(ctx, true)
+		if err != nil {
+			return err
+		}
+		c.mounts, c.readAt = realMounts(parts), c.now()
 	}
 	s.Disks = []proofgrid.Disk{}
 	var errs []error
-	for _, p := range realMounts(parts) {
+	for _, p := range c.mounts {
 		u, err := disk.UsageWithContext(ctx, p.Mountpoint)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", p.Mountpoint, err))
+			c.readAt = time.Time{}
 			continue
 		}
 		s.Disks = append(s.Disks, proofgrid.Disk{

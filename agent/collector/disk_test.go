@@ -1,9 +1,13 @@
 package collector
 
 import (
+	"context"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/proofgrid/proofgrid"
 	"github.com/shirou/gopsutil/v3/disk"
 )
 
@@ -85,5 +89,53 @@ func TestRealMounts(t *testing.T) {
 	}
 	if got := realMounts([]disk.PartitionStat{p("rootfs", "/", "rootfs"), p("/dev/vda1", "/", "ext4")}); got[0].Device != "/dev/vda1" {
 		t.Errorf("hidden rootfs: kept device %q, want the visible /dev/vda1", got[0].Device)
+	}
+}
+
+// The mount table is read once a minute, and again at once after a
+// filesystem's usage could not be read; usage is read every sample.
+func TestDiskCollectorKeepsMountTable(t *testing.T) {
+	ctx := context.Background()
+	gone := t.TempDir() + "/unmounted"
+	mounts := []disk.PartitionStat{{Device: "/dev/root", Mountpoint: "/", Fstype: "ext4"}}
+	reads := 0
+	clock := time.Unix(1_800_000_000, 0)
+	c := newDiskCollector()
+	c.now = func() time.Time { return clock }
+	c.partitions = func(context.Context, bool) ([]disk.PartitionStat, error) {
+		reads++
+		return slices.Clone(mounts), nil
+	}
+	update := func() proofgrid.Sample {
+		t.Helper()
+		var s proofgrid.Sample
+		c.Update(ctx, &s)
+		return s
+	}
+
+	for range 3 {
+		if s := update(); len(s.Disks) != 1 || s.Disks[0].Mountpoint != "/" || s.Disks[0].TotalBytes == 0 {
+			t.Fatalf("disks %+v, want / with its usage", s.Disks)
+		}
+	}
+	if reads != 1 {
+		t.Fatalf("mount table read %d times in three samples within a minute, want 1", reads)
+	}
+	// A filesystem mounted since shows up once the table is a minute old.
+	mounts = append(mounts, disk.PartitionStat{Device: "/dev/vdb", Mountpoint: gone, Fstype: "ext4"})
+	clock = clock.Add(mountsMaxAge - time.Second)
+	if s := update(); len(s.Disks) != 1 || reads != 1 {
+		t.Fatalf("before a minute: %d disks after %d reads, want 1 after 1", len(s.Disks), reads)
+	}
+	clock = clock.Add(time.Second)
+	var s proofgrid.Sample
+	err := c.Update(ctx, &s)
+	if reads != 2 || err == nil || !strings.Contains(err.Error(), gone) {
+		t.Fatalf("after a minute: %d reads, error %v; want 2 reads and %s's usage failing", reads, err, gone)
+	}
+	// That failure makes the next sample read the table again.
+	mounts = mounts[:1]
+	if s := update(); len(s.Disks) != 1 || reads != 3 {
+		t.Fatalf("after a failed usage: %d disks after %d reads, want 1 after 3", len(s.Disks), reads)
 	}
 }

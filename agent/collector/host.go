@@ -14,8 +14,9 @@ import (
 // It does not call host.Info each sample: on Debian that runs lsb_release,
 // a shell script that starts a dozen processes, about 37ms of CPU every
 // heartbeat. What cannot change while the agent runs (OS, platform, kernel)
-// is read on the first successful Update and kept; hostname, uptime and boot
-// time come from a syscall and /proc each time, without starting a process.
+// is read on the first successful Update and kept, and so is the boot time
+// (a parse of /proc/stat); hostname and uptime come from a syscall each
+// time, without starting a process.
 type hostCollector struct {
 	static *proofgrid.Host // nil until read
 }
@@ -40,19 +41,14 @@ func (c *hostCollector) Update(ctx context.Context, s *proofgrid.Sample) error {
 	if err != nil {
 		return err
 	}
-	boot, err := host.BootTimeWithContext(ctx)
-	if err != nil {
-		return err
-	}
 	s.Host = *c.static
 	s.Host.Hostname = hostname
 	s.Host.UptimeSeconds = uptime
-	s.Host.BootTime = boot
 	return nil
 }
 
 // readStaticHost reads the fields of proofgrid.Host that stay the same until
-// the machine reboots. The platform may start lsb_release once.
+// the machine reboots, boot time included. The platform may start lsb_release once.
 func readStaticHost(ctx context.Context) (*proofgrid.Host, error) {
 	platform, _, version, err := host.PlatformInformationWithContext(ctx)
 	if err != nil {
@@ -66,7 +62,12 @@ func readStaticHost(ctx context.Context) (*proofgrid.Host, error) {
 	if err != nil {
 		return nil, err
 	}
+	boot, err := host.BootTimeWithContext(ctx)
+	if err != nil {
+		return nil, err
+	}
 	return &proofgrid.Host{
+		BootTime:        boot,
 		OS:              runtime.GOOS,
 		Platform:        platform,
 		PlatformVersion: version,
