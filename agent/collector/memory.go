@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"errors"
+	"runtime"
 
 	"github.com/proofgrid/proofgrid"
 	"github.com/shirou/gopsutil/v3/mem"
@@ -24,11 +25,23 @@ func (*memoryCollector) Update(ctx context.Context, s *proofgrid.Sample) error {
 		s.Memory.AvailableBytes = vm.Available
 		s.Memory.UsedPercent = percent(used, vm.Total)
 	}
-	sw, swErr := mem.SwapMemoryWithContext(ctx)
+	var swapTotal, swapUsed uint64
+	var swErr error
+	if runtime.GOOS == "linux" && vmErr == nil {
+		// /proc/meminfo, just parsed, has the swap figures too; gopsutil's
+		// SwapMemory would parse all of /proc/vmstat besides, for page
+		// counters nothing here reports.
+		swapTotal, swapUsed = vm.SwapTotal, vm.SwapTotal-min(vm.SwapFree, vm.SwapTotal)
+	} else {
+		var sw *mem.SwapMemoryStat
+		if sw, swErr = mem.SwapMemoryWithContext(ctx); swErr == nil {
+			swapTotal, swapUsed = sw.Total, sw.Used
+		}
+	}
 	if swErr == nil {
-		s.Memory.SwapTotalBytes = sw.Total
-		s.Memory.SwapUsedBytes = sw.Used
-		s.Memory.SwapUsedPercent = percent(sw.Used, sw.Total)
+		s.Memory.SwapTotalBytes = swapTotal
+		s.Memory.SwapUsedBytes = swapUsed
+		s.Memory.SwapUsedPercent = percent(swapUsed, swapTotal)
 	}
 	return errors.Join(vmErr, swErr)
 }

@@ -1,6 +1,13 @@
 package collector
 
-import "testing"
+import (
+	"context"
+	"runtime"
+	"testing"
+
+	"github.com/proofgrid/proofgrid"
+	"github.com/shirou/gopsutil/v3/mem"
+)
 
 func TestMemoryUsed(t *testing.T) {
 	tests := []struct {
@@ -34,4 +41,28 @@ func TestPercent(t *testing.T) {
 			t.Errorf("percent(%d, %d) = %v, want %v", tt.part, tt.whole, got, tt.want)
 		}
 	}
+}
+
+// On Linux the swap figures come from /proc/meminfo; they must be those
+// gopsutil's SwapMemory reads from the kernel's sysinfo.
+func TestMemorySwapMatchesSysinfo(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("swap is read from /proc/meminfo on Linux only")
+	}
+	var s proofgrid.Sample
+	if err := newMemoryCollector().Update(context.Background(), &s); err != nil {
+		t.Fatal(err)
+	}
+	sw, err := mem.SwapMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Memory.SwapTotalBytes != sw.Total {
+		t.Errorf("swap total %d, sysinfo says %d", s.Memory.SwapTotalBytes, sw.Total)
+	}
+	// Used may move between the two reads; by a few MiB at most.
+	if diff := int64(s.Memory.SwapUsedBytes) - int64(sw.Used); diff < -8<<20 || diff > 8<<20 {
+		t.Errorf("swap used %d, sysinfo says %d", s.Memory.SwapUsedBytes, sw.Used)
+	}
+	t.Logf("swap: %d of %d bytes used", s.Memory.SwapUsedBytes, s.Memory.SwapTotalBytes)
 }
