@@ -457,3 +457,59 @@ func fmtTime(t *time.Time) string {
 	}
 	return t.UTC().Format(time.RFC3339Nano)
 }
+
+// Without a judge, a pipelined batch marks its machines' conditions stale,
+// once per heartbeat, as one-by-one writes do.
+func TestPipelinedHeartbeatsMarkStaleWithoutJudge(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		if db.Dialect() != storage.DialectPostgres {
+			t.Skip("the pipeline is PostgreSQL's")
+		}
+		ctx := context.Background()
+		team := mustTeam(t, db, "stale")
+		ids := []string{mustMachine(t, db, team.ID, "a", "k-a").ID, mustMachine(t, db, team.ID, "b", "k-b").ID}
+		versions := func() map[string]int64 {
+			rows, err := db.DueConditions(ctx, team.ID, "some-basis", base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := map[string]int64{}
+			for _, r := range rows {
+				if r.Basis != "" {
+					t.Errorf("machine %s judged under %q, want stale", r.MachineID, r.Basis)
+				}
+				out[r.MachineID] = r.Version
+			}
+			return out
+		}
+		before := versions()
+		b := storage.NewBatcher(db, 0)
+		defer b.Close()
+		release := holdBatcher(ctx, b)
+		done := make(chan error, 4)
+		queued := 0
+		for n := range 2 { // two heartbeats of each machine: two rounds
+			for _, id := range ids {
+				w := observedWrite(t, id, n)
+				go func() { done <- b.Do(ctx, w) }()
+				queued++
+				waitQueued(t, b, queued) // in this order
+			}
+		}
+		close(release)
+		for range 4 {
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := storage.PipelinedBatches(db); got != 1 {
+			t.Fatalf("%d batches pipelined, want 1", got)
+		}
+		after := versions()
+		for _, id := range ids {
+			if after[id] != before[id]+2 {
+				t.Errorf("machine %s: conditions version %d → %d, want two more (one per heartbeat)", id, before[id], after[id])
+			}
+		}
+	})
+}
