@@ -95,7 +95,11 @@ func dropQueues(t *testing.T, opt asynq.RedisConnOpt, queues ...string) {
 	})
 }
 
-func TestJobsConsumeOnlyAssignedQueues(t *testing.T) {
+// avsJobAgent returns the configuration of an AVS agent whose jobs
+// h handles, the fake coordinator it enrols with (handing out the test
+// Redis) and that Redis.
+func avsJobAgent(t *testing.T) (*coordinator, asynq.RedisConnOpt, Config, *handlerLog) {
+	t.Helper()
 	redisURL, opt := testRedis(t)
 	coord, ts := newCoordinator(t)
 	coord.redisURL = redisURL
@@ -104,6 +108,11 @@ func TestJobsConsumeOnlyAssignedQueues(t *testing.T) {
 	cfg := testConfig(t, ts.URL, t.TempDir(), &logs)
 	cfg.Role = proofgrid.RoleAVS
 	cfg.Handlers = h.register
+	return coord, opt, cfg, h
+}
+
+func TestJobsConsumeOnlyAssignedQueues(t *testing.T) {
+	coord, opt, cfg, h := avsJobAgent(t)
 	s := start(t, cfg)
 	waitFor(t, "enrolment", func() bool { return s.a.MachineID() != "" })
 	queue := "avs.machine-" + s.a.MachineID()
@@ -191,15 +200,7 @@ func TestShutdownTimeoutRequeuesJob(t *testing.T) {
 // stored enrolment while the coordinator is down enrols nothing and takes
 // no job until the coordinator answers, then takes it at once.
 func TestStoredEnrolmentWaitsForCoordinator(t *testing.T) {
-	redisURL, opt := testRedis(t)
-	coord, ts := newCoordinator(t)
-	coord.redisURL = redisURL
-	var logs logBuffer
-	dir := t.TempDir()
-	h := &handlerLog{release: make(chan struct{})}
-	cfg := testConfig(t, ts.URL, dir, &logs)
-	cfg.Role = proofgrid.RoleAVS
-	cfg.Handlers = h.register
+	coord, opt, cfg, h := avsJobAgent(t)
 
 	first := start(t, cfg)
 	waitFor(t, "enrolment", func() bool { return first.a.MachineID() != "" })
@@ -329,14 +330,7 @@ func serving(t *testing.T, in *asynq.Inspector, queue string) bool {
 // scheduled one falling due), and that a running job keeps it from
 // parking.
 func TestIdleJobServerParks(t *testing.T) {
-	redisURL, opt := testRedis(t)
-	coord, ts := newCoordinator(t)
-	coord.redisURL = redisURL
-	var logs logBuffer
-	h := &handlerLog{release: make(chan struct{})}
-	cfg := testConfig(t, ts.URL, t.TempDir(), &logs)
-	cfg.Role = proofgrid.RoleAVS
-	cfg.Handlers = h.register
+	_, opt, cfg, h := avsJobAgent(t)
 	cfg.ParkAfter = 300 * time.Millisecond
 	cfg.IdleCheck = 200 * time.Millisecond
 	s := start(t, cfg)
