@@ -23,7 +23,6 @@ import (
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/auth"
 	"github.com/proofgrid/proofgrid/coordinator/coordinatortest"
-	"github.com/proofgrid/proofgrid/storage"
 )
 
 // signedRequest is one raw agent request, so tests can replay or tamper.
@@ -93,73 +92,69 @@ func heartbeatBody(t testing.TB) []byte {
 }
 
 func TestSignedHeartbeats(t *testing.T) {
-	for _, dialect := range []string{storage.DialectSQLite, storage.DialectPostgres} {
-		t.Run(dialect, func(t *testing.T) {
-			t.Parallel()
-			env := coordinatortest.Start(t, coordinatortest.Options{Dialect: dialect})
-			token := env.Token("alpha", auth.ModeWrite)
-			_, key, _ := ed25519.GenerateKey(nil)
-			id := enroll(t, env, token, key, proofgrid.RoleProver)
-			if again := enroll(t, env, token, key, proofgrid.RoleProver); again != id {
-				t.Fatalf("re-enrolment changed the machine id: %s then %s", id, again)
-			}
-			path := "/proofgrid/v1/agents/heartbeat"
-			body := heartbeatBody(t)
+	coordinatortest.EachDialect(t, func(t *testing.T, env *coordinatortest.Env) {
+		token := env.Token("alpha", auth.ModeWrite)
+		_, key, _ := ed25519.GenerateKey(nil)
+		id := enroll(t, env, token, key, proofgrid.RoleProver)
+		if again := enroll(t, env, token, key, proofgrid.RoleProver); again != id {
+			t.Fatalf("re-enrolment changed the machine id: %s then %s", id, again)
+		}
+		path := "/proofgrid/v1/agents/heartbeat"
+		body := heartbeatBody(t)
 
-			good := sign(t, key, id, "POST", path, body, time.Now(), nonce())
-			if status, out := good.send(t, env.URL); status != 200 {
-				t.Fatalf("good heartbeat: %d %v", status, out)
-			}
-			// The very same request again is a replay.
-			if status, out := good.send(t, env.URL); status != 401 || out["error"] != "replayed request: nonce already used" {
-				t.Fatalf("replay: %d %v", status, out)
-			}
-			stale := sign(t, key, id, "POST", path, body, time.Now().Add(-6*time.Minute), nonce())
-			if status, _ := stale.send(t, env.URL); status != 401 {
-				t.Fatalf("stale timestamp: %d, want 401", status)
-			}
-			_, otherKey, _ := ed25519.GenerateKey(nil)
-			forged := sign(t, otherKey, id, "POST", path, body, time.Now(), nonce())
-			if status, out := forged.send(t, env.URL); status != 401 || out["error"] != "bad request signature" {
-				t.Fatalf("bad signature: %d %v", status, out)
-			}
-			tampered := sign(t, key, id, "POST", path, body, time.Now(), nonce())
-			tampered.body = bytes.Replace(body, []byte("12.5"), []byte("99.5"), 1)
-			if status, _ := tampered.send(t, env.URL); status != 401 {
-				t.Fatalf("tampered body: %d, want 401", status)
-			}
-			unsigned := signedRequest{"POST", path, body, http.Header{"Content-Type": {"application/json"}}}
-			if status, _ := unsigned.send(t, env.URL); status != 401 {
-				t.Fatalf("unsigned: %d, want 401", status)
-			}
-			unknown := sign(t, key, "3f2b8c1e-0000-4000-8000-000000000000", "POST", path, body, time.Now(), nonce())
-			if status, _ := unknown.send(t, env.URL); status != 401 {
-				t.Fatalf("unknown machine: %d, want 401", status)
-			}
-			bad := sign(t, key, id, "POST", path, []byte(`{"sample":{"cpu":{"usage_percent":140}}}`), time.Now(), nonce())
-			if status, out := bad.send(t, env.URL); status != 400 {
-				t.Fatalf("cpu 140%%: %d %v, want 400", status, out)
-			}
-			gz := sign(t, key, id, "POST", path, body, time.Now(), nonce())
-			gz.header.Set("Content-Encoding", "gzip")
-			if status, _ := gz.send(t, env.URL); status != 415 {
-				t.Fatalf("gzip body: %d, want 415", status)
-			}
+		good := sign(t, key, id, "POST", path, body, time.Now(), nonce())
+		if status, out := good.send(t, env.URL); status != 200 {
+			t.Fatalf("good heartbeat: %d %v", status, out)
+		}
+		// The very same request again is a replay.
+		if status, out := good.send(t, env.URL); status != 401 || out["error"] != "replayed request: nonce already used" {
+			t.Fatalf("replay: %d %v", status, out)
+		}
+		stale := sign(t, key, id, "POST", path, body, time.Now().Add(-6*time.Minute), nonce())
+		if status, _ := stale.send(t, env.URL); status != 401 {
+			t.Fatalf("stale timestamp: %d, want 401", status)
+		}
+		_, otherKey, _ := ed25519.GenerateKey(nil)
+		forged := sign(t, otherKey, id, "POST", path, body, time.Now(), nonce())
+		if status, out := forged.send(t, env.URL); status != 401 || out["error"] != "bad request signature" {
+			t.Fatalf("bad signature: %d %v", status, out)
+		}
+		tampered := sign(t, key, id, "POST", path, body, time.Now(), nonce())
+		tampered.body = bytes.Replace(body, []byte("12.5"), []byte("99.5"), 1)
+		if status, _ := tampered.send(t, env.URL); status != 401 {
+			t.Fatalf("tampered body: %d, want 401", status)
+		}
+		unsigned := signedRequest{"POST", path, body, http.Header{"Content-Type": {"application/json"}}}
+		if status, _ := unsigned.send(t, env.URL); status != 401 {
+			t.Fatalf("unsigned: %d, want 401", status)
+		}
+		unknown := sign(t, key, "3f2b8c1e-0000-4000-8000-000000000000", "POST", path, body, time.Now(), nonce())
+		if status, _ := unknown.send(t, env.URL); status != 401 {
+			t.Fatalf("unknown machine: %d, want 401", status)
+		}
+		bad := sign(t, key, id, "POST", path, []byte(`{"sample":{"cpu":{"usage_percent":140}}}`), time.Now(), nonce())
+		if status, out := bad.send(t, env.URL); status != 400 {
+			t.Fatalf("cpu 140%%: %d %v, want 400", status, out)
+		}
+		gz := sign(t, key, id, "POST", path, body, time.Now(), nonce())
+		gz.header.Set("Content-Encoding", "gzip")
+		if status, _ := gz.send(t, env.URL); status != 415 {
+			t.Fatalf("gzip body: %d, want 415", status)
+		}
 
-			// Only the good heartbeat was recorded.
-			m, err := env.Coordinator.Fleet.Machine(context.Background(), 0, id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if m.Latest == nil || m.Latest.CPU.UsagePercent != 12.5 {
-				t.Fatalf("latest sample %+v, want cpu 12.5", m.Latest)
-			}
-			pts, err := env.Coordinator.DB.MachineMetrics(context.Background(), id, time.Time{}, 10)
-			if err != nil || len(pts) != 1 {
-				t.Fatalf("history: %d points, err %v; want exactly 1", len(pts), err)
-			}
-		})
-	}
+		// Only the good heartbeat was recorded.
+		m, err := env.Coordinator.Fleet.Machine(context.Background(), 0, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Latest == nil || m.Latest.CPU.UsagePercent != 12.5 {
+			t.Fatalf("latest sample %+v, want cpu 12.5", m.Latest)
+		}
+		pts, err := env.Coordinator.DB.MachineMetrics(context.Background(), id, time.Time{}, 10)
+		if err != nil || len(pts) != 1 {
+			t.Fatalf("history: %d points, err %v; want exactly 1", len(pts), err)
+		}
+	})
 }
 
 // TestHeartbeatsOfManyMachines interleaves the heartbeats of several
@@ -167,68 +162,64 @@ func TestSignedHeartbeats(t *testing.T) {
 // against its own machine's key and stored as its own, even though the
 // server reuses request buffers and caches keys by machine id.
 func TestHeartbeatsOfManyMachines(t *testing.T) {
-	for _, dialect := range []string{storage.DialectSQLite, storage.DialectPostgres} {
-		t.Run(dialect, func(t *testing.T) {
-			t.Parallel()
-			env := coordinatortest.Start(t, coordinatortest.Options{Dialect: dialect})
-			token := env.Token("alpha", auth.ModeWrite)
-			const machines, beats = 6, 5
-			ids := make([]string, machines)
-			keys := make([]ed25519.PrivateKey, machines)
-			for i := range ids {
-				_, keys[i], _ = ed25519.GenerateKey(nil)
-				ids[i] = enroll(t, env, token, keys[i], proofgrid.RoleProver)
-			}
-			path := "/proofgrid/v1/agents/heartbeat"
-			var wg sync.WaitGroup
-			errs := make(chan string, machines*beats)
-			for w := range 3 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for b := range beats {
-						for i := w; i < machines; i += 3 {
-							body, _ := json.Marshal(proofgrid.Heartbeat{AgentVersion: "1.0.0", Sample: proofgrid.Sample{
-								CollectedAt: time.Now().UTC(), CPU: proofgrid.CPU{UsagePercent: float64(10*i + b)}}})
-							r := sign(t, keys[i], ids[i], "POST", path, body, time.Now(), nonce())
-							if status, out := r.send(t, env.URL); status != 200 {
-								errs <- fmt.Sprintf("machine %d beat %d: %d %v", i, b, status, out)
-							}
+	coordinatortest.EachDialect(t, func(t *testing.T, env *coordinatortest.Env) {
+		token := env.Token("alpha", auth.ModeWrite)
+		const machines, beats = 6, 5
+		ids := make([]string, machines)
+		keys := make([]ed25519.PrivateKey, machines)
+		for i := range ids {
+			_, keys[i], _ = ed25519.GenerateKey(nil)
+			ids[i] = enroll(t, env, token, keys[i], proofgrid.RoleProver)
+		}
+		path := "/proofgrid/v1/agents/heartbeat"
+		var wg sync.WaitGroup
+		errs := make(chan string, machines*beats)
+		for w := range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for b := range beats {
+					for i := w; i < machines; i += 3 {
+						body, _ := json.Marshal(proofgrid.Heartbeat{AgentVersion: "1.0.0", Sample: proofgrid.Sample{
+							CollectedAt: time.Now().UTC(), CPU: proofgrid.CPU{UsagePercent: float64(10*i + b)}}})
+						r := sign(t, keys[i], ids[i], "POST", path, body, time.Now(), nonce())
+						if status, out := r.send(t, env.URL); status != 200 {
+							errs <- fmt.Sprintf("machine %d beat %d: %d %v", i, b, status, out)
 						}
 					}
-				}()
-			}
-			wg.Wait()
-			close(errs)
-			for e := range errs {
-				t.Error(e)
-			}
-			// A key signed by machine i but checked against machine j's
-			// would have been refused; a heartbeat stored under another
-			// machine would show here.
-			for i, id := range ids {
-				pts, err := env.Coordinator.DB.MachineMetrics(context.Background(), id, time.Time{}, 100)
-				if err != nil {
-					t.Fatal(err)
 				}
-				if len(pts) != beats {
-					t.Fatalf("machine %d: %d points, want %d", i, len(pts), beats)
-				}
-				for _, p := range pts {
-					if got := int(p.CPUPercent) / 10; got != i {
-						t.Fatalf("machine %d holds a sample of machine %d", i, got)
-					}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Error(e)
+		}
+		// A key signed by machine i but checked against machine j's
+		// would have been refused; a heartbeat stored under another
+		// machine would show here.
+		for i, id := range ids {
+			pts, err := env.Coordinator.DB.MachineMetrics(context.Background(), id, time.Time{}, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(pts) != beats {
+				t.Fatalf("machine %d: %d points, want %d", i, len(pts), beats)
+			}
+			for _, p := range pts {
+				if got := int(p.CPUPercent) / 10; got != i {
+					t.Fatalf("machine %d holds a sample of machine %d", i, got)
 				}
 			}
-			// A key that is cached is still checked: a forged signature
-			// fails.
-			_, other, _ := ed25519.GenerateKey(nil)
-			forged := sign(t, other, ids[0], "POST", path, heartbeatBody(t), time.Now(), nonce())
-			if status, _ := forged.send(t, env.URL); status != 401 {
-				t.Fatalf("forged heartbeat of a cached machine: %d, want 401", status)
-			}
-		})
-	}
+		}
+		// A key that is cached is still checked: a forged signature
+		// fails.
+		_, other, _ := ed25519.GenerateKey(nil)
+		forged := sign(t, other, ids[0], "POST", path, heartbeatBody(t), time.Now(), nonce())
+		if status, _ := forged.send(t, env.URL); status != 401 {
+			t.Fatalf("forged heartbeat of a cached machine: %d, want 401", status)
+		}
+	})
 }
 
 func TestMachineReadsAreTeamScoped(t *testing.T) {
@@ -377,53 +368,49 @@ func TestEnrolOnlyIntoOwnClusters(t *testing.T) {
 // its INTEGER) or that make no sense (a null body, a time in 2099): each is
 // a 400 naming the field, on both dialects, and nothing is recorded.
 func TestAgentInputsRefusedAlikeOnBothDatabases(t *testing.T) {
-	for _, dialect := range []string{storage.DialectSQLite, storage.DialectPostgres} {
-		t.Run(dialect, func(t *testing.T) {
-			t.Parallel()
-			env := coordinatortest.Start(t, coordinatortest.Options{Dialect: dialect})
-			token := env.Token("alpha", auth.ModeWrite)
-			_, key, _ := ed25519.GenerateKey(nil)
-			id := enroll(t, env, token, key, proofgrid.RoleProver)
-			path := "/proofgrid/v1/agents/heartbeat"
-			mutated := func(mutate func(*proofgrid.Heartbeat)) string {
-				var hb proofgrid.Heartbeat
-				if err := json.Unmarshal(heartbeatBody(t), &hb); err != nil {
-					t.Fatal(err)
-				}
-				mutate(&hb)
-				b, _ := json.Marshal(hb)
-				return string(b)
+	coordinatortest.EachDialect(t, func(t *testing.T, env *coordinatortest.Env) {
+		token := env.Token("alpha", auth.ModeWrite)
+		_, key, _ := ed25519.GenerateKey(nil)
+		id := enroll(t, env, token, key, proofgrid.RoleProver)
+		path := "/proofgrid/v1/agents/heartbeat"
+		mutated := func(mutate func(*proofgrid.Heartbeat)) string {
+			var hb proofgrid.Heartbeat
+			if err := json.Unmarshal(heartbeatBody(t), &hb); err != nil {
+				t.Fatal(err)
 			}
-			for name, tc := range map[string]struct{ body, field string }{
-				"null body":         {`null`, "sample.collected_at"},
-				"NUL in hostname":   {mutated(func(h *proofgrid.Heartbeat) { h.Sample.Host.Hostname = "a\x00b" }), "host.hostname"},
-				"NUL in version":    {mutated(func(h *proofgrid.Heartbeat) { h.AgentVersion = "1\x00" }), "agent_version"},
-				"jobs past int4":    {mutated(func(h *proofgrid.Heartbeat) { h.Status.RunningJobs = math.MaxInt64 }), "status.running_jobs"},
-				"NUL in AVS":        {mutated(func(h *proofgrid.Heartbeat) { h.Status.AVS = []proofgrid.AVSReport{{AVS: "eigen\x00da"}} }), "status.avs[0].avs"},
-				"collected in 2099": {mutated(func(h *proofgrid.Heartbeat) { h.Sample.CollectedAt = time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC) }), "sample.collected_at"},
-				"negative cores":    {mutated(func(h *proofgrid.Heartbeat) { h.Sample.CPU.LogicalCores = -5 }), "cpu.logical_cores"},
-			} {
-				r := sign(t, key, id, "POST", path, []byte(tc.body), time.Now(), nonce())
-				status, out := r.send(t, env.URL)
-				msg, _ := out["error"].(string)
-				if status != 400 || !strings.Contains(msg, tc.field) {
-					t.Errorf("%s: %d %v, want 400 naming %s", name, status, out, tc.field)
-				}
+			mutate(&hb)
+			b, _ := json.Marshal(hb)
+			return string(b)
+		}
+		for name, tc := range map[string]struct{ body, field string }{
+			"null body":         {`null`, "sample.collected_at"},
+			"NUL in hostname":   {mutated(func(h *proofgrid.Heartbeat) { h.Sample.Host.Hostname = "a\x00b" }), "host.hostname"},
+			"NUL in version":    {mutated(func(h *proofgrid.Heartbeat) { h.AgentVersion = "1\x00" }), "agent_version"},
+			"jobs past int4":    {mutated(func(h *proofgrid.Heartbeat) { h.Status.RunningJobs = math.MaxInt64 }), "status.running_jobs"},
+			"NUL in AVS":        {mutated(func(h *proofgrid.Heartbeat) { h.Status.AVS = []proofgrid.AVSReport{{AVS: "eigen\x00da"}} }), "status.avs[0].avs"},
+			"collected in 2099": {mutated(func(h *proofgrid.Heartbeat) { h.Sample.CollectedAt = time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC) }), "sample.collected_at"},
+			"negative cores":    {mutated(func(h *proofgrid.Heartbeat) { h.Sample.CPU.LogicalCores = -5 }), "cpu.logical_cores"},
+		} {
+			r := sign(t, key, id, "POST", path, []byte(tc.body), time.Now(), nonce())
+			status, out := r.send(t, env.URL)
+			msg, _ := out["error"].(string)
+			if status != 400 || !strings.Contains(msg, tc.field) {
+				t.Errorf("%s: %d %v, want 400 naming %s", name, status, out, tc.field)
 			}
-			if m, err := env.Coordinator.Fleet.Machine(context.Background(), 0, id); err != nil || m.Latest != nil {
-				t.Fatalf("a refused heartbeat was recorded: %+v %v", m.Latest, err)
-			}
+		}
+		if m, err := env.Coordinator.Fleet.Machine(context.Background(), 0, id); err != nil || m.Latest != nil {
+			t.Fatalf("a refused heartbeat was recorded: %+v %v", m.Latest, err)
+		}
 
-			_, key2, _ := ed25519.GenerateKey(nil)
-			pub := base64.StdEncoding.EncodeToString(key2.Public().(ed25519.PublicKey))
-			body := []byte(`{"name":"m\u0000","role":"prover","public_key":"` + pub + `","agent_version":"1.0.0"}`)
-			r := sign(t, key2, pub, "POST", "/proofgrid/v1/agents/enroll", body, time.Now(), nonce())
-			r.header.Set("Authorization", "Bearer "+token)
-			if status, out := r.send(t, env.URL); status != 400 || !strings.Contains(out["error"].(string), "name") {
-				t.Errorf("NUL in the enrolled name: %d %v, want 400", status, out)
-			}
-		})
-	}
+		_, key2, _ := ed25519.GenerateKey(nil)
+		pub := base64.StdEncoding.EncodeToString(key2.Public().(ed25519.PublicKey))
+		body := []byte(`{"name":"m\u0000","role":"prover","public_key":"` + pub + `","agent_version":"1.0.0"}`)
+		r := sign(t, key2, pub, "POST", "/proofgrid/v1/agents/enroll", body, time.Now(), nonce())
+		r.header.Set("Authorization", "Bearer "+token)
+		if status, out := r.send(t, env.URL); status != 400 || !strings.Contains(out["error"].(string), "name") {
+			t.Errorf("NUL in the enrolled name: %d %v, want 400", status, out)
+		}
+	})
 }
 
 // TestEnrolmentGrantsOwnRedisUser checks that an agent gets a Redis user
@@ -431,80 +418,76 @@ func TestAgentInputsRefusedAlikeOnBothDatabases(t *testing.T) {
 // coordinator's keys, and that revoking the token that enrolled it
 // deletes the user.
 func TestEnrolmentGrantsOwnRedisUser(t *testing.T) {
-	for _, dialect := range []string{storage.DialectSQLite, storage.DialectPostgres} {
-		t.Run(dialect, func(t *testing.T) {
-			t.Parallel()
-			env := coordinatortest.Start(t, coordinatortest.Options{Dialect: dialect})
-			ctx := context.Background()
-			write := env.Token("alpha", auth.ModeWrite)
-			admin := env.Token("alpha", auth.ModeAdmin)
-			otherAdmin := env.Token("beta", auth.ModeAdmin)
-			cluster := createCluster(t, env, write, "alpha-1")
-			_, key, _ := ed25519.GenerateKey(nil)
-			status, out := enrollIn(t, env, write, key, cluster)
-			if status != 200 {
-				t.Fatalf("enrol: %d %v", status, out)
+	coordinatortest.EachDialect(t, func(t *testing.T, env *coordinatortest.Env) {
+		ctx := context.Background()
+		write := env.Token("alpha", auth.ModeWrite)
+		admin := env.Token("alpha", auth.ModeAdmin)
+		otherAdmin := env.Token("beta", auth.ModeAdmin)
+		cluster := createCluster(t, env, write, "alpha-1")
+		_, key, _ := ed25519.GenerateKey(nil)
+		status, out := enrollIn(t, env, write, key, cluster)
+		if status != 200 {
+			t.Fatalf("enrol: %d %v", status, out)
+		}
+		id := out["machine_id"].(string)
+		u, err := url.Parse(out["redis_url"].(string))
+		if err != nil || u.User.Username() != "pg-agent-"+id || u.Host != env.Redis.Addr() {
+			t.Fatalf("redis_url %v (%v): want user pg-agent-%s on %s", u.Redacted(), err, id, env.Redis.Addr())
+		}
+		pw, _ := u.User.Password()
+		agent := redis.NewClient(&redis.Options{Addr: u.Host, Username: u.User.Username(), Password: pw})
+		defer agent.Close()
+		if err := agent.Do(ctx, "LPUSH", "asynq:{prove.cluster-"+cluster+"}:pending", "x").Err(); err != nil {
+			t.Fatalf("write its own queue: %v", err)
+		}
+		for _, cmd := range [][]any{
+			{"GET", "proofgrid:nonce:x"}, {"DEL", "asynq:{verify}:pending"}, {"KEYS", "*"},
+		} {
+			if err := agent.Do(ctx, cmd...).Err(); err == nil || !strings.HasPrefix(err.Error(), "NOPERM") {
+				t.Errorf("%v with the agent's user: %v, want NOPERM", cmd, err)
 			}
-			id := out["machine_id"].(string)
-			u, err := url.Parse(out["redis_url"].(string))
-			if err != nil || u.User.Username() != "pg-agent-"+id || u.Host != env.Redis.Addr() {
-				t.Fatalf("redis_url %v (%v): want user pg-agent-%s on %s", u.Redacted(), err, id, env.Redis.Addr())
-			}
-			pw, _ := u.User.Password()
-			agent := redis.NewClient(&redis.Options{Addr: u.Host, Username: u.User.Username(), Password: pw})
-			defer agent.Close()
-			if err := agent.Do(ctx, "LPUSH", "asynq:{prove.cluster-"+cluster+"}:pending", "x").Err(); err != nil {
-				t.Fatalf("write its own queue: %v", err)
-			}
-			for _, cmd := range [][]any{
-				{"GET", "proofgrid:nonce:x"}, {"DEL", "asynq:{verify}:pending"}, {"KEYS", "*"},
-			} {
-				if err := agent.Do(ctx, cmd...).Err(); err == nil || !strings.HasPrefix(err.Error(), "NOPERM") {
-					t.Errorf("%v with the agent's user: %v, want NOPERM", cmd, err)
-				}
-			}
+		}
 
-			revoke := func(by, token string) (int, map[string]any) {
-				body, _ := json.Marshal(map[string]string{"token": token})
-				req, _ := http.NewRequest("POST", env.URL+"/proofgrid/v1/tokens/revoke", bytes.NewReader(body))
-				req.Header.Set("Authorization", "Bearer "+by)
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
-				var out map[string]any
-				json.NewDecoder(resp.Body).Decode(&out)
-				return resp.StatusCode, out
+		revoke := func(by, token string) (int, map[string]any) {
+			body, _ := json.Marshal(map[string]string{"token": token})
+			req, _ := http.NewRequest("POST", env.URL+"/proofgrid/v1/tokens/revoke", bytes.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+by)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if status, out := revoke(otherAdmin, write); status != 404 {
-				t.Fatalf("another team's admin revoking: %d %v, want 404", status, out)
-			}
-			if status, out := revoke(write, write); status != 403 {
-				t.Fatalf("a write token revoking: %d %v, want 403", status, out)
-			}
-			// An operator (of team ops) revokes any team's token.
-			if status, out := revoke(env.OperatorToken("ops"), env.Token("alpha", auth.ModeRead)); status != 200 || out["revoked"] != true {
-				t.Fatalf("an operator revoking alpha's token: %d %v", status, out)
-			}
-			status, out = revoke(admin, write)
-			if status != 200 || out["revoked"] != true || len(out["machines"].([]any)) != 1 || out["machines"].([]any)[0] != id {
-				t.Fatalf("revoke: %d %v", status, out)
-			}
-			if err := agent.Ping(ctx).Err(); err == nil {
-				t.Error("the agent's open connection survived the revocation")
-			}
-			fresh := redis.NewClient(&redis.Options{Addr: u.Host, Username: u.User.Username(), Password: pw})
-			defer fresh.Close()
-			if err := fresh.Ping(ctx).Err(); err == nil || !strings.HasPrefix(err.Error(), "WRONGPASS") {
-				t.Errorf("new connection after revocation: %v, want WRONGPASS", err)
-			}
-			if status, _ := enrollIn(t, env, write, key, cluster); status != 401 {
-				t.Errorf("enrolling with the revoked token: %d, want 401", status)
-			}
-		})
-	}
+			defer resp.Body.Close()
+			var out map[string]any
+			json.NewDecoder(resp.Body).Decode(&out)
+			return resp.StatusCode, out
+		}
+		if status, out := revoke(otherAdmin, write); status != 404 {
+			t.Fatalf("another team's admin revoking: %d %v, want 404", status, out)
+		}
+		if status, out := revoke(write, write); status != 403 {
+			t.Fatalf("a write token revoking: %d %v, want 403", status, out)
+		}
+		// An operator (of team ops) revokes any team's token.
+		if status, out := revoke(env.OperatorToken("ops"), env.Token("alpha", auth.ModeRead)); status != 200 || out["revoked"] != true {
+			t.Fatalf("an operator revoking alpha's token: %d %v", status, out)
+		}
+		status, out = revoke(admin, write)
+		if status != 200 || out["revoked"] != true || len(out["machines"].([]any)) != 1 || out["machines"].([]any)[0] != id {
+			t.Fatalf("revoke: %d %v", status, out)
+		}
+		if err := agent.Ping(ctx).Err(); err == nil {
+			t.Error("the agent's open connection survived the revocation")
+		}
+		fresh := redis.NewClient(&redis.Options{Addr: u.Host, Username: u.User.Username(), Password: pw})
+		defer fresh.Close()
+		if err := fresh.Ping(ctx).Err(); err == nil || !strings.HasPrefix(err.Error(), "WRONGPASS") {
+			t.Errorf("new connection after revocation: %v, want WRONGPASS", err)
+		}
+		if status, _ := enrollIn(t, env, write, key, cluster); status != 401 {
+			t.Errorf("enrolling with the revoked token: %d, want 401", status)
+		}
+	})
 }
 
 // TestVerifierEnrolmentNeedsAnOperator: a verifier agent receives every

@@ -20,15 +20,6 @@ import (
 	"github.com/proofgrid/proofgrid/storage"
 )
 
-// eachDialect runs f against a coordinator on SQLite and on PostgreSQL.
-func eachDialect(t *testing.T, f func(t *testing.T, env *coordinatortest.Env)) {
-	for _, dialect := range []string{storage.DialectSQLite, storage.DialectPostgres} {
-		t.Run(dialect, func(t *testing.T) {
-			f(t, coordinatortest.Start(t, coordinatortest.Options{Dialect: dialect}))
-		})
-	}
-}
-
 // browser is an HTTP client with a cookie jar that does not follow
 // redirects, so tests see where they point.
 type browser struct {
@@ -234,7 +225,7 @@ func TestSessionCookieAttributes(t *testing.T) {
 }
 
 func TestFleetTeamScopingAndEmptyState(t *testing.T) {
-	eachDialect(t, func(t *testing.T, env *coordinatortest.Env) {
+	coordinatortest.EachDialect(t, func(t *testing.T, env *coordinatortest.Env) {
 		alphaTok, betaTok := env.Token("alpha", "read"), env.Token("beta", "read")
 		op := env.OperatorToken("ops")
 		alpha, beta := newBrowser(t, env), newBrowser(t, env)
@@ -269,7 +260,7 @@ func TestFleetTeamScopingAndEmptyState(t *testing.T) {
 }
 
 func TestFleetPagination(t *testing.T) {
-	eachDialect(t, func(t *testing.T, env *coordinatortest.Env) {
+	coordinatortest.EachDialect(t, func(t *testing.T, env *coordinatortest.Env) {
 		tok := env.Token("alpha", "read")
 		team := teamID(t, env, "alpha")
 		for i := range 55 {
@@ -287,7 +278,7 @@ func TestFleetPagination(t *testing.T) {
 }
 
 func TestMachinePageCharts(t *testing.T) {
-	eachDialect(t, func(t *testing.T, env *coordinatortest.Env) {
+	coordinatortest.EachDialect(t, func(t *testing.T, env *coordinatortest.Env) {
 		tok := env.Token("alpha", "read")
 		id := addMachine(t, env, teamID(t, env, "alpha"), "gpu-box", "", 3)
 		quiet := addMachine(t, env, teamID(t, env, "alpha"), "quiet-box", "", 0)
@@ -309,7 +300,7 @@ func TestMachinePageCharts(t *testing.T) {
 }
 
 func TestCSRFAndSignOut(t *testing.T) {
-	eachDialect(t, func(t *testing.T, env *coordinatortest.Env) {
+	coordinatortest.EachDialect(t, func(t *testing.T, env *coordinatortest.Env) {
 		b := newBrowser(t, env)
 		csrf := b.signIn(env.Token("alpha", "read"))
 		r := b.post("/ui/signout", url.Values{})
@@ -376,7 +367,7 @@ func cluster(t testing.TB, env *coordinatortest.Env, team int64, name string) (s
 }
 
 func TestProvingGrid(t *testing.T) {
-	eachDialect(t, func(t *testing.T, env *coordinatortest.Env) {
+	coordinatortest.EachDialect(t, func(t *testing.T, env *coordinatortest.Env) {
 		ctx := context.Background()
 		alphaTok, betaTok := env.Token("alpha", "read"), env.Token("beta", "read")
 		alpha, beta := newBrowser(t, env), newBrowser(t, env)
@@ -430,7 +421,7 @@ func TestProvingGrid(t *testing.T) {
 }
 
 func TestOtherPagesEmptyStates(t *testing.T) {
-	eachDialect(t, func(t *testing.T, env *coordinatortest.Env) {
+	coordinatortest.EachDialect(t, func(t *testing.T, env *coordinatortest.Env) {
 		b := newBrowser(t, env)
 		b.signIn(env.Token("alpha", "read"))
 		mustContain(t, b.get("/ui/rewards"), "No reward checkpoints yet")

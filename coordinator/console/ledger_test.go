@@ -9,7 +9,7 @@ import (
 )
 
 func TestRewardsAndClaimsPages(t *testing.T) {
-	eachDialect(t, func(t *testing.T, env *coordinatortest.Env) {
+	coordinatortest.EachDialect(t, func(t *testing.T, env *coordinatortest.Env) {
 		op := env.OperatorToken("ops")
 		api := func(path, body string) {
 			t.Helper()

@@ -47,6 +47,17 @@ type Env struct {
 	done   chan error
 }
 
+// EachDialect runs f, in parallel subtests named after the dialect,
+// against a coordinator on SQLite and one on PostgreSQL.
+func EachDialect(t *testing.T, f func(t *testing.T, env *Env)) {
+	for _, dialect := range []string{storage.DialectSQLite, storage.DialectPostgres} {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			f(t, Start(t, Options{Dialect: dialect}))
+		})
+	}
+}
+
 // Start starts a coordinator with every role, stopped when tb ends.
 func Start(tb testing.TB, opts Options) *Env {
 	tb.Helper()
