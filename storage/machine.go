@@ -259,13 +259,20 @@ func (r heartbeatRow) updateArgs() []any {
 
 // scanUpdatedMachine reads the row updateMachineSQL returned.
 func (r heartbeatRow) scanUpdatedMachine(scan func(dest ...any) error) (*FleetMachine, error) {
-	var enrolled, seen dbTime
 	m := &FleetMachine{ID: r.machineID}
-	if err := scan(&m.TeamID, &m.Name, &m.Role, &m.AgentVersion, &enrolled, &seen); err != nil {
-		return nil, err
+	return m, scanMachineState(scan, m)
+}
+
+// scanMachineState reads a machine as a heartbeat's update returns it:
+// first the columns of dest, if any, then team, name, role, agent
+// version, enrolment and last heartbeat.
+func scanMachineState(scan func(dest ...any) error, m *FleetMachine, dest ...any) error {
+	var enrolled, seen dbTime
+	if err := scan(append(dest, &m.TeamID, &m.Name, &m.Role, &m.AgentVersion, &enrolled, &seen)...); err != nil {
+		return err
 	}
 	m.EnrolledAt, m.LastSeenAt = enrolled.Time, seen.ptr()
-	return m, nil
+	return nil
 }
 
 // heartbeatWriter encodes a heartbeat and returns the function that writes

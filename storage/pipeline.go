@@ -265,12 +265,10 @@ func readRound(br pgx.BatchResults, round []*HeartbeatWrite, withDeployments boo
 	rows, err := br.Query()
 	if err == nil {
 		for rows.Next() {
-			var enrolled, seen dbTime
 			m := &FleetMachine{}
-			if err = rows.Scan(&m.ID, &m.TeamID, &m.Name, &m.Role, &m.AgentVersion, &enrolled, &seen); err != nil {
+			if err = scanMachineState(rows.Scan, m, &m.ID); err != nil {
 				break
 			}
-			m.EnrolledAt, m.LastSeenAt = enrolled.Time, seen.ptr()
 			updated[m.ID] = m
 		}
 		rows.Close()
