@@ -58,6 +58,38 @@ func (r signedRequest) send(t testing.TB, base string) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
+// call sends an API request with token (none when empty) and body as JSON
+// (none when nil), and returns the status and the decoded object.
+func call(t testing.TB, env *coordinatortest.Env, method, path, token string, body any) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, env.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
 // nonce returns a fresh random nonce (parallel subtests share nothing).
 func nonce() string {
 	b := make([]byte, 16)
@@ -229,20 +261,7 @@ func TestMachineReadsAreTeamScoped(t *testing.T) {
 	_, key, _ := ed25519.GenerateKey(nil)
 	id := enroll(t, env, alpha, key, proofgrid.RoleAVS)
 
-	get := func(token, path string) (int, map[string]any) {
-		req, _ := http.NewRequest("GET", env.URL+path, nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		json.NewDecoder(resp.Body).Decode(&out)
-		return resp.StatusCode, out
-	}
+	get := func(token, path string) (int, map[string]any) { return call(t, env, "GET", path, token, nil) }
 	if status, out := get(alpha, "/proofgrid/v1/machines/"+id); status != 200 || out["role"] != "avs" {
 		t.Fatalf("owner read: %d %v", status, out)
 	}
@@ -276,21 +295,13 @@ func TestMachineReadsAreTeamScoped(t *testing.T) {
 // its UUID.
 func createCluster(t testing.TB, env *coordinatortest.Env, token, name string) string {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"name": name, "zkvm_version_id": 1})
-	req, _ := http.NewRequest("POST", env.URL+"/api/v0/clusters", bytes.NewReader(body))
+	if status, out := call(t, env, "POST", "/api/v0/clusters", token, map[string]any{"name": name, "zkvm_version_id": 1}); status != 200 {
+		t.Fatalf("create cluster: %d %v", status, out)
+	}
+	req, _ := http.NewRequest("GET", env.URL+"/api/v0/clusters", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("create cluster: %d", resp.StatusCode)
-	}
-	req, _ = http.NewRequest("GET", env.URL+"/api/v0/clusters", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	if resp, err = http.DefaultClient.Do(req); err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
@@ -449,18 +460,7 @@ func TestEnrolmentGrantsOwnRedisUser(t *testing.T) {
 		}
 
 		revoke := func(by, token string) (int, map[string]any) {
-			body, _ := json.Marshal(map[string]string{"token": token})
-			req, _ := http.NewRequest("POST", env.URL+"/proofgrid/v1/tokens/revoke", bytes.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+by)
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			var out map[string]any
-			json.NewDecoder(resp.Body).Decode(&out)
-			return resp.StatusCode, out
+			return call(t, env, "POST", "/proofgrid/v1/tokens/revoke", by, map[string]string{"token": token})
 		}
 		if status, out := revoke(otherAdmin, write); status != 404 {
 			t.Fatalf("another team's admin revoking: %d %v, want 404", status, out)
@@ -524,16 +524,8 @@ func TestTeamAdminCannotRevokeAnOperatorToken(t *testing.T) {
 	env := coordinatortest.Start(t, coordinatortest.Options{})
 	op := env.OperatorToken("ops")
 	revoke := func(by, token string) int {
-		body, _ := json.Marshal(map[string]string{"token": token})
-		req, _ := http.NewRequest("POST", env.URL+"/proofgrid/v1/tokens/revoke", bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+by)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		status, _ := call(t, env, "POST", "/proofgrid/v1/tokens/revoke", by, map[string]string{"token": token})
+		return status
 	}
 	if status := revoke(env.Token("ops", auth.ModeAdmin), op); status != 404 {
 		t.Fatalf("a team admin revoked its team's operator token: %d, want 404", status)
