@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -176,46 +175,20 @@ type envelope struct {
 // the body is not one.
 func call(t testing.TB, method, url, token string, body any) (int, envelope) {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	status, raw := coordinatortest.Request(t, method, url, token, body)
 	var env envelope
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&env); err != nil || env.Error == nil {
-		t.Fatalf("%s %s: %d %s: not an Ivynet envelope (%v)", method, url, resp.StatusCode, raw, err)
+		t.Fatalf("%s %s: %d %s: not an Ivynet envelope (%v)", method, url, status, raw, err)
 	}
-	if resp.StatusCode < 300 && (len(env.Error) != 0 || env.Result == nil) {
-		t.Fatalf("%s %s: %d with errors %q", method, url, resp.StatusCode, env.Error)
+	if status < 300 && (len(env.Error) != 0 || env.Result == nil) {
+		t.Fatalf("%s %s: %d with errors %q", method, url, status, env.Error)
 	}
-	if resp.StatusCode >= 400 && (len(env.Error) == 0 || string(env.Result) != "null") {
-		t.Fatalf("%s %s: %d without an error: %s", method, url, resp.StatusCode, raw)
+	if status >= 400 && (len(env.Error) == 0 || string(env.Result) != "null") {
+		t.Fatalf("%s %s: %d without an error: %s", method, url, status, raw)
 	}
-	return resp.StatusCode, env
+	return status, env
 }
 
 // get GETs path and decodes the result into out, wanting status 200.
