@@ -15,6 +15,11 @@
 # asynq server running, as an agent before parking did; PARK_AFTER= passes
 # no flag and waits for no parking, for an older binary).
 # Starts its own redis-server and coordinator (SQLite) on loopback.
+# Baseline: in the same minutes, node_exporter (NODE_EXPORTER, default the
+# Debian package's prometheus-node-exporter, or node_exporter on PATH;
+# NODE_EXPORTER=none skips it) runs beside the agent and is scraped at the
+# same interval, and is measured the same way, so that the agent's figure
+# has a baseline that the host's noise weighs on alike.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-60}
@@ -24,6 +29,10 @@ INTERVALS=("$@")
 read -r -a ROLES <<<"${ROLES:-avs prover}"
 AGENT_BIN=${AGENT_BIN:-bin/agent}
 PARK_AFTER=${PARK_AFTER-10s}
+NODE_EXPORTER=${NODE_EXPORTER:-$(command -v prometheus-node-exporter || command -v node_exporter || echo none)}
+if [ "$NODE_EXPORTER" = none ]; then
+	echo "agent-footprint: no node_exporter baseline (apt-get install prometheus-node-exporter, or set NODE_EXPORTER)" >&2
+fi
 
 make --no-print-directory build >/dev/null
 tmp=$(mktemp -d)
@@ -97,6 +106,19 @@ for role in "${ROLES[@]}"; do
 				fi
 			fi
 		fi
+		npid=
+		if [ "$NODE_EXPORTER" != none ]; then
+			nport=$(port)
+			"$NODE_EXPORTER" --web.listen-address="127.0.0.1:$nport" >"$tmp/node_exporter.log" 2>&1 &
+			npid=$!
+			pids+=("$npid")
+			for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$nport/metrics" >/dev/null 2>&1 && break; sleep 0.1; done
+			# Scraped as Prometheus would, at the agent's interval.
+			(while sleep "$interval"; do curl -fs "http://127.0.0.1:$nport/metrics" >/dev/null || true; done) &
+			pids+=("$!")
+			sleep 2
+			e0=$(cpu_ns "$npid")
+		fi
 		read -r -a st </proc/$apid/stat
 		t0=$((st[13] + st[14] + st[15] + st[16]))
 		n0=$(cpu_ns "$apid")
@@ -115,8 +137,14 @@ for role in "${ROLES[@]}"; do
 		rss=$(awk '/VmRSS/{print $2}' /proc/$apid/status)
 		awk -v r="$role" -v i="$interval" -v hz="$hz" -v s0="$s0" -v s1="$s1" -v rss="$rss" -v max="$maxrss" -v dt=$((t1 - t0)) -v dns=$((n1 - n0)) \
 			'BEGIN { printf "%-6s interval %-4s  rss %.1f MiB (max %.1f MiB)  cpu %.3f %% of one core (%.1f ms; %d ticks: %.3f %%) over %.0f s\n", r, i, rss/1024, max/1024, 100*dns/1e9/(s1-s0), dns/1e6, dt, 100*dt/hz/(s1-s0), s1-s0 }'
-		kill "$apid" "$cpid"
-		wait "$apid" "$cpid" 2>/dev/null || true
+		if [ -n "$npid" ]; then
+			e1=$(cpu_ns "$npid")
+			nrss=$(awk '/VmRSS/{print $2}' /proc/$npid/status)
+			awk -v i="$interval" -v s0="$s0" -v s1="$s1" -v rss="$nrss" -v ens=$((e1 - e0)) -v dns=$((n1 - n0)) \
+				'BEGIN { printf "       node_exporter, same minutes, scraped every %s: rss %.1f MiB  cpu %.3f %% of one core (%.1f ms); agent/node_exporter %.2f\n", i, rss/1024, 100*ens/1e9/(s1-s0), ens/1e6, (ens > 0 ? dns/ens : 0) }'
+		fi
+		for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+		wait "${pids[@]}" 2>/dev/null || true
 		pids=()
 	done
 done
