@@ -124,10 +124,11 @@ type Config struct {
 	// ParkAfter is how long the job server may go without a job before it
 	// is parked: its asynq server stops (and leaves asynqmon's server
 	// list), and the agent only listens for wake-ups of its queues and
-	// looks at them every IdleCheck, starting the server again as soon as
-	// there is work. An idle asynq server makes Redis calls every few
-	// seconds (its heartbeat, forwarder and subscription checks); a parked
-	// one none. Default DefaultParkAfter; negative never parks.
+	// looks at them every six IdleCheck, on a heartbeat's wake-up,
+	// starting the server again as soon as there is work. An idle asynq
+	// server makes Redis calls every few seconds (its heartbeat, forwarder
+	// and subscription checks); a parked one only those looks. Default
+	// DefaultParkAfter; negative never parks.
 	ParkAfter time.Duration
 	// Collector configures the hardware collectors.
 	Collector collector.Config
@@ -171,6 +172,7 @@ type Agent struct {
 	coordinatorDown atomic.Bool
 	jobWake         atomic.Pointer[queue.WakeHook] // the running job server's hook
 	heartbeatNow    chan struct{}                  // asks the heartbeat loop for a heartbeat now
+	beats           chan struct{}                  // the heartbeat loop was awake (see runParker)
 	running         atomic.Int64                   // jobs inside a handler right now
 	lastJob         atomic.Int64                   // unix nanoseconds when the last job ended; 0: none
 
@@ -256,6 +258,7 @@ func New(cfg Config) (*Agent, error) {
 		sources:      make(chan machineState, 1),
 		conditions:   map[string]string{},
 		heartbeatNow: make(chan struct{}, 1),
+		beats:        make(chan struct{}, 1),
 	}
 	// No job is taken before the coordinator has answered a heartbeat: a
 	// job's reports would have nowhere to go.

@@ -203,6 +203,10 @@ func (a *Agent) heartbeatLoop(ctx context.Context) {
 			wait = a.heartbeatRetry(failures)
 			a.log.Warn("heartbeat failed", "error", err, "failures", failures, "unreachable", errors.Is(err, client.ErrUnreachable), "retry_in", wait)
 		}
+		select { // a parked job server does its own looking now
+		case a.beats <- struct{}{}:
+		default:
+		}
 		timer.Reset(wait)
 	}
 }

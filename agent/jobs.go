@@ -30,7 +30,7 @@ type jobRunner struct {
 // jobServer is the asynq server of an assignment, with the Redis client it
 // owns and the hook that wakes it when tasks arrive (queue.WakeHook). While
 // parked (see Config.ParkAfter) it has no asynq server: the wake
-// subscription and a look every IdleCheck start one again.
+// subscription and a look every six IdleCheck (runParker) start one again.
 type jobServer struct {
 	a      *Agent
 	rdb    redis.UniversalClient
@@ -92,14 +92,30 @@ func (s *jobServer) runParker() {
 	}
 	check := min(max(a.cfg.ParkAfter/4, 100*time.Millisecond), 5*time.Second)
 	idleSince, lastJob := time.Now(), a.lastJob.Load()
+	lookEvery := parkedLooks * a.cfg.IdleCheck
+	lastLook := time.Now()
+	// A parked server looks on its own only when no heartbeat came for
+	// twice that (heartbeats never stop for long).
+	stalled := time.NewTimer(2 * lookEvery)
+	defer stalled.Stop()
 	for {
 		if s.parked() {
 			select {
 			case <-s.stopParker:
 				return
 			case <-s.wake.Woken():
-			case <-time.After(parkedLooks * a.cfg.IdleCheck):
-				if !s.due() {
+			case <-a.beats:
+				// A parked agent looks only when a heartbeat woke it
+				// anyway: on an idle machine each wake-up of its own
+				// costs more than the look.
+				if time.Since(lastLook) < lookEvery*9/10 {
+					continue
+				}
+				if !s.look(&lastLook, stalled, lookEvery) {
+					continue
+				}
+			case <-stalled.C:
+				if !s.look(&lastLook, stalled, lookEvery) {
 					continue
 				}
 			}
@@ -112,6 +128,11 @@ func (s *jobServer) runParker() {
 			return
 		case <-time.After(check):
 		}
+		if time.Since(lastLook) >= lookEvery {
+			// A running server's subscription is checked at the same pace.
+			lastLook = time.Now()
+			_ = s.wake.Ping(context.Background())
+		}
 		if a.running.Load() > 0 || a.lastJob.Load() != lastJob {
 			idleSince, lastJob = time.Now(), a.lastJob.Load()
 			continue
@@ -121,6 +142,9 @@ func (s *jobServer) runParker() {
 			// is the forwarder's to move: a parked server has none.
 			if !s.due() {
 				s.park()
+				// Parking looked: the next look is lookEvery away.
+				lastLook = time.Now()
+				stalled.Reset(2 * lookEvery)
 			}
 			idleSince, lastJob = time.Now(), a.lastJob.Load()
 		}
@@ -128,12 +152,26 @@ func (s *jobServer) runParker() {
 }
 
 // parkedLooks is how many IdleCheck a parked server waits between looks
-// at its queues (30 s by default). Announced tasks start it at once; the
-// look finds only what no announcement reached it for (a retry or a
-// scheduled task falling due, a wake-up lost while the subscription
-// reconnected), and costs an idle agent a Redis round trip: looking every
-// IdleCheck was a sixth of a parked agent's CPU.
+// at its queues (30 s by default, on the first heartbeat after that).
+// Announced tasks start it at once; the look finds only what no
+// announcement reached it for (a retry or a scheduled task falling due, a
+// wake-up lost while the subscription reconnected), and costs an idle
+// agent a Redis round trip: looking every IdleCheck was a sixth of a
+// parked agent's CPU.
 const parkedLooks = 6
+
+// look checks the wake subscription's connection and reports whether work
+// is due (due), recording the look.
+func (s *jobServer) look(last *time.Time, stalled *time.Timer, every time.Duration) bool {
+	*last = time.Now()
+	stalled.Reset(2 * every)
+	// Pinged here rather than on go-redis's own schedule: each command
+	// leaves its socket deadline armed, and its expiry (the client's read
+	// timeout later) wakes an idle agent; done together, the look's and
+	// the ping's expire together.
+	_ = s.wake.Ping(context.Background())
+	return s.due()
+}
 
 // park stops the asynq server. A task taken meanwhile finishes first: the
 // server stops taking tasks, and is shut down once none runs.

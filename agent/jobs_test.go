@@ -381,3 +381,52 @@ func TestIdleJobServerParks(t *testing.T) {
 	waitFor(t, "the blocked job", func() bool { return h.saw("block") })
 	waitFor(t, "parking after it", func() bool { return !serving(t, in, q) })
 }
+
+// TestParkedLooksRideOnHeartbeats checks that a parked job server looks
+// for unannounced work when a heartbeat woke the agent anyway, once
+// parkedLooks IdleChecks have passed since its last look, and on its own
+// only when no heartbeat came for twice that.
+func TestParkedLooksRideOnHeartbeats(t *testing.T) {
+	_, opt, cfg, h := avsJobAgent(t)
+	cfg.ParkAfter = 300 * time.Millisecond
+	cfg.IdleCheck = 300 * time.Millisecond
+	cfg.HeartbeatInterval = time.Hour // the first heartbeat only: the test sends the beats
+	every := parkedLooks * cfg.IdleCheck
+	s := start(t, cfg)
+	defer s.stop(t)
+	waitFor(t, "enrolment", func() bool { return s.a.MachineID() != "" })
+	q := "avs.machine-" + s.a.MachineID()
+	dropQueues(t, opt, q)
+	in := asynq.NewInspector(opt)
+	defer in.Close()
+	beat := func() {
+		select {
+		case s.a.beats <- struct{}{}:
+		default:
+		}
+	}
+
+	waitFor(t, "the server to run", func() bool { return serving(t, in, q) })
+	waitFor(t, "the idle server to park", func() bool { return !serving(t, in, q) })
+	parked := time.Now()
+	enqueue(t, opt, q, "no heartbeat")
+	beat() // too soon after the look that parked it
+	time.Sleep(time.Until(parked.Add(every * 3 / 2)))
+	if h.saw("no heartbeat") {
+		t.Fatalf("a parked server looked within %s without a heartbeat", every*3/2)
+	}
+	waitFor(t, "the look of a parked server without heartbeats", func() bool { return h.saw("no heartbeat") })
+	if took := time.Since(parked); took < 2*every {
+		t.Fatalf("found after %s, before the %s without heartbeats", took, 2*every)
+	}
+	waitFor(t, "parking again", func() bool { return !serving(t, in, q) })
+
+	parked = time.Now()
+	enqueue(t, opt, q, "heartbeat")
+	time.Sleep(time.Until(parked.Add(every)))
+	beat()
+	waitFor(t, "the look on a heartbeat", func() bool { return h.saw("heartbeat") })
+	if took := time.Since(parked); took >= 2*every {
+		t.Fatalf("found after %s: by the look without heartbeats, not the heartbeat's", took)
+	}
+}

@@ -54,6 +54,7 @@ type WakeHook struct {
 
 	mu    sync.Mutex
 	empty map[string]bool // queues found empty since a task was last taken
+	sub   *redis.PubSub   // the wake subscription while Listen runs
 }
 
 // HoldWhile makes dequeues answer "empty" without asking Redis while f
@@ -76,17 +77,28 @@ func NewWakeHook(queues []string, maxWait time.Duration) *WakeHook {
 // Listen subscribes to the queues' wake channels on rdb (which needs no
 // hook of its own) and delivers wake-ups until ctx ends or the hook is
 // closed. go-redis resubscribes by itself after a lost connection.
+//
+// go-redis's own check of an idle subscription (a PING every 3 s by
+// default) is off: each PING, and the expiry of the socket deadline it
+// left armed, woke an idle agent on its own. The owner calls Ping instead,
+// when it is awake for other work anyway; a wake-up lost meanwhile only
+// waits for the owner's next look at its queues.
 func (h *WakeHook) Listen(ctx context.Context, rdb redis.UniversalClient) {
 	channels := make([]string, 0, len(h.queues))
 	for q := range h.queues {
 		channels = append(channels, WakeChannel(q))
 	}
 	sub := rdb.Subscribe(ctx, channels...)
-	defer sub.Close()
-	// go-redis pings an idle subscription every 3 s by default to notice a
-	// dead connection; a wake-up lost meanwhile only waits for the next
-	// look, so a slower check saves an idle agent 18 round trips a minute.
-	ch := sub.Channel(redis.WithChannelHealthCheckInterval(wakeHealthCheck))
+	h.mu.Lock()
+	h.sub = sub
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		h.sub = nil
+		h.mu.Unlock()
+		sub.Close()
+	}()
+	ch := sub.Channel(redis.WithChannelHealthCheckInterval(0))
 	for {
 		select {
 		case <-ctx.Done():
@@ -102,9 +114,18 @@ func (h *WakeHook) Listen(ctx context.Context, rdb redis.UniversalClient) {
 	}
 }
 
-// wakeHealthCheck is how often an idle wake subscription checks its
-// connection.
-const wakeHealthCheck = 30 * time.Second
+// Ping writes a PING on the wake subscription's connection; go-redis
+// reconnects and subscribes again when that fails. It is a no-op while
+// Listen does not run.
+func (h *WakeHook) Ping(ctx context.Context) error {
+	h.mu.Lock()
+	sub := h.sub
+	h.mu.Unlock()
+	if sub == nil {
+		return nil
+	}
+	return sub.Ping(ctx)
+}
 
 // Notify wakes a waiting dequeue, or the next one to wait. It never blocks.
 func (h *WakeHook) Notify() {
