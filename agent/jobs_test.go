@@ -324,6 +324,23 @@ func serving(t *testing.T, in *asynq.Inspector, queue string) bool {
 	return false
 }
 
+// startParked starts an agent with cfg, whose Redis is opt, and waits
+// until its job server has run and, idle, parked. It returns the agent,
+// its queue (emptied first) and an inspector of that Redis.
+func startParked(t *testing.T, opt asynq.RedisConnOpt, cfg Config) (*started, string, *asynq.Inspector) {
+	t.Helper()
+	s := start(t, cfg)
+	t.Cleanup(func() { s.stop(t) })
+	waitFor(t, "enrolment", func() bool { return s.a.MachineID() != "" })
+	q := "avs.machine-" + s.a.MachineID()
+	dropQueues(t, opt, q)
+	in := asynq.NewInspector(opt)
+	t.Cleanup(func() { in.Close() })
+	waitFor(t, "the server to run", func() bool { return serving(t, in, q) })
+	waitFor(t, "the idle server to park", func() bool { return !serving(t, in, q) })
+	return s, q, in
+}
+
 // TestIdleJobServerParks checks that a job server idle for ParkAfter stops
 // its asynq server, that work of every kind starts it again (a task
 // announced on the wake channel, one enqueued without an announcement, a
@@ -333,18 +350,9 @@ func TestIdleJobServerParks(t *testing.T) {
 	_, opt, cfg, h := avsJobAgent(t)
 	cfg.ParkAfter = 300 * time.Millisecond
 	cfg.IdleCheck = 200 * time.Millisecond
-	s := start(t, cfg)
-	defer s.stop(t)
-	waitFor(t, "enrolment", func() bool { return s.a.MachineID() != "" })
-	q := "avs.machine-" + s.a.MachineID()
-	dropQueues(t, opt, q)
-	in := asynq.NewInspector(opt)
-	defer in.Close()
+	s, q, in := startParked(t, opt, cfg)
 	rdb := redis.NewClient(&redis.Options{Addr: opt.(asynq.RedisClientOpt).Addr, DB: opt.(asynq.RedisClientOpt).DB})
 	defer rdb.Close()
-
-	waitFor(t, "the server to run", func() bool { return serving(t, in, q) })
-	waitFor(t, "the idle server to park", func() bool { return !serving(t, in, q) })
 
 	// Announced: the wake-up starts it.
 	enqueue(t, opt, q, "announced")
@@ -392,23 +400,14 @@ func TestParkedLooksRideOnHeartbeats(t *testing.T) {
 	cfg.IdleCheck = 300 * time.Millisecond
 	cfg.HeartbeatInterval = time.Hour // the first heartbeat only: the test sends the beats
 	every := parkedLooks * cfg.IdleCheck
-	s := start(t, cfg)
-	defer s.stop(t)
-	waitFor(t, "enrolment", func() bool { return s.a.MachineID() != "" })
-	q := "avs.machine-" + s.a.MachineID()
-	dropQueues(t, opt, q)
-	in := asynq.NewInspector(opt)
-	defer in.Close()
+	s, q, in := startParked(t, opt, cfg)
+	parked := time.Now()
 	beat := func() {
 		select {
 		case s.a.beats <- struct{}{}:
 		default:
 		}
 	}
-
-	waitFor(t, "the server to run", func() bool { return serving(t, in, q) })
-	waitFor(t, "the idle server to park", func() bool { return !serving(t, in, q) })
-	parked := time.Now()
 	enqueue(t, opt, q, "no heartbeat")
 	beat() // too soon after the look that parked it
 	time.Sleep(time.Until(parked.Add(every * 3 / 2)))
