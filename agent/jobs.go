@@ -87,8 +87,17 @@ func (s *jobServer) runParker() {
 	defer close(s.parkerDone)
 	a := s.a
 	if a.cfg.ParkAfter < 0 {
-		<-s.stopParker
-		return
+		// Never parked: only the wake subscription's check.
+		t := time.NewTicker(parkedLooks * a.cfg.IdleCheck)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stopParker:
+				return
+			case <-t.C:
+				_ = s.wake.Ping(context.Background())
+			}
+		}
 	}
 	check := min(max(a.cfg.ParkAfter/4, 100*time.Millisecond), 5*time.Second)
 	idleSince, lastJob := time.Now(), a.lastJob.Load()
