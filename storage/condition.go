@@ -368,7 +368,9 @@ type MachineSummary struct {
 }
 
 // MachineSummaries returns the machines of teamID (0: every team), ordered
-// by name and then id, read from machines_fleet_idx alone.
+// by name and then id, read from machines_fleet_idx (on PostgreSQL with
+// last_seen_at from the rows, which heartbeats update in place: migration
+// 00902).
 func (c *conn) MachineSummaries(ctx context.Context, teamID int64) ([]MachineSummary, error) {
 	query, args := `SELECT id, name, role, last_seen_at FROM machines WHERE team_id > 0 ORDER BY name, id`, []any(nil)
 	if teamID != 0 {

@@ -336,9 +336,11 @@ func (f FleetFilter) where(alias string) (string, []any) {
 // none.
 //
 // The query reads each machine's identity from machines_fleet_idx, and its
-// observation and deployments by primary key, never the rows of machines,
-// which hold the JSON sample. Only machines whose heartbeats predate
-// observations have their sample read, in a second query.
+// observation and deployments by primary key. On SQLite it never reads the
+// rows of machines, which hold the JSON sample; on PostgreSQL it takes
+// last_seen_at from them, so that a heartbeat's update of its machine
+// touches no index (migration 00902). Only machines whose heartbeats
+// predate observations have their sample read, in a second query.
 func (c *conn) FleetMachines(ctx context.Context, f FleetFilter) ([]FleetMachine, error) {
 	where, args := f.where("m")
 	if where == "" {
