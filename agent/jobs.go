@@ -107,6 +107,20 @@ func (s *jobServer) runParker() {
 	// twice that (heartbeats never stop for long).
 	stalled := time.NewTimer(2 * lookEvery)
 	defer stalled.Stop()
+	looked := func() {
+		lastLook = time.Now()
+		stalled.Reset(2 * lookEvery)
+	}
+	// look checks the wake subscription's connection and reports whether
+	// work is due. The PING goes with the look rather than on go-redis's
+	// own schedule: each command leaves its socket deadline armed, and its
+	// expiry (the client's read timeout later) wakes an idle agent; done
+	// together, the look's and the ping's expire together.
+	look := func() bool {
+		looked()
+		_ = s.wake.Ping(context.Background())
+		return s.due()
+	}
 	for {
 		if s.parked() {
 			select {
@@ -117,14 +131,11 @@ func (s *jobServer) runParker() {
 				// A parked agent looks only when a heartbeat woke it
 				// anyway: on an idle machine each wake-up of its own
 				// costs more than the look.
-				if time.Since(lastLook) < lookEvery*9/10 {
-					continue
-				}
-				if !s.look(&lastLook, stalled, lookEvery) {
+				if time.Since(lastLook) < lookEvery*9/10 || !look() {
 					continue
 				}
 			case <-stalled.C:
-				if !s.look(&lastLook, stalled, lookEvery) {
+				if !look() {
 					continue
 				}
 			}
@@ -151,9 +162,7 @@ func (s *jobServer) runParker() {
 			// is the forwarder's to move: a parked server has none.
 			if !s.due() {
 				s.park()
-				// Parking looked: the next look is lookEvery away.
-				lastLook = time.Now()
-				stalled.Reset(2 * lookEvery)
+				looked() // parking looked: the next look is lookEvery away
 			}
 			idleSince, lastJob = time.Now(), a.lastJob.Load()
 		}
@@ -168,19 +177,6 @@ func (s *jobServer) runParker() {
 // agent a Redis round trip: looking every IdleCheck was a sixth of a
 // parked agent's CPU.
 const parkedLooks = 6
-
-// look checks the wake subscription's connection and reports whether work
-// is due (due), recording the look.
-func (s *jobServer) look(last *time.Time, stalled *time.Timer, every time.Duration) bool {
-	*last = time.Now()
-	stalled.Reset(2 * every)
-	// Pinged here rather than on go-redis's own schedule: each command
-	// leaves its socket deadline armed, and its expiry (the client's read
-	// timeout later) wakes an idle agent; done together, the look's and
-	// the ping's expire together.
-	_ = s.wake.Ping(context.Background())
-	return s.due()
-}
 
 // park stops the asynq server. A task taken meanwhile finishes first: the
 // server stops taking tasks, and is shut down once none runs.
