@@ -335,6 +335,9 @@ func (m *Monitor) notHealthyAt(ctx context.Context, teamID int64, now time.Time)
 type MachineState struct {
 	storage.MachineSummary
 	State string
+	// Unhealthy is Health's Unhealthy: not every state but healthy is
+	// (an idle machine, or an offline one without an AVS, is not).
+	Unhealthy bool
 }
 
 // States returns every machine of teamID (0: every team) with its health
@@ -351,17 +354,16 @@ func (m *Monitor) States(ctx context.Context, teamID int64) ([]MachineState, err
 	if err != nil {
 		return nil, err
 	}
-	states := make(map[string]string, len(nh.Machines))
+	verdicts := make(map[string]Verdict, len(nh.Machines))
 	for _, v := range nh.Machines {
-		states[v.ID] = v.State
+		verdicts[v.ID] = v
 	}
 	out := make([]MachineState, len(list))
 	for i, s := range list {
-		st, ok := states[s.ID]
-		if !ok {
-			st = StateHealthy
+		out[i] = MachineState{MachineSummary: s, State: StateHealthy}
+		if v, ok := verdicts[s.ID]; ok {
+			out[i].State, out[i].Unhealthy = v.State, v.Unhealthy()
 		}
-		out[i] = MachineState{MachineSummary: s, State: st}
 	}
 	return out, nil
 }

@@ -70,6 +70,18 @@ func (m *Monitor) Fleet(ctx context.Context, teamID int64) ([]MachineHealth, *Ca
 	return m.fleet(ctx, storage.FleetFilter{TeamID: teamID}, m.Now())
 }
 
+// Machines returns the health of the named machines of teamID (0: every
+// team), ordered by name and then id; ids that name no such machine are
+// left out. A page of a fleet listing loads and judges its own machines
+// only: the listing itself comes from States.
+func (m *Monitor) Machines(ctx context.Context, teamID int64, ids []string) ([]MachineHealth, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	ms, _, err := m.fleet(ctx, storage.FleetFilter{TeamID: teamID, MachineIDs: ids}, m.Now())
+	return ms, err
+}
+
 func (m *Monitor) fleet(ctx context.Context, f storage.FleetFilter, now time.Time) ([]MachineHealth, *Catalogue, error) {
 	cat, err := m.Catalogue(ctx)
 	if err != nil {

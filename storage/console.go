@@ -29,9 +29,33 @@ func (c *conn) ConsoleClusters(ctx context.Context, teamID int64) ([]Cluster, er
 	return out, nil
 }
 
+// FleetGPUs counts the GPUs that the machines of teamID (0: every team)
+// reported in their latest heartbeats, and those of machines that reported
+// a running job. It reads machine_observations, so a machine that has sent
+// no heartbeat since observations were kept (migration 00100) counts none.
+func (c *conn) FleetGPUs(ctx context.Context, teamID int64) (gpus, busy int, _ error) {
+	team, args := `m.team_id > 0`, []any(nil)
+	if teamID != 0 {
+		team, args = `m.team_id = ?`, []any{teamID}
+	}
+	var row struct {
+		GPUs int `db:"gpus"`
+		Busy int `db:"busy"`
+	}
+	err := getContext(ctx, c.r, &row, `SELECT COALESCE(SUM(o.gpu_count), 0) AS gpus,
+	   COALESCE(SUM(CASE WHEN o.running_jobs > 0 THEN o.gpu_count ELSE 0 END), 0) AS busy
+	 FROM machine_observations o JOIN machines m ON m.id = o.machine_id
+	 WHERE `+team, args...)
+	if err != nil {
+		return 0, 0, fmt.Errorf("storage: fleet gpus: %w", err)
+	}
+	return row.GPUs, row.Busy, nil
+}
+
 // MachineClusters maps the id of each machine of teamID (0: every team)
-// that names a cluster to that cluster's id.
-func (c *conn) MachineClusters(ctx context.Context, teamID int64) (map[string]string, error) {
+// that names a cluster to that cluster's id; with ids, only those
+// machines are read.
+func (c *conn) MachineClusters(ctx context.Context, teamID int64, ids ...string) (map[string]string, error) {
 	var rows []struct {
 		ID        string `db:"id"`
 		ClusterID string `db:"cluster_id"`
@@ -40,6 +64,12 @@ func (c *conn) MachineClusters(ctx context.Context, teamID int64) (map[string]st
 	var args []any
 	if teamID != 0 {
 		q, args = q+` AND team_id = ?`, append(args, teamID)
+	}
+	if len(ids) > 0 {
+		q += ` AND id IN (?` + strings.Repeat(", ?", len(ids)-1) + `)`
+		for _, id := range ids {
+			args = append(args, id)
+		}
 	}
 	if err := selectContext(ctx, c.r, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("storage: machine clusters: %w", err)

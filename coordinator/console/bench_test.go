@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -75,6 +76,13 @@ func BenchmarkFleetPage(b *testing.B) {
 				}
 				return time.Since(t0), len(p.body)
 			}
+			// Which states the fleet is in decides how many stored
+			// judgements a read goes through (those due by now).
+			var states []string
+			for _, m := range countRE.FindAllStringSubmatch(br.get("/ui/machines").body, -1) {
+				states = append(states, m[1]+"="+m[2])
+			}
+			b.Logf("%s: fleet states %s", dialect, strings.Join(states, " "))
 			var page, health time.Duration
 			var size int
 			b.ResetTimer()

@@ -52,13 +52,14 @@ func (c *Console) fleetPage(ctx *fiber.Ctx, v *visit) error {
 	return c.render(ctx, fiber.StatusOK, "fleet", pageData{Title: "Fleet", Nav: "fleet", Visit: v, Data: d})
 }
 
+// fleetData builds the fleet page. The listing, its filters and its counts
+// come from the stored judgements (Monitor.States, which /v1/client/status
+// also answers from), so the page costs about what that read costs at any
+// fleet size; only the machines on the page are loaded and judged in full
+// (Monitor.Machines).
 func (c *Console) fleetData(ctx *fiber.Ctx, v *visit) (fleetData, error) {
 	rctx := ctx.UserContext()
-	ms, _, err := c.cfg.Monitor.Fleet(rctx, v.Scope())
-	if err != nil {
-		return fleetData{}, err
-	}
-	clusterOf, err := c.cfg.DB.MachineClusters(rctx, v.Scope())
+	ms, err := c.cfg.Monitor.States(rctx, v.Scope())
 	if err != nil {
 		return fleetData{}, err
 	}
@@ -71,53 +72,43 @@ func (c *Console) fleetData(ctx *fiber.Ctx, v *visit) (fleetData, error) {
 	for i, cl := range clusters {
 		names[cl.ID], ids[i] = cl.Name, cl.ID
 	}
+	clusterName := func(id string) string {
+		if n := names[id]; n != "" || id == "" {
+			return n
+		}
+		return id[:min(8, len(id))]
+	}
 	state := ctx.Query("state")
 	if !slices.Contains(fleetStates, state) {
 		state = ""
 	}
 	query := strings.TrimSpace(ctx.Query("q"))
+	// A search matches clusters, so it needs every machine's; without
+	// one only the machines on the page are looked up.
+	var clusterOf map[string]string
+	if query != "" {
+		if clusterOf, err = c.cfg.DB.MachineClusters(rctx, v.Scope()); err != nil {
+			return fleetData{}, err
+		}
+	}
 	d := fleetData{State: state, Query: query, Latest: c.cfg.Monitor.Rules().AgentLatestVersion, Machines: len(ms)}
+	if d.GPUs, d.GPUsBusy, err = c.cfg.DB.FleetGPUs(rctx, v.Scope()); err != nil {
+		return fleetData{}, err
+	}
 	counts := map[string]int{}
-	now := c.cfg.Monitor.Now()
-	ttl := c.cfg.Monitor.Rules().HeartbeatTTL
-	var rows []machineRow
+	var listed []string
 	for _, m := range ms {
-		r := machineRow{MachineHealth: m, ClusterID: clusterOf[m.ID]}
-		r.Cluster = names[r.ClusterID]
-		if r.Cluster == "" && r.ClusterID != "" {
-			r.Cluster = r.ClusterID[:min(8, len(r.ClusterID))]
-		}
-		if o := m.Observation; o != nil {
-			r.GPUs, r.Busy = o.GPUCount, o.RunningJobs > 0
-		}
-		d.GPUs += r.GPUs
-		if r.Busy {
-			d.GPUsBusy += r.GPUs
-		}
-		if m.Health.Unhealthy() {
+		if m.Unhealthy {
 			d.Unhealthy++
 		}
-		counts[m.Health.State]++
-		r.AgeClass = "age-none"
-		if m.LastSeenAt != nil {
-			age := now.Sub(*m.LastSeenAt)
-			r.Age = ago(max(age, 0))
-			switch {
-			case age <= ttl/3*2:
-				r.AgeClass = "age-fresh"
-			case age <= ttl:
-				r.AgeClass = "age-late"
-			default:
-				r.AgeClass = "age-old"
-			}
-		}
-		if state != "" && m.Health.State != state {
+		counts[m.State]++
+		if state != "" && m.State != state {
 			continue
 		}
-		if query != "" && !matches(query, m.Name, m.Role, r.Cluster, r.ClusterID, m.ID) {
+		if query != "" && !matches(query, m.Name, m.Role, clusterName(clusterOf[m.ID]), clusterOf[m.ID], m.ID) {
 			continue
 		}
-		rows = append(rows, r)
+		listed = append(listed, m.ID)
 	}
 	u := requestURL(ctx)
 	link := func(st string) string {
@@ -138,9 +129,40 @@ func (c *Console) fleetData(ctx *fiber.Ctx, v *visit) (fleetData, error) {
 	}
 	d.AllCount, d.AllURL = len(ms), link("")
 	page, offset := c.pageOf(ctx)
-	d.Pager = c.newPager(u, page, int64(len(rows)))
-	if offset < len(rows) {
-		d.Rows = rows[offset:min(offset+c.cfg.PageSize, len(rows))]
+	d.Pager = c.newPager(u, page, int64(len(listed)))
+	if offset < len(listed) {
+		pageIDs := listed[offset:min(offset+c.cfg.PageSize, len(listed))]
+		shown, err := c.cfg.Monitor.Machines(rctx, v.Scope(), pageIDs)
+		if err != nil {
+			return fleetData{}, err
+		}
+		if clusterOf == nil {
+			if clusterOf, err = c.cfg.DB.MachineClusters(rctx, v.Scope(), pageIDs...); err != nil {
+				return fleetData{}, err
+			}
+		}
+		now, ttl := c.cfg.Monitor.Now(), c.cfg.Monitor.Rules().HeartbeatTTL
+		for _, m := range shown {
+			r := machineRow{MachineHealth: m, ClusterID: clusterOf[m.ID]}
+			r.Cluster = clusterName(r.ClusterID)
+			if o := m.Observation; o != nil {
+				r.GPUs, r.Busy = o.GPUCount, o.RunningJobs > 0
+			}
+			r.AgeClass = "age-none"
+			if m.LastSeenAt != nil {
+				age := now.Sub(*m.LastSeenAt)
+				r.Age = ago(max(age, 0))
+				switch {
+				case age <= ttl/3*2:
+					r.AgeClass = "age-fresh"
+				case age <= ttl:
+					r.AgeClass = "age-late"
+				default:
+					r.AgeClass = "age-old"
+				}
+			}
+			d.Rows = append(d.Rows, r)
+		}
 	}
 	d.InFlight, err = c.proofsInFlight(ctx, v, ids)
 	return d, err
