@@ -60,18 +60,13 @@ func (c *conn) MachineClusters(ctx context.Context, teamID int64, ids ...string)
 		ID        string `db:"id"`
 		ClusterID string `db:"cluster_id"`
 	}
-	q := `SELECT id, cluster_id FROM machines WHERE cluster_id <> ''`
-	var args []any
-	if teamID != 0 {
-		q, args = q+` AND team_id = ?`, append(args, teamID)
+	where, args := FleetFilter{TeamID: teamID, MachineIDs: ids}.where("m")
+	if where == "" {
+		where = " WHERE "
+	} else {
+		where += " AND "
 	}
-	if len(ids) > 0 {
-		q += ` AND id IN (?` + strings.Repeat(", ?", len(ids)-1) + `)`
-		for _, id := range ids {
-			args = append(args, id)
-		}
-	}
-	if err := selectContext(ctx, c.r, &rows, q, args...); err != nil {
+	if err := selectContext(ctx, c.r, &rows, `SELECT m.id, m.cluster_id FROM machines m`+where+`m.cluster_id <> ''`, args...); err != nil {
 		return nil, fmt.Errorf("storage: machine clusters: %w", err)
 	}
 	out := make(map[string]string, len(rows))

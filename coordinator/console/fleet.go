@@ -143,29 +143,37 @@ func (c *Console) fleetData(ctx *fiber.Ctx, v *visit) (fleetData, error) {
 		}
 		now, ttl := c.cfg.Monitor.Now(), c.cfg.Monitor.Rules().HeartbeatTTL
 		for _, m := range shown {
-			r := machineRow{MachineHealth: m, ClusterID: clusterOf[m.ID]}
+			r := newMachineRow(m, now, ttl)
+			r.ClusterID = clusterOf[m.ID]
 			r.Cluster = clusterName(r.ClusterID)
-			if o := m.Observation; o != nil {
-				r.GPUs, r.Busy = o.GPUCount, o.RunningJobs > 0
-			}
-			r.AgeClass = "age-none"
-			if m.LastSeenAt != nil {
-				age := now.Sub(*m.LastSeenAt)
-				r.Age = ago(max(age, 0))
-				switch {
-				case age <= ttl/3*2:
-					r.AgeClass = "age-fresh"
-				case age <= ttl:
-					r.AgeClass = "age-late"
-				default:
-					r.AgeClass = "age-old"
-				}
-			}
 			d.Rows = append(d.Rows, r)
 		}
 	}
 	d.InFlight, err = c.proofsInFlight(ctx, v, ids)
 	return d, err
+}
+
+// newMachineRow is m as a row of the fleet table, without its cluster;
+// ttl colours its last heartbeat by age.
+func newMachineRow(m fleet.MachineHealth, now time.Time, ttl time.Duration) machineRow {
+	r := machineRow{MachineHealth: m, AgeClass: "age-none"}
+	if o := m.Observation; o != nil {
+		r.GPUs, r.Busy = o.GPUCount, o.RunningJobs > 0
+	}
+	if m.LastSeenAt == nil {
+		return r
+	}
+	age := now.Sub(*m.LastSeenAt)
+	r.Age = ago(max(age, 0))
+	switch {
+	case age <= ttl/3*2:
+		r.AgeClass = "age-fresh"
+	case age <= ttl:
+		r.AgeClass = "age-late"
+	default:
+		r.AgeClass = "age-old"
+	}
+	return r
 }
 
 func matches(q string, fields ...string) bool {
