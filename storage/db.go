@@ -373,9 +373,22 @@ func (d *DB) Close() error {
 // safe to run from several processes at once: on PostgreSQL they serialise
 // on an advisory lock, on SQLite on the database's write lock.
 func (d *DB) Migrate(ctx context.Context) error {
+	p, err := d.migrations()
+	if err != nil {
+		return err
+	}
+	// p.Close would close d's pool, which the provider does not own.
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("storage: migrate %s: %w", d.dialect, err)
+	}
+	return nil
+}
+
+// migrations returns the goose provider of d's embedded migrations.
+func (d *DB) migrations() (*goose.Provider, error) {
 	dir, err := fs.Sub(migrations, "migrations/"+d.dialect)
 	if err != nil {
-		return fmt.Errorf("storage: migrations: %w", err)
+		return nil, fmt.Errorf("storage: migrations: %w", err)
 	}
 	opts := []goose.ProviderOption{
 		// Go migrations registered globally by any other package must not
@@ -391,19 +404,15 @@ func (d *DB) Migrate(ctx context.Context) error {
 		gd = goose.DialectPostgres
 		locker, err := lock.NewPostgresSessionLocker()
 		if err != nil {
-			return fmt.Errorf("storage: migration lock: %w", err)
+			return nil, fmt.Errorf("storage: migration lock: %w", err)
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
 	p, err := goose.NewProvider(gd, d.wdb.DB, dir, opts...)
 	if err != nil {
-		return fmt.Errorf("storage: migrations: %w", err)
+		return nil, fmt.Errorf("storage: migrations: %w", err)
 	}
-	// p.Close would close d's pool, which the provider does not own.
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("storage: migrate %s: %w", d.dialect, err)
-	}
-	return nil
+	return p, nil
 }
 
 // InTx runs fn in a transaction, committing when fn returns nil and rolling

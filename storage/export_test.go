@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -24,3 +25,15 @@ func (b *Batcher) Queued() int {
 // PipelinedBatches counts the heartbeat batches db wrote through
 // PostgreSQL's pipeline.
 func PipelinedBatches(db *DB) int64 { return db.pipelined.Load() }
+
+// MigrateDownTo rolls d's schema back to version, undoing the migrations
+// above it, and MigrateUp applies them again: for tests of a migration's
+// data changes.
+func MigrateDownTo(ctx context.Context, d *DB, version int64) error {
+	p, err := d.migrations()
+	if err != nil {
+		return err
+	}
+	_, err = p.DownTo(ctx, version)
+	return err
+}

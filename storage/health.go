@@ -457,6 +457,12 @@ const legacyBatch = 500
 // fillLegacySamples reads the latest sample and status of out[i] for each
 // i in idx.
 func (c *conn) fillLegacySamples(ctx context.Context, out []FleetMachine, idx []int) error {
+	if len(idx) == 0 {
+		return nil
+	}
+	if err := c.flushMetrics(ctx); err != nil {
+		return err
+	}
 	for start := 0; start < len(idx); start += legacyBatch {
 		batch := idx[start:min(start+legacyBatch, len(idx))]
 		byID := make(map[string]int, len(batch))
@@ -470,7 +476,8 @@ func (c *conn) fillLegacySamples(ctx context.Context, out []FleetMachine, idx []
 			Sample sql.NullString `db:"latest_sample"`
 			Status sql.NullString `db:"agent_status"`
 		}
-		query := `SELECT id, latest_sample, agent_status FROM machines WHERE id IN (?` + strings.Repeat(", ?", len(batch)-1) + `)`
+		query := `SELECT id, ` + latestSampleSQL + ` AS latest_sample, agent_status
+			 FROM machines WHERE id IN (?` + strings.Repeat(", ?", len(batch)-1) + `)`
 		if err := selectContext(ctx, c.r, &rows, query, args...); err != nil {
 			return fmt.Errorf("storage: fleet machines: samples: %w", err)
 		}

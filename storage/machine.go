@@ -54,7 +54,15 @@ func (r machineRow) machine() (proofgrid.Machine, error) {
 }
 
 const machineColumns = `id, team_id, name, role, cluster_id, public_key, agent_version,
-	enrolled_at, last_seen_at, latest_sample, agent_status`
+	enrolled_at, last_seen_at, ` + latestSampleSQL + ` AS latest_sample, agent_status`
+
+// latestSampleSQL selects the latest sample of the machines row in scope:
+// the sample of its newest history row (by received_at, ties by id), which
+// is the heartbeat that set last_seen_at (a late one is older and replaces
+// nothing). Storing it once, in the history, keeps each heartbeat's update
+// of its machine narrow. The (machine_id, received_at) index finds it.
+const latestSampleSQL = `(SELECT mm.sample FROM machine_metrics mm
+	 WHERE mm.machine_id = machines.id ORDER BY mm.received_at DESC, mm.id DESC LIMIT 1)`
 
 // UpsertMachine enrols m, keyed by its public key. A new key inserts m with
 // the id the caller chose (a UUID) and created is true. A key the same team
@@ -135,6 +143,10 @@ func (c *conn) UpsertMachine(ctx context.Context, m proofgrid.Machine) (_ proofg
 // MachineByID returns machine id with its latest sample and status, or
 // ENOTFOUND.
 func (c *conn) MachineByID(ctx context.Context, id string) (proofgrid.Machine, error) {
+	// Inside a transaction, its own heartbeats' samples are read too.
+	if err := c.flushMetrics(ctx); err != nil {
+		return proofgrid.Machine{}, err
+	}
 	var r machineRow
 	err := getContext(ctx, c.r, &r, `SELECT `+machineColumns+` FROM machines WHERE id = ?`, id)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -165,6 +177,9 @@ func (c *conn) MachineIdentity(ctx context.Context, id string) (proofgrid.Machin
 // teamID is 0, ordered by name and then id. It is empty, not nil, when
 // there are none.
 func (c *conn) ListMachines(ctx context.Context, teamID int64) ([]proofgrid.Machine, error) {
+	if err := c.flushMetrics(ctx); err != nil {
+		return nil, err
+	}
 	query := `SELECT ` + machineColumns + ` FROM machines`
 	var args []any
 	if teamID != 0 {
@@ -188,10 +203,11 @@ func (c *conn) ListMachines(ctx context.Context, teamID int64) ([]proofgrid.Mach
 }
 
 // RecordHeartbeat stores a heartbeat machineID sent, received by the
-// coordinator at receivedAt: the machine's last-seen time, agent version,
-// latest sample and status, and one row of metric history, all in one
-// transaction. A heartbeat older than the last one seen (a retry that
-// arrives late) adds to the history but does not replace the latest state.
+// coordinator at receivedAt: the machine's last-seen time, agent version
+// and status, and one row of metric history (which holds its sample, the
+// machine's latest while no newer one comes), all in one transaction. A
+// heartbeat older than the last one seen (a retry that arrives late) adds
+// to the history but does not replace the latest state.
 // An empty agent version keeps the stored one. An unknown machine is
 // ENOTFOUND.
 func (c *conn) RecordHeartbeat(ctx context.Context, machineID string, receivedAt time.Time, hb proofgrid.Heartbeat) error {
@@ -248,13 +264,12 @@ func encodeHeartbeat(machineID string, receivedAt time.Time, hb proofgrid.Heartb
 // heartbeat was seen; RETURNING hands the heartbeat's judge its machine
 // without another statement.
 const updateMachineSQL = `UPDATE machines
-	 SET last_seen_at = ?, agent_version = COALESCE(NULLIF(?, ''), agent_version),
-	     latest_sample = ?, agent_status = ?
+	 SET last_seen_at = ?, agent_version = COALESCE(NULLIF(?, ''), agent_version), agent_status = ?
 	 WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at <= ?)
 	 RETURNING team_id, name, role, agent_version, enrolled_at, last_seen_at`
 
 func (r heartbeatRow) updateArgs() []any {
-	return []any{r.receivedAt, r.agentVersion, r.sample, r.status, r.machineID, r.receivedAt}
+	return []any{r.receivedAt, r.agentVersion, r.status, r.machineID, r.receivedAt}
 }
 
 // scanUpdatedMachine reads the row updateMachineSQL returned.
@@ -442,7 +457,8 @@ const metricsDeleteBatch = 5000
 
 // DeleteMetricsBefore deletes the metric history received before before,
 // for every machine, and returns how many points it deleted. Machines'
-// latest state is kept.
+// latest state is kept: each machine's newest point holds its latest
+// sample and is never deleted.
 func (c *conn) DeleteMetricsBefore(ctx context.Context, before time.Time) (int64, error) {
 	if err := c.flushMetrics(ctx); err != nil {
 		return 0, err
@@ -451,7 +467,10 @@ func (c *conn) DeleteMetricsBefore(ctx context.Context, before time.Time) (int64
 	for {
 		res, err := execContext(ctx, c.w,
 			`DELETE FROM machine_metrics WHERE id IN (
-			     SELECT id FROM machine_metrics WHERE received_at < ? LIMIT ?)`,
+			     SELECT mm.id FROM machine_metrics mm
+			     WHERE mm.received_at < ? AND mm.received_at < (
+			         SELECT max(n.received_at) FROM machine_metrics n WHERE n.machine_id = mm.machine_id)
+			     LIMIT ?)`,
 			before, metricsDeleteBatch)
 		if err != nil {
 			return total, fmt.Errorf("storage: delete metrics: %w", err)

@@ -2,6 +2,8 @@ package storage_test
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"sync"
@@ -333,6 +335,93 @@ func TestDeleteMetricsBefore(t *testing.T) {
 		n, err = db.DeleteMetricsBefore(ctx, base.Add(2*time.Hour))
 		if err != nil || n != 0 {
 			t.Errorf("second DeleteMetricsBefore = %d, %v; want 0", n, err)
+		}
+
+		// A machine's newest point holds its latest sample: it stays when
+		// the machine has been silent for longer than the retention.
+		n, err = db.DeleteMetricsBefore(ctx, base.Add(5*time.Hour))
+		if err != nil || n != 2 {
+			t.Fatalf("DeleteMetricsBefore after the last heartbeats = %d, %v; want 2", n, err)
+		}
+		for _, m := range ms {
+			ps, err := db.MachineMetrics(ctx, m.ID, time.Time{}, 0)
+			if err != nil || len(ps) != 1 || ps[0].CPUPercent != 3 {
+				t.Errorf("%s kept %+v, %v; want the point of hour 3 alone", m.ID, ps, err)
+			}
+			got, err := db.MachineByID(ctx, m.ID)
+			if err != nil || got.Latest == nil || !reflect.DeepEqual(*got.Latest, sample(3, base.Add(3*time.Hour))) {
+				t.Errorf("%s latest sample = %+v, %v; want hour 3's", m.ID, got.Latest, err)
+			}
+		}
+	})
+}
+
+// TestLatestSampleMigration checks migration 00910, which stops storing the
+// latest sample on the machines row: Down puts each machine's newest sample
+// back on its row, and Up first writes a history row for a machine whose
+// latest sample is only on its row (its history deleted by the retention
+// of before), so that no machine loses its latest sample.
+func TestLatestSampleMigration(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		team := mustTeam(t, db, "alpha")
+		kept := mustMachine(t, db, team.ID, "m-kept", "gpu-1")
+		pruned := mustMachine(t, db, team.ID, "m-pruned", "gpu-2")
+		silent := mustMachine(t, db, team.ID, "m-silent", "gpu-3")
+		for _, m := range []proofgrid.Machine{kept, pruned} {
+			for i := range 2 {
+				at := base.Add(time.Duration(i) * time.Hour)
+				if err := db.RecordHeartbeat(ctx, m.ID, at, heartbeat(i+1, at)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+
+		if err := storage.MigrateDownTo(ctx, db, 909); err != nil {
+			t.Fatalf("down: %v", err)
+		}
+		onRow := func(id string) (s sql.NullString) {
+			t.Helper()
+			err := db.InTx(ctx, func(tx *storage.Tx) error {
+				return storage.SQLTx(tx).GetContext(ctx, &s, db.Rebind(`SELECT latest_sample FROM machines WHERE id = ?`), id)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		var want proofgrid.Sample
+		if s := onRow(kept.ID); !s.Valid || json.Unmarshal([]byte(s.String), &want) != nil ||
+			!reflect.DeepEqual(want, sample(2, base.Add(time.Hour))) {
+			t.Fatalf("after down, the row's latest sample = %v; want the newest heartbeat's", s)
+		}
+		if s := onRow(silent.ID); s.Valid {
+			t.Errorf("after down, a machine without heartbeats has latest sample %q", s.String)
+		}
+		// The retention of before deleted history regardless of age.
+		err := db.InTx(ctx, func(tx *storage.Tx) error {
+			_, err := storage.SQLTx(tx).ExecContext(ctx, db.Rebind(`DELETE FROM machine_metrics WHERE machine_id = ?`), pruned.ID)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatalf("up: %v", err)
+		}
+		for _, m := range []proofgrid.Machine{kept, pruned} {
+			got, err := db.MachineByID(ctx, m.ID)
+			if err != nil || got.Latest == nil || !reflect.DeepEqual(*got.Latest, want) {
+				t.Errorf("%s after up: latest sample %+v, %v; want %+v", m.Name, got.Latest, err, want)
+			}
+		}
+		if ps, err := db.MachineMetrics(ctx, pruned.ID, time.Time{}, 0); err != nil || len(ps) != 1 ||
+			!ps[0].ReceivedAt.Equal(stored(base.Add(time.Hour))) {
+			t.Errorf("pruned machine's history after up = %+v, %v; want one point at its last heartbeat", ps, err)
+		}
+		if got, err := db.MachineByID(ctx, silent.ID); err != nil || got.Latest != nil {
+			t.Errorf("machine without heartbeats after up: latest sample %+v, %v", got.Latest, err)
 		}
 	})
 }

@@ -77,9 +77,9 @@ func (d *DB) pipelineHeartbeats(ctx context.Context, ws []*HeartbeatWrite) error
 const (
 	updateMachinesSQL = `UPDATE machines AS m
 	 SET last_seen_at = u.received_at, agent_version = COALESCE(NULLIF(u.agent_version, ''), m.agent_version),
-	     latest_sample = u.sample, agent_status = u.status
-	 FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[])
-	   AS u (id, received_at, agent_version, sample, status)
+	     agent_status = u.status
+	 FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[])
+	   AS u (id, received_at, agent_version, status)
 	 WHERE m.id = u.id AND (m.last_seen_at IS NULL OR m.last_seen_at <= u.received_at)
 	 RETURNING m.id, m.team_id, m.name, m.role, m.agent_version, m.enrolled_at, m.last_seen_at`
 	upsertObservationsSQL = observationInto + `
@@ -207,14 +207,14 @@ func pipelineHeartbeats(ctx context.Context, pc *pgx.Conn, ws []*HeartbeatWrite,
 func queueRound(b *pgx.Batch, round []*HeartbeatWrite) {
 	n := len(round)
 	ids, received := make([]string, n), make([]time.Time, n)
-	versions, samples, statuses := make([]string, n), make([]string, n), make([]string, n)
+	versions, statuses := make([]string, n), make([]string, n)
 	var o observationColumns
 	for i, w := range round {
 		r := w.row
-		ids[i], received[i], versions[i], samples[i], statuses[i] = r.machineID, r.receivedAt, r.agentVersion, r.sample, r.status
+		ids[i], received[i], versions[i], statuses[i] = r.machineID, r.receivedAt, r.agentVersion, r.status
 		o.add(w.obs)
 	}
-	b.Queue(updateMachinesSQL, ids, received, versions, samples, statuses)
+	b.Queue(updateMachinesSQL, ids, received, versions, statuses)
 	b.Queue(upsertObservationsSQL, o.args()...)
 	b.Queue(deleteDeploymentsOfSQL, ids)
 }
