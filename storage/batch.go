@@ -13,9 +13,11 @@ const DefaultBatchSize = 128
 
 // Batcher commits concurrent small writes together (group commit): each
 // caller hands Do one Write, run inside a transaction, and one goroutine
-// commits every write waiting at that moment in one transaction. On
-// PostgreSQL a batch made only of heartbeats (HeartbeatWrite) is
-// pipelined: two round trips for the whole batch (pipelineHeartbeats).
+// commits every write waiting at that moment in one transaction. A batch
+// made only of heartbeats (HeartbeatWrite) is written with set-based
+// statements, a few per batch: on PostgreSQL pipelined, two round trips
+// for the whole batch (pipelineHeartbeats); on SQLite over VALUES lists
+// (writeHeartbeats).
 // A lone write is committed at once, without waiting for company; under
 // load, the writes that arrive while one transaction commits form the
 // next. That saves a BEGIN and COMMIT per write, and on SQLite, whose one
@@ -154,6 +156,21 @@ func (b *Batcher) commit(batch []*batchItem) {
 	// Between transactions, the statements the last one ran unprepared
 	// get prepared (SQLite's writer is free now).
 	b.db.prepareWanted(ctx)
+	// On SQLite a batch of heartbeats goes in set-based statements, a few
+	// per batch rather than four per heartbeat; what they do not handle
+	// is rolled back and takes the general path, as on PostgreSQL.
+	if b.db.dialect == DialectSQLite {
+		if ws, ok := heartbeatWrites(batch); ok {
+			judge := b.db.conditionFunc()
+			if b.db.InTx(ctx, func(tx *Tx) error { return tx.writeHeartbeats(ctx, ws, judge) }) == nil {
+				b.db.pipelined.Add(1)
+				for _, it := range batch {
+					it.done <- nil
+				}
+				return
+			}
+		}
+	}
 	err := b.db.InTx(ctx, func(tx *Tx) error {
 		for _, it := range batch {
 			if err := it.write.Apply(ctx, tx); err != nil {

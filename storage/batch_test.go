@@ -302,8 +302,8 @@ func TestHistoryRowsOfOneTransaction(t *testing.T) {
 
 // TestPipelinedHeartbeatsStoreWhatOneByOneDoes writes the same heartbeats
 // to two teams' machines: one team's one transaction each, the other's in
-// batches (on PostgreSQL through the pipeline, a batch with a late
-// heartbeat through the general path). Everything stored must match:
+// batches (set-based statements, on PostgreSQL through the pipeline; a
+// batch with a late heartbeat through the general path). Everything stored must match:
 // machines, observations, deployments, judgements and history.
 func TestPipelinedHeartbeatsStoreWhatOneByOneDoes(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
@@ -320,7 +320,8 @@ func TestPipelinedHeartbeatsStoreWhatOneByOneDoes(t *testing.T) {
 			j.OfflineAt = &off
 			return j
 		})
-		const machines = 3
+		// 40 machines: a round of the batch is cut into chunks of 32 and 8.
+		const machines = 40
 		teams := [2]storage.Team{mustTeam(t, db, "one-by-one"), mustTeam(t, db, "batched")}
 		var ids [2][machines]string
 		for k, team := range teams {
@@ -330,11 +331,19 @@ func TestPipelinedHeartbeatsStoreWhatOneByOneDoes(t *testing.T) {
 		}
 		yes := true
 		// heartbeat n of machine i: running jobs on even n, deployments
-		// on machine 1, a late one (n = 2 after n = 3) on machine 2.
+		// on machine 1, a late one (n = 2 after n = 3) on machine 2, no
+		// agent version on n = 1.
 		write := func(id string, i, n int) storage.Write {
 			at := base.Add(time.Duration(n) * time.Second)
 			hb := heartbeat(n, at)
 			hb.Status.RunningJobs = (n + 1) % 2
+			// No version (which keeps the stored one), later a new one.
+			switch n {
+			case 1:
+				hb.AgentVersion = ""
+			case 3:
+				hb.AgentVersion = "v1.1.0"
+			}
 			o := storage.Observation{MachineID: id, SeenAt: at, CPUPercent: float64(n), RunningJobs: hb.Status.RunningJobs}
 			if o.RunningJobs > 0 {
 				o.LastActiveAt = &at
@@ -443,10 +452,8 @@ func TestPipelinedHeartbeatsStoreWhatOneByOneDoes(t *testing.T) {
 				}
 			}
 		}
-		if db.Dialect() == storage.DialectPostgres {
-			if got := storage.PipelinedBatches(db); got != 1 {
-				t.Errorf("%d batches pipelined, want 1 (the second has a late heartbeat)", got)
-			}
+		if got := storage.PipelinedBatches(db); got != 1 {
+			t.Errorf("%d batches set-based, want 1 (the second has a late heartbeat)", got)
 		}
 	})
 }
@@ -458,13 +465,10 @@ func fmtTime(t *time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-// Without a judge, a pipelined batch marks its machines' conditions stale,
+// Without a judge, a set-based batch marks its machines' conditions stale,
 // once per heartbeat, as one-by-one writes do.
 func TestPipelinedHeartbeatsMarkStaleWithoutJudge(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
-		if db.Dialect() != storage.DialectPostgres {
-			t.Skip("the pipeline is PostgreSQL's")
-		}
 		ctx := context.Background()
 		team := mustTeam(t, db, "stale")
 		ids := []string{mustMachine(t, db, team.ID, "a", "k-a").ID, mustMachine(t, db, team.ID, "b", "k-b").ID}

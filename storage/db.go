@@ -108,8 +108,8 @@ type DB struct {
 	// conditions judges machines as heartbeats are written; see
 	// SetConditionFunc.
 	conditions atomic.Pointer[conditionHook]
-	// pipelined counts the heartbeat batches written by
-	// pipelineHeartbeats.
+	// pipelined counts the heartbeat batches written by the set-based
+	// path (pipelineHeartbeats, writeHeartbeats).
 	pipelined atomic.Int64
 }
 

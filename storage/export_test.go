@@ -22,8 +22,8 @@ func (b *Batcher) Queued() int {
 	return len(b.queue)
 }
 
-// PipelinedBatches counts the heartbeat batches db wrote through
-// PostgreSQL's pipeline.
+// PipelinedBatches counts the heartbeat batches db wrote with set-based
+// statements (PostgreSQL's pipeline, SQLite's VALUES lists).
 func PipelinedBatches(db *DB) int64 { return db.pipelined.Load() }
 
 // MigrateDownTo rolls d's schema back to version, undoing the migrations

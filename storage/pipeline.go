@@ -302,17 +302,26 @@ func readRound(br pgx.BatchResults, round []*HeartbeatWrite, withDeployments boo
 			return nil, false, fmt.Errorf("storage: record deployment: %w", err)
 		}
 	}
+	machines, ok := roundMachines(round, updated, active)
+	return machines, ok, nil
+}
+
+// roundMachines returns the machines as round's heartbeats left them, in
+// round's order, from what a round's statements returned: the machines
+// they updated and the last activity of the observations they stored. ok
+// is false when a heartbeat was not applied (late, or an unknown machine).
+func roundMachines(round []*HeartbeatWrite, updated map[string]*FleetMachine, active map[string]dbTime) (_ []*FleetMachine, ok bool) {
 	machines := make([]*FleetMachine, len(round))
 	for i, w := range round {
 		m := updated[w.row.machineID]
 		at, applied := active[w.row.machineID]
 		if m == nil || !applied {
-			return nil, false, nil
+			return nil, false
 		}
 		w.observe(m, at)
 		machines[i] = m
 	}
-	return machines, true, nil
+	return machines, true
 }
 
 // observationColumns holds observations column by column, as arrays for
