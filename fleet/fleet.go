@@ -209,18 +209,16 @@ func (s *Service) TeamQueues(ctx context.Context, teamID int64) ([]string, error
 	if err != nil {
 		return nil, err
 	}
-	machines, err := s.db.ListMachines(ctx, teamID)
+	avs, err := s.db.MachineIDsWithRole(ctx, teamID, proofgrid.RoleAVS)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]string, 0, len(clusters)+len(machines))
+	out := make([]string, 0, len(clusters)+len(avs))
 	for _, c := range clusters {
 		out = append(out, queue.ProveQueue(c.Cluster.ID))
 	}
-	for _, m := range machines {
-		if m.Role == proofgrid.RoleAVS {
-			out = append(out, queue.AVSQueue(m.ID))
-		}
+	for _, id := range avs {
+		out = append(out, queue.AVSQueue(id))
 	}
 	sort.Strings(out)
 	return out, nil

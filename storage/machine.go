@@ -202,6 +202,16 @@ func (c *conn) ListMachines(ctx context.Context, teamID int64) ([]proofgrid.Mach
 	return out, nil
 }
 
+// MachineIDsWithRole returns the ids of team teamID's machines of role,
+// in order: what a caller needs that wants no samples read.
+func (c *conn) MachineIDsWithRole(ctx context.Context, teamID int64, role string) ([]string, error) {
+	ids := []string{}
+	if err := selectContext(ctx, c.r, &ids, `SELECT id FROM machines WHERE team_id = ? AND role = ? ORDER BY id`, teamID, role); err != nil {
+		return nil, fmt.Errorf("storage: machines with role: %w", err)
+	}
+	return ids, nil
+}
+
 // RecordHeartbeat stores a heartbeat machineID sent, received by the
 // coordinator at receivedAt: the machine's last-seen time, agent version
 // and status, and one row of metric history (which holds its sample, the

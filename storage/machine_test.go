@@ -356,6 +356,39 @@ func TestDeleteMetricsBefore(t *testing.T) {
 	})
 }
 
+func TestMachineIDsWithRole(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		alpha, beta := mustTeam(t, db, "alpha"), mustTeam(t, db, "beta")
+		mustMachine(t, db, alpha.ID, "prover-1", "p1")
+		for _, m := range []proofgrid.Machine{
+			newMachine(alpha.ID, "avs-2", "a2", "key-a2"),
+			newMachine(alpha.ID, "avs-1", "a1", "key-a1"),
+			newMachine(beta.ID, "avs-3", "b3", "key-b3"),
+		} {
+			m.Role = proofgrid.RoleAVS
+			if _, _, err := db.UpsertMachine(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, tt := range []struct {
+			team int64
+			role string
+			want []string
+		}{
+			{alpha.ID, proofgrid.RoleAVS, []string{"avs-1", "avs-2"}},
+			{alpha.ID, proofgrid.RoleProver, []string{"prover-1"}},
+			{beta.ID, proofgrid.RoleAVS, []string{"avs-3"}},
+			{beta.ID, proofgrid.RoleProver, []string{}},
+		} {
+			got, err := db.MachineIDsWithRole(ctx, tt.team, tt.role)
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("MachineIDsWithRole(%d, %s) = %v, %v; want %v", tt.team, tt.role, got, err, tt.want)
+			}
+		}
+	})
+}
+
 // TestLatestSampleMigration checks migration 00910, which stops storing the
 // latest sample on the machines row: Down puts each machine's newest sample
 // back on its row, and Up first writes a history row for a machine whose
