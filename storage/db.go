@@ -108,6 +108,9 @@ type DB struct {
 	// conditions judges machines as heartbeats are written; see
 	// SetConditionFunc.
 	conditions atomic.Pointer[conditionHook]
+	// metricsDeleteBatch, when set, replaces the metricsDeleteBatch
+	// constant (tests).
+	metricsDeleteBatch int
 	// pipelined counts the heartbeat batches written by the set-based
 	// path (pipelineHeartbeats, writeHeartbeats).
 	pipelined atomic.Int64

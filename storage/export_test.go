@@ -37,3 +37,7 @@ func MigrateDownTo(ctx context.Context, d *DB, version int64) error {
 	_, err = p.DownTo(ctx, version)
 	return err
 }
+
+// SetMetricsDeleteBatch bounds the points of each DELETE of
+// DeleteMetricsBefore on d.
+func SetMetricsDeleteBatch(d *DB, n int) { d.metricsDeleteBatch = n }

@@ -473,25 +473,36 @@ func (c *conn) DeleteMetricsBefore(ctx context.Context, before time.Time) (int64
 	if err := c.flushMetrics(ctx); err != nil {
 		return 0, err
 	}
+	size := c.db.metricsDeleteBatch
+	if size <= 0 {
+		size = metricsDeleteBatch
+	}
+	// Each DELETE goes on from the newest point the last one deleted, so
+	// the points kept before it (the newest of machines silent for longer
+	// than the retention, the oldest of all) are not read again by each.
+	var from time.Time // the zero time: from the oldest point
 	var total int64
 	for {
-		res, err := execContext(ctx, c.w,
+		var deleted []dbTime
+		err := selectContext(ctx, c.w, &deleted,
 			`DELETE FROM machine_metrics WHERE id IN (
 			     SELECT mm.id FROM machine_metrics mm
-			     WHERE mm.received_at < ? AND mm.received_at < (
+			     WHERE mm.received_at >= ? AND mm.received_at < ? AND mm.received_at < (
 			         SELECT max(n.received_at) FROM machine_metrics n WHERE n.machine_id = mm.machine_id)
-			     LIMIT ?)`,
-			before, metricsDeleteBatch)
+			     ORDER BY mm.received_at LIMIT ?)
+			 RETURNING received_at`,
+			from, before, size)
 		if err != nil {
 			return total, fmt.Errorf("storage: delete metrics: %w", err)
 		}
-		n, err := rowsAffected(res)
-		if err != nil {
-			return total, err
-		}
-		total += n
-		if n < metricsDeleteBatch {
+		total += int64(len(deleted))
+		if len(deleted) < size {
 			return total, nil
+		}
+		for _, t := range deleted {
+			if t.Time.After(from) {
+				from = t.Time
+			}
 		}
 		if err := ctx.Err(); err != nil {
 			return total, err

@@ -317,6 +317,15 @@ func TestDeleteMetricsBefore(t *testing.T) {
 				}
 			}
 		}
+		// A machine silent since before all of them: its one point is its
+		// newest, and the oldest of all.
+		silent := mustMachine(t, db, team.ID, "m-0", "gpu-0")
+		if err := db.RecordHeartbeat(ctx, silent.ID, base.Add(-time.Hour), heartbeat(9, base.Add(-time.Hour))); err != nil {
+			t.Fatal(err)
+		}
+		// One point per DELETE: every purge below goes through its loop,
+		// past the silent machine's point and points of equal times.
+		storage.SetMetricsDeleteBatch(db, 1)
 
 		n, err := db.DeleteMetricsBefore(ctx, base.Add(2*time.Hour))
 		if err != nil || n != 4 {
@@ -352,6 +361,9 @@ func TestDeleteMetricsBefore(t *testing.T) {
 			if err != nil || got.Latest == nil || !reflect.DeepEqual(*got.Latest, sample(3, base.Add(3*time.Hour))) {
 				t.Errorf("%s latest sample = %+v, %v; want hour 3's", m.ID, got.Latest, err)
 			}
+		}
+		if ps, err := db.MachineMetrics(ctx, silent.ID, time.Time{}, 0); err != nil || len(ps) != 1 || ps[0].CPUPercent != 9 {
+			t.Errorf("silent machine kept %+v, %v; want its one point", ps, err)
 		}
 	})
 }
