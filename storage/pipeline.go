@@ -261,33 +261,20 @@ func queueMetrics(b *pgx.Batch, ws []*HeartbeatWrite) {
 // machines as its heartbeats left them, in round's order; ok is false when
 // a heartbeat was not applied (late, or an unknown machine).
 func readRound(br pgx.BatchResults, round []*HeartbeatWrite, withDeployments bool) ([]*FleetMachine, bool, error) {
-	updated := make(map[string]*FleetMachine, len(round))
+	var updated map[string]*FleetMachine
 	rows, err := br.Query()
 	if err == nil {
-		for rows.Next() {
-			m := &FleetMachine{}
-			if err = scanMachineState(rows.Scan, m, &m.ID); err != nil {
-				break
-			}
-			updated[m.ID] = m
-		}
+		updated, err = scanUpdatedMachines(rows, len(round))
 		rows.Close()
 		err = cmp.Or(err, rows.Err())
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("storage: record heartbeat: %w", err)
 	}
-	active := make(map[string]dbTime, len(round))
+	var active map[string]dbTime
 	rows, err = br.Query()
 	if err == nil {
-		for rows.Next() {
-			var id string
-			var at dbTime
-			if err = rows.Scan(&id, &at); err != nil {
-				break
-			}
-			active[id] = at
-		}
+		active, err = scanLastActive(rows, len(round))
 		rows.Close()
 		err = cmp.Or(err, rows.Err())
 	}
@@ -304,6 +291,44 @@ func readRound(br pgx.BatchResults, round []*HeartbeatWrite, withDeployments boo
 	}
 	machines, ok := roundMachines(round, updated, active)
 	return machines, ok, nil
+}
+
+// rowSet is what the results of pgx and of database/sql both offer for
+// reading rows.
+type rowSet interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// scanUpdatedMachines reads what a set-based machine update returned: each
+// updated machine's id, then scanMachineState's columns. n is the rows
+// expected at most.
+func scanUpdatedMachines(rows rowSet, n int) (map[string]*FleetMachine, error) {
+	updated := make(map[string]*FleetMachine, n)
+	for rows.Next() {
+		m := &FleetMachine{}
+		if err := scanMachineState(rows.Scan, m, &m.ID); err != nil {
+			return nil, err
+		}
+		updated[m.ID] = m
+	}
+	return updated, rows.Err()
+}
+
+// scanLastActive reads what a set-based observation upsert returned: the
+// machine and last activity of each observation it stored.
+func scanLastActive(rows rowSet, n int) (map[string]dbTime, error) {
+	active := make(map[string]dbTime, n)
+	for rows.Next() {
+		var id string
+		var at dbTime
+		if err := rows.Scan(&id, &at); err != nil {
+			return nil, err
+		}
+		active[id] = at
+	}
+	return active, rows.Err()
 }
 
 // roundMachines returns the machines as round's heartbeats left them, in

@@ -64,14 +64,7 @@ func (tx *Tx) writeHeartbeatChunk(ctx context.Context, chunk []*HeartbeatWrite, 
 	if err != nil {
 		return fmt.Errorf("storage: record heartbeat: %w", err)
 	}
-	updated := make(map[string]*FleetMachine, n)
-	for rows.Next() {
-		m := &FleetMachine{}
-		if err = scanMachineState(rows.Scan, m, &m.ID); err != nil {
-			break
-		}
-		updated[m.ID] = m
-	}
+	updated, err := scanUpdatedMachines(rows, n)
 	if err := closeRows(rows, err); err != nil {
 		return fmt.Errorf("storage: record heartbeat: %w", err)
 	}
@@ -98,15 +91,7 @@ func (tx *Tx) writeHeartbeatChunk(ctx context.Context, chunk []*HeartbeatWrite, 
 	if err != nil {
 		return fmt.Errorf("storage: record observation: %w", err)
 	}
-	active := make(map[string]dbTime, n)
-	for rows.Next() {
-		var id string
-		var at dbTime
-		if err = rows.Scan(&id, &at); err != nil {
-			break
-		}
-		active[id] = at
-	}
+	active, err := scanLastActive(rows, n)
 	if err := closeRows(rows, err); err != nil {
 		return fmt.Errorf("storage: record observation: %w", err)
 	}
