@@ -104,6 +104,23 @@ func (b *Batcher) Do(ctx context.Context, write Write) error {
 	}
 }
 
+// writeHeartbeatBatch writes ws in one transaction with set-based
+// statements: pipelined on PostgreSQL (pipelineHeartbeats), over VALUES
+// lists on SQLite (writeHeartbeats). Any error leaves nothing stored.
+func (d *DB) writeHeartbeatBatch(ctx context.Context, ws []*HeartbeatWrite) error {
+	var err error
+	if d.dialect == DialectPostgres {
+		err = d.pipelineHeartbeats(ctx, ws)
+	} else {
+		judge := d.conditionFunc()
+		err = d.InTx(ctx, func(tx *Tx) error { return tx.writeHeartbeats(ctx, ws, judge) })
+	}
+	if err == nil {
+		d.pipelined.Add(1)
+	}
+	return err
+}
+
 // Close stops accepting writes and waits until every accepted one has
 // been committed or has failed.
 func (b *Batcher) Close() {
@@ -141,35 +158,19 @@ func (b *Batcher) run() {
 // caller's context: a caller that gives up must not fail the others.
 func (b *Batcher) commit(batch []*batchItem) {
 	ctx := context.Background()
-	// A batch of heartbeats on PostgreSQL goes in two round trips rather
-	// than a few per heartbeat; what that path does not handle (a late
-	// heartbeat, an unknown machine, any error) falls through to the
-	// general path, which writes it as if the fast path never ran.
-	if b.db.dialect == DialectPostgres {
-		if ws, ok := heartbeatWrites(batch); ok && b.db.pipelineHeartbeats(ctx, ws) == nil {
-			for _, it := range batch {
-				it.done <- nil
-			}
-			return
-		}
-	}
 	// Between transactions, the statements the last one ran unprepared
 	// get prepared (SQLite's writer is free now).
 	b.db.prepareWanted(ctx)
-	// On SQLite a batch of heartbeats goes in set-based statements, a few
-	// per batch rather than four per heartbeat; what they do not handle
-	// is rolled back and takes the general path, as on PostgreSQL.
-	if b.db.dialect == DialectSQLite {
-		if ws, ok := heartbeatWrites(batch); ok {
-			judge := b.db.conditionFunc()
-			if b.db.InTx(ctx, func(tx *Tx) error { return tx.writeHeartbeats(ctx, ws, judge) }) == nil {
-				b.db.pipelined.Add(1)
-				for _, it := range batch {
-					it.done <- nil
-				}
-				return
-			}
+	// A batch of heartbeats goes in set-based statements, a few per batch
+	// rather than a few per heartbeat; what that path does not handle (a
+	// late heartbeat, an unknown machine, any error) is rolled back and
+	// falls through to the general path, which writes it as if the fast
+	// path never ran.
+	if ws, ok := heartbeatWrites(batch); ok && b.db.writeHeartbeatBatch(ctx, ws) == nil {
+		for _, it := range batch {
+			it.done <- nil
 		}
+		return
 	}
 	err := b.db.InTx(ctx, func(tx *Tx) error {
 		for _, it := range batch {

@@ -60,7 +60,6 @@ func (d *DB) pipelineHeartbeats(ctx context.Context, ws []*HeartbeatWrite) error
 		pc := sc.Conn()
 		err := pipelineHeartbeats(ctx, pc, ws, d.conditionFunc())
 		if err == nil {
-			d.pipelined.Add(1)
 			return nil
 		}
 		// The transaction may be open (and aborted): close it before the

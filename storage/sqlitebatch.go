@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -60,7 +61,8 @@ func (tx *Tx) writeHeartbeatChunk(ctx context.Context, chunk []*HeartbeatWrite, 
 		r := w.row
 		args = append(args, r.machineID, r.receivedAt, r.agentVersion, r.status)
 	}
-	rows, err := tx.queryHot(ctx, setStatement(updateMachinesHead, "(?, ?, ?, ?)", updateMachinesTail, n), args...)
+	sqls := &chunkStatements()[n]
+	rows, err := tx.queryHot(ctx, sqls.updateMachines, args...)
 	if err != nil {
 		return fmt.Errorf("storage: record heartbeat: %w", err)
 	}
@@ -86,8 +88,7 @@ func (tx *Tx) writeHeartbeatChunk(ctx context.Context, chunk []*HeartbeatWrite, 
 		// The history row is appended at commit, with the others.
 		tx.metrics = append(tx.metrics, w.row.metricArgs())
 	}
-	rows, err = tx.queryHot(ctx, setStatement(observationInto+" VALUES ", observationRowSQL, observationConflict+`
-	 RETURNING machine_id, last_active_at`, n), args...)
+	rows, err = tx.queryHot(ctx, sqls.upsertObservations, args...)
 	if err != nil {
 		return fmt.Errorf("storage: record observation: %w", err)
 	}
@@ -100,21 +101,20 @@ func (tx *Tx) writeHeartbeatChunk(ctx context.Context, chunk []*HeartbeatWrite, 
 		return errNotPipelined
 	}
 
-	if _, err := tx.execHot(ctx, setStatement("DELETE FROM avs_deployments WHERE machine_id IN (", "?", ")", n), ids...); err != nil {
+	if _, err := tx.execHot(ctx, sqls.deleteDeployments, ids...); err != nil {
 		return fmt.Errorf("storage: replace deployments: %w", err)
 	}
 	const depColumns = 9
 	for len(deps) > 0 {
 		k := chunkSize(len(deps) / depColumns)
-		if _, err := tx.execHot(ctx, setStatement(deploymentInto+" VALUES ", "(?, ?, ?, ?, ?, ?, ?, ?, ?)", deploymentConflict, k),
-			deps[:k*depColumns]...); err != nil {
+		if _, err := tx.execHot(ctx, chunkStatements()[k].insertDeployments, deps[:k*depColumns]...); err != nil {
 			return fmt.Errorf("storage: record deployment: %w", err)
 		}
 		deps = deps[k*depColumns:]
 	}
 
 	if judge == nil {
-		if _, err := tx.execHot(ctx, setStatement(markStaleHead+"IN (", "?", ")"+markStaleConflict, n), ids...); err != nil {
+		if _, err := tx.execHot(ctx, sqls.markStale, ids...); err != nil {
 			return fmt.Errorf("storage: store conditions: %w", err)
 		}
 		return nil
@@ -123,7 +123,7 @@ func (tx *Tx) writeHeartbeatChunk(ctx context.Context, chunk []*HeartbeatWrite, 
 	for _, m := range machines {
 		args = append(args, judgementArgs(*m, judge(ctx, *m))...)
 	}
-	if _, err := tx.execHot(ctx, setStatement(judgementInto+" VALUES ", "(?, ?, ?, ?, ?, ?, ?, ?, 1)", judgementConflict, n), args...); err != nil {
+	if _, err := tx.execHot(ctx, sqls.storeJudgements, args...); err != nil {
 		return fmt.Errorf("storage: store conditions: %w", err)
 	}
 	return nil
@@ -139,8 +139,31 @@ const (
 	updateMachinesTail = `) AS u
 	 WHERE m.id = u.column1 AND (m.last_seen_at IS NULL OR m.last_seen_at <= u.column2)
 	 RETURNING id, team_id, name, role, agent_version, enrolled_at, last_seen_at`
-	observationRowSQL = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
+
+// heartbeatChunkSQL holds the statements of writeHeartbeatChunk for one
+// chunk size.
+type heartbeatChunkSQL struct {
+	updateMachines, upsertObservations, deleteDeployments, insertDeployments, storeJudgements, markStale string
+}
+
+// chunkStatements returns the statements of every chunk size, indexed by
+// size, built once: a heartbeat batch only looks them up.
+var chunkStatements = sync.OnceValue(func() *[sqliteChunk + 1]heartbeatChunkSQL {
+	out := new([sqliteChunk + 1]heartbeatChunkSQL)
+	for n := 1; n <= sqliteChunk; n++ {
+		out[n] = heartbeatChunkSQL{
+			updateMachines: setStatement(updateMachinesHead, "(?, ?, ?, ?)", updateMachinesTail, n),
+			upsertObservations: setStatement(observationInto+" VALUES ", "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+				observationConflict+" RETURNING machine_id, last_active_at", n),
+			deleteDeployments: setStatement("DELETE FROM avs_deployments WHERE machine_id IN (", "?", ")", n),
+			insertDeployments: setStatement(deploymentInto+" VALUES ", "(?, ?, ?, ?, ?, ?, ?, ?, ?)", deploymentConflict, n),
+			storeJudgements:   setStatement(judgementInto+" VALUES ", "(?, ?, ?, ?, ?, ?, ?, ?, 1)", judgementConflict, n),
+			markStale:         setStatement(markStaleHead+"IN (", "?", ")"+markStaleConflict, n),
+		}
+	}
+	return out
+})
 
 // setStatement returns head, n copies of row separated by commas, and
 // tail.
