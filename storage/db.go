@@ -114,6 +114,9 @@ type DB struct {
 	// pipelined counts the heartbeat batches written by the set-based
 	// path (pipelineHeartbeats, writeHeartbeats).
 	pipelined atomic.Int64
+	// checkpointer runs a SQLite file's WAL checkpoints; nil on
+	// PostgreSQL and in-memory SQLite.
+	checkpointer *walCheckpointer
 }
 
 // newDB returns a DB that writes through w and reads through r.
@@ -215,8 +218,20 @@ func openSQLite(ctx context.Context, rawURL string) (*DB, error) {
 	if wq.Get("_txlock") == "" {
 		wq.Set("_txlock", "immediate")
 	}
-	w, err := sqlx.Open(sqliteDriver, src.dsn(wq))
+	// A file database's checkpoints run beside the writer (see
+	// walCheckpointer), which keeps only a backstop of its own.
+	var ckpt *walCheckpointer
+	if !src.memory {
+		setDefaultPragma(wq, "wal_autocheckpoint", walBackstopPages)
+		cq := cloneValues(src.query)
+		setDefaultPragma(cq, "busy_timeout", "10000")
+		if ckpt, err = newWALCheckpointer(src.dsn(cq), checkpointEvery); err != nil {
+			return nil, err
+		}
+	}
+	w, err := openSQLiteWriter(src.dsn(wq), ckpt)
 	if err != nil {
+		ckpt.close()
 		return nil, fmt.Errorf("storage: open sqlite: %w", err)
 	}
 	w.SetMaxOpenConns(1)
@@ -227,6 +242,7 @@ func openSQLite(ctx context.Context, rawURL string) (*DB, error) {
 	// reader connection exists.
 	if err := w.PingContext(ctx); err != nil {
 		w.Close()
+		ckpt.close()
 		return nil, fmt.Errorf("storage: open sqlite %s: %w", src.path, err)
 	}
 
@@ -236,6 +252,7 @@ func openSQLite(ctx context.Context, rawURL string) (*DB, error) {
 		// single writer connection must serve reads too.
 		return d, nil
 	}
+	d.checkpointer = ckpt
 
 	rq := cloneValues(src.query)
 	setDefaultPragma(rq, "busy_timeout", "10000")
@@ -243,7 +260,7 @@ func openSQLite(ctx context.Context, rawURL string) (*DB, error) {
 	setDefaultPragma(rq, "query_only", "1")
 	r, err := sqlx.Open(sqliteDriver, src.dsn(rq))
 	if err != nil {
-		w.Close()
+		d.Close()
 		return nil, fmt.Errorf("storage: open sqlite: %w", err)
 	}
 	n := max(4, runtime.GOMAXPROCS(0))
@@ -252,12 +269,29 @@ func openSQLite(ctx context.Context, rawURL string) (*DB, error) {
 	// re-runs the pragmas.
 	r.SetMaxIdleConns(n)
 	if err := r.PingContext(ctx); err != nil {
-		w.Close()
+		d.Close()
 		r.Close()
 		return nil, fmt.Errorf("storage: open sqlite %s: %w", src.path, err)
 	}
 	d.ro, d.r = r, r
 	return d, nil
+}
+
+// openSQLiteWriter opens the writer pool on dsn; with a checkpointer, each
+// of its commits wakes it.
+func openSQLiteWriter(dsn string, ckpt *walCheckpointer) (*sqlx.DB, error) {
+	if ckpt == nil {
+		return sqlx.Open(sqliteDriver, dsn)
+	}
+	// The registered driver, taken from a pool that never connects.
+	registered, err := sql.Open(sqliteDriver, "")
+	if err != nil {
+		return nil, err
+	}
+	drv := registered.Driver()
+	registered.Close()
+	c := hookedConnector{driver: drv, dsn: dsn, onCommit: ckpt.committed}
+	return sqlx.NewDb(sql.OpenDB(c), sqliteDriver), nil
 }
 
 // sqliteSource is a parsed SQLite database URL.
@@ -369,7 +403,11 @@ func (d *DB) Close() error {
 	if d.ro != d.wdb {
 		err = d.ro.Close()
 	}
-	return errors.Join(d.wdb.Close(), err)
+	err = errors.Join(d.wdb.Close(), err)
+	if d.checkpointer != nil {
+		err = errors.Join(err, d.checkpointer.close())
+	}
+	return err
 }
 
 // Migrate applies the embedded migrations that the database lacks. It is

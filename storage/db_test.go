@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -227,5 +228,66 @@ func TestSQLiteTwoHandles(t *testing.T) {
 	ps, err := dbs[1].MachineMetrics(ctx, m.ID, time.Time{}, 0)
 	if err != nil || len(ps) != 100 {
 		t.Fatalf("MachineMetrics = %d points, %v; want 100", len(ps), err)
+	}
+}
+
+// TestWALCheckpointedBesideTheWriter checks that a SQLite database's
+// committed writes reach the database file itself shortly after they
+// commit, without a checkpoint by the writer: its own automatic checkpoint
+// waits for thousands of pages, far more than this test writes, so only
+// the background checkpointer can have copied them.
+func TestWALCheckpointedBesideTheWriter(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "proofgrid.db")
+	db, err := storage.Open(ctx, "sqlite://"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	team, err := db.CreateTeam(ctx, "checkpointed")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The database file alone, copied without its -wal, holds only what
+	// a checkpoint moved there.
+	teamsInFile := func() []string {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		copyPath := filepath.Join(t.TempDir(), "copy.db")
+		if err := os.WriteFile(copyPath, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := sql.Open("sqlite", copyPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		var names []string
+		rows, err := c.QueryContext(ctx, `SELECT name FROM teams ORDER BY id`)
+		if err != nil {
+			return nil // torn copy or no schema yet: try again
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var n string
+			if rows.Scan(&n) == nil {
+				names = append(names, n)
+			}
+		}
+		return names
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !slices.Contains(teamsInFile(), team.Name) {
+		if time.Now().After(deadline) {
+			t.Fatalf("team %q was not checkpointed into %s within 5 s", team.Name, path)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
