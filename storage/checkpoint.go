@@ -109,17 +109,17 @@ func (c *walCheckpointer) close() error {
 	return c.db.Close()
 }
 
-// hookedConnector opens connections of the registered "sqlite" driver and
-// sets a commit hook on each.
-type hookedConnector struct {
-	driver   driver.Driver
-	dsn      string
+// commitHooked opens the connections of the driver's own Connector and
+// sets a commit hook on each (the embedding modernc's NewConnector
+// documents for connection-scoped setup).
+type commitHooked struct {
+	driver.Connector
 	onCommit func()
 }
 
 // Connect implements driver.Connector.
-func (c hookedConnector) Connect(context.Context) (driver.Conn, error) {
-	conn, err := c.driver.Open(c.dsn)
+func (c commitHooked) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -134,6 +134,3 @@ func (c hookedConnector) Connect(context.Context) (driver.Conn, error) {
 	})
 	return conn, nil
 }
-
-// Driver implements driver.Connector.
-func (c hookedConnector) Driver() driver.Driver { return c.driver }

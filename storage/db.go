@@ -34,7 +34,7 @@ import (
 
 	// Drivers: pgx registers "pgx", modernc registers "sqlite".
 	_ "github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite"
+	"modernc.org/sqlite"
 
 	"github.com/proofgrid/proofgrid"
 )
@@ -283,14 +283,11 @@ func openSQLiteWriter(dsn string, ckpt *walCheckpointer) (*sqlx.DB, error) {
 	if ckpt == nil {
 		return sqlx.Open(sqliteDriver, dsn)
 	}
-	// The registered driver, taken from a pool that never connects.
-	registered, err := sql.Open(sqliteDriver, "")
+	base, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return nil, err
 	}
-	drv := registered.Driver()
-	registered.Close()
-	c := hookedConnector{driver: drv, dsn: dsn, onCommit: ckpt.committed}
+	c := commitHooked{Connector: base, onCommit: ckpt.committed}
 	return sqlx.NewDb(sql.OpenDB(c), sqliteDriver), nil
 }
 
