@@ -28,8 +28,9 @@ const smallBatch = 4
 // (writeHeartbeats).
 // A lone write is committed at once, without waiting for company; under
 // load, the writes that arrive while one transaction commits form the
-// next, and a small one first lets running handlers join it (smallBatch). That saves a BEGIN and COMMIT per write, and on SQLite, whose one
-// writer connection serialises every transaction, the queueing for it.
+// next, and a small one first lets running handlers join it (smallBatch).
+// That saves a BEGIN and COMMIT per write, and on SQLite, whose one writer
+// connection serialises every transaction, the queueing for it.
 //
 // One transaction is in flight at a time, on both databases, so writes
 // commit in the order they came and two batches never lock each other's

@@ -225,7 +225,7 @@ func openSQLite(ctx context.Context, rawURL string) (*DB, error) {
 		setDefaultPragma(wq, "wal_autocheckpoint", walBackstopPages)
 		cq := cloneValues(src.query)
 		setDefaultPragma(cq, "busy_timeout", "10000")
-		if ckpt, err = newWALCheckpointer(src.dsn(cq), checkpointEvery); err != nil {
+		if ckpt, err = newWALCheckpointer(src.dsn(cq)); err != nil {
 			return nil, err
 		}
 	}
