@@ -71,6 +71,9 @@ func (c *walCheckpointer) committed() {
 
 func (c *walCheckpointer) run() {
 	defer c.stopped.Done()
+	// A failure (a full disk, say) repeats on every wake: it is logged
+	// when it starts and when it ends, not ten times a second.
+	failing := false
 	for {
 		select {
 		case <-c.stop:
@@ -84,9 +87,15 @@ func (c *walCheckpointer) run() {
 			return
 		case <-time.After(checkpointEvery):
 		}
-		if err := c.checkpoint(context.Background()); err != nil {
-			slog.Warn("storage: WAL checkpoint failed; the writer's own checkpoint will run instead", "err", err)
+		err := c.checkpoint(context.Background())
+		switch {
+		case err != nil && !failing:
+			slog.Warn("storage: SQLite WAL checkpoints are failing; the -wal file grows until the writer checkpoints it at "+
+				walBackstopPages+" pages", "err", err)
+		case err == nil && failing:
+			slog.Info("storage: SQLite WAL checkpoints work again")
 		}
+		failing = err != nil
 	}
 }
 
