@@ -14,6 +14,7 @@ import (
 
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/client"
+	"github.com/proofgrid/proofgrid/internal/logtest"
 )
 
 func TestBackoff(t *testing.T) {
@@ -128,7 +129,7 @@ func TestNewValidates(t *testing.T) {
 
 func TestKeyAndMachineIDSurviveRestart(t *testing.T) {
 	coord, ts := newCoordinator(t)
-	var logs logBuffer
+	var logs logtest.Buffer
 	dir := filepath.Join(t.TempDir(), "state")
 
 	first := start(t, testConfig(t, ts.URL, dir, &logs))
@@ -137,7 +138,7 @@ func TestKeyAndMachineIDSurviveRestart(t *testing.T) {
 	if err := first.stop(t); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if !logs.contains("generated a new agent key") {
+	if !logs.Contains("generated a new agent key") {
 		t.Errorf("first start did not log key generation")
 	}
 
@@ -194,7 +195,7 @@ func TestKeyAndMachineIDSurviveRestart(t *testing.T) {
 
 func TestHeartbeatCarriesStatus(t *testing.T) {
 	coord, ts := newCoordinator(t)
-	var logs logBuffer
+	var logs logtest.Buffer
 	cfg := testConfig(t, ts.URL, t.TempDir(), &logs)
 	cfg.Role = proofgrid.RoleAVS
 	cfg.ClusterID = ""
@@ -236,7 +237,7 @@ func TestHeartbeatCarriesStatus(t *testing.T) {
 	if len(extra) != 1 || extra[0] != want {
 		t.Errorf("signed requests %q, want %q", extra, want)
 	}
-	if !logs.contains("no job handlers registered") {
+	if !logs.Contains("no job handlers registered") {
 		t.Errorf("missing log about running without handlers")
 	}
 }
@@ -246,7 +247,7 @@ func TestHeartbeatBackoffAndRecovery(t *testing.T) {
 		name := map[int32]string{modeUnavailable: "503", modeDrop: "unreachable"}[mode]
 		t.Run(name, func(t *testing.T) {
 			coord, ts := newCoordinator(t)
-			var logs logBuffer
+			var logs logtest.Buffer
 			sampler := &fakeSampler{}
 			cfg := testConfig(t, ts.URL, t.TempDir(), &logs)
 			cfg.Sampler = sampler
@@ -269,11 +270,11 @@ func TestHeartbeatBackoffAndRecovery(t *testing.T) {
 				hb, _ := coord.lastHeartbeat()
 				return hb.Sample.CollectedAt.After(recovered)
 			})
-			waitFor(t, "recovery log", func() bool { return logs.contains("coordinator reachable again after ") })
-			if !logs.contains("heartbeat failed") {
+			waitFor(t, "recovery log", func() bool { return logs.Contains("coordinator reachable again after ") })
+			if !logs.Contains("heartbeat failed") {
 				t.Errorf("failures were not logged")
 			}
-			if mode == modeDrop && !logs.contains("unreachable=true") {
+			if mode == modeDrop && !logs.Contains("unreachable=true") {
 				t.Errorf("dropped connections not logged as unreachable")
 			}
 			if enrolls, _, _ := coord.counts(); enrolls != 1 {
@@ -288,7 +289,7 @@ func TestHeartbeatBackoffAndRecovery(t *testing.T) {
 
 func TestReenrollWhenMachineUnknown(t *testing.T) {
 	coord, ts := newCoordinator(t)
-	var logs logBuffer
+	var logs logtest.Buffer
 	dir := t.TempDir()
 	s := start(t, testConfig(t, ts.URL, dir, &logs))
 	waitFor(t, "heartbeat", func() bool { _, hb, _ := coord.counts(); return hb >= 1 })
@@ -300,7 +301,7 @@ func TestReenrollWhenMachineUnknown(t *testing.T) {
 		_, id := coord.lastHeartbeat()
 		return id != oldID && id == s.a.MachineID()
 	})
-	if !logs.contains("enrolling again") || !logs.contains("coordinator assigned a different machine id") {
+	if !logs.Contains("enrolling again") || !logs.Contains("coordinator assigned a different machine id") {
 		t.Errorf("re-enrolment not logged:\n%s", logs.String())
 	}
 	st, ok, err := loadMachine(dir)
@@ -314,7 +315,7 @@ func TestReenrollWhenMachineUnknown(t *testing.T) {
 
 func TestEnrollTokenRefusedIsFatal(t *testing.T) {
 	coord, ts := newCoordinator(t)
-	var logs logBuffer
+	var logs logtest.Buffer
 	cfg := testConfig(t, ts.URL, t.TempDir(), &logs)
 	cfg.Token = "pg_wrong"
 	a, err := New(cfg)
@@ -340,12 +341,12 @@ func TestEnrollRetriesWhileCoordinatorDown(t *testing.T) {
 	for _, mode := range []int32{modeUnavailable, modeDrop} {
 		coord, ts := newCoordinator(t)
 		coord.mode.Store(mode)
-		var logs logBuffer
+		var logs logtest.Buffer
 		s := start(t, testConfig(t, ts.URL, t.TempDir(), &logs))
 		waitFor(t, "failed enrolments", func() bool { _, _, r := coord.counts(); return r >= 3 })
 		coord.mode.Store(modeUp)
 		waitFor(t, "heartbeat after late enrolment", func() bool { _, hb, _ := coord.counts(); return hb >= 1 })
-		if !logs.contains("enrolment failed; retrying") {
+		if !logs.Contains("enrolment failed; retrying") {
 			t.Errorf("retries not logged")
 		}
 		if err := s.stop(t); err != nil {
@@ -357,7 +358,7 @@ func TestEnrollRetriesWhileCoordinatorDown(t *testing.T) {
 func TestCancelDuringEnrollmentIsClean(t *testing.T) {
 	coord, ts := newCoordinator(t)
 	coord.mode.Store(modeUnavailable)
-	var logs logBuffer
+	var logs logtest.Buffer
 	s := start(t, testConfig(t, ts.URL, t.TempDir(), &logs))
 	waitFor(t, "a failed enrolment", func() bool { _, _, r := coord.counts(); return r >= 1 })
 	if err := s.stop(t); err != nil {
@@ -368,7 +369,7 @@ func TestCancelDuringEnrollmentIsClean(t *testing.T) {
 func TestServerIntervalOverridesConfig(t *testing.T) {
 	coord, ts := newCoordinator(t)
 	coord.interval = 3600
-	var logs logBuffer
+	var logs logtest.Buffer
 	s := start(t, testConfig(t, ts.URL, t.TempDir(), &logs))
 	waitFor(t, "first heartbeat", func() bool { _, hb, _ := coord.counts(); return hb >= 1 })
 	if got := s.a.interval(); got != time.Hour {
@@ -386,7 +387,7 @@ func TestStateDirErrors(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, keyFile), []byte("not a key"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var logs logBuffer
+	var logs logtest.Buffer
 	a, err := New(testConfig(t, "http://127.0.0.1:1", dir, &logs))
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -14,13 +13,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/proofgrid/proofgrid"
+	"github.com/proofgrid/proofgrid/internal/logtest"
 )
 
 func TestMain(m *testing.M) {
@@ -211,28 +210,8 @@ func (s *fakeSampler) Collect(ctx context.Context) proofgrid.Sample {
 	}
 }
 
-// logBuffer collects log output safely across goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *logBuffer) contains(s string) bool { return strings.Contains(b.String(), s) }
-
 // testConfig is a config for a fast agent against url.
-func testConfig(t *testing.T, url, stateDir string, logs *logBuffer) Config {
+func testConfig(t *testing.T, url, stateDir string, logs *logtest.Buffer) Config {
 	t.Helper()
 	return Config{
 		CoordinatorURL:    url,

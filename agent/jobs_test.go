@@ -15,6 +15,7 @@ import (
 
 	"github.com/proofgrid/proofgrid"
 	"github.com/proofgrid/proofgrid/client"
+	"github.com/proofgrid/proofgrid/internal/logtest"
 )
 
 // testRedis returns the Redis that job tests use, skipping without one
@@ -103,7 +104,7 @@ func avsJobAgent(t *testing.T) (*coordinator, asynq.RedisConnOpt, Config, *handl
 	redisURL, opt := testRedis(t)
 	coord, ts := newCoordinator(t)
 	coord.redisURL = redisURL
-	var logs logBuffer
+	var logs logtest.Buffer
 	h := &handlerLog{release: make(chan struct{})}
 	cfg := testConfig(t, ts.URL, t.TempDir(), &logs)
 	cfg.Role = proofgrid.RoleAVS
@@ -163,7 +164,7 @@ func TestJobsConsumeOnlyAssignedQueues(t *testing.T) {
 func TestShutdownTimeoutRequeuesJob(t *testing.T) {
 	redisURL, opt := testRedis(t)
 	coord, ts := newCoordinator(t)
-	var logs logBuffer
+	var logs logtest.Buffer
 	h := &handlerLog{release: make(chan struct{})}
 	defer close(h.release)
 	cfg := testConfig(t, ts.URL, t.TempDir(), &logs)
@@ -241,7 +242,7 @@ func TestUnreachableCoordinatorBurnsNoRetry(t *testing.T) {
 	redisURL, opt := testRedis(t)
 	coord, ts := newCoordinator(t)
 	coord.redisURL = redisURL
-	var logs logBuffer
+	var logs logtest.Buffer
 	cfg := testConfig(t, ts.URL, t.TempDir(), &logs)
 	cfg.Role = proofgrid.RoleAVS
 	cfg.HeartbeatInterval = time.Hour // only the agent's retries after a failure
@@ -279,7 +280,7 @@ func TestUnreachableCoordinatorBurnsNoRetry(t *testing.T) {
 	if d := time.Until(info.NextProcessAt); d > 6*time.Second {
 		t.Errorf("next attempt in %v; want about 5 s", d)
 	}
-	if !logs.contains("coordinator unreachable; taking no jobs") {
+	if !logs.Contains("coordinator unreachable; taking no jobs") {
 		t.Error("no log line saying that the agent stopped taking jobs")
 	}
 	// It asks the coordinator at once instead of at the next interval

@@ -1,13 +1,10 @@
 package coordinator_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,47 +14,23 @@ import (
 
 	"github.com/proofgrid/proofgrid/coordinator"
 	"github.com/proofgrid/proofgrid/coordinator/coordinatortest"
+	"github.com/proofgrid/proofgrid/internal/logtest"
 	"github.com/proofgrid/proofgrid/queue"
 )
 
-// logBuffer collects a coordinator's JSON log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// find returns the records whose msg starts with prefix.
-func (l *logBuffer) find(t *testing.T, prefix string) []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]any
-	for _, line := range strings.Split(l.b.String(), "\n") {
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("log line %q: %v", line, err)
-		}
-		if msg, _ := m["msg"].(string); strings.HasPrefix(msg, prefix) {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// waitFor polls find until it returns n records.
-func (l *logBuffer) waitFor(t *testing.T, prefix string, n int) []map[string]any {
+// waitForLog polls the records of logs until n have a msg starting with
+// prefix, and returns them.
+func waitForLog(t *testing.T, logs *logtest.Buffer, prefix string, n int) []map[string]any {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if got := l.find(t, prefix); len(got) >= n {
+		var got []map[string]any
+		for _, r := range logs.Records(t) {
+			if msg, _ := r["msg"].(string); strings.HasPrefix(msg, prefix) {
+				got = append(got, r)
+			}
+		}
+		if len(got) >= n {
 			return got
 		} else if time.Now().After(deadline) {
 			t.Fatalf("%d %q log lines after 20 s, want %d", len(got), prefix, n)
@@ -66,8 +39,8 @@ func (l *logBuffer) waitFor(t *testing.T, prefix string, n int) []map[string]any
 	}
 }
 
-func startLogged(t *testing.T) (*coordinatortest.Env, *logBuffer) {
-	logs := &logBuffer{}
+func startLogged(t *testing.T) (*coordinatortest.Env, *logtest.Buffer) {
+	logs := &logtest.Buffer{}
 	env := coordinatortest.Start(t, coordinatortest.Options{Configure: func(c *coordinator.Config) {
 		c.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 	}})
@@ -95,7 +68,7 @@ func TestFailedAttemptIsLoggedAndCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	l := logs.waitFor(t, "task failed", 1)[0]
+	l := waitForLog(t, logs, "task failed", 1)[0]
 	want := map[string]any{
 		"level": "WARN", "msg": "task failed; it will be retried", "task_type": taskType, "task_id": "fail-once-1",
 		"queue": queue.QueueVerify, "attempt": 0.0, "max_retry": 3.0, "error": "redis: connection refused",
@@ -126,7 +99,7 @@ func TestVerifyOfUnknownProofIsNotRetried(t *testing.T) {
 	if _, err := c.Enqueue(m.Task(), opts...); err != nil {
 		t.Fatal(err)
 	}
-	l := logs.waitFor(t, "task failed", 1)[0]
+	l := waitForLog(t, logs, "task failed", 1)[0]
 	if l["level"] != "ERROR" || l["msg"] != "task failed; archived" || l["task_id"] != m.TaskID || l["attempt"] != 0.0 {
 		t.Fatalf("log line %v", l)
 	}

@@ -1,9 +1,7 @@
 package queue_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"strings"
@@ -14,45 +12,16 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/proofgrid/proofgrid/internal/logtest"
 	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/queue/queuetest"
 )
-
-// syncBuffer is a bytes.Buffer that a logger and a test can share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// lines returns the JSON log records written so far.
-func (s *syncBuffer) lines(t *testing.T) []map[string]any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(s.b.String()), "\n") {
-		if l == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatalf("log line %q: %v", l, err)
-		}
-		out = append(out, m)
-	}
-	return out
-}
 
 // A task that fails once and then succeeds leaves one log line with its
 // type, id and attempt, and counts one failure for its type.
 func TestFailuresLogsAndCountsEachFailedAttempt(t *testing.T) {
 	r := queuetest.StartRedis(t, queuetest.Options{})
-	var logs syncBuffer
+	var logs logtest.Buffer
 	failures := queue.NewFailures(slog.New(slog.NewJSONHandler(&logs, nil)))
 	srv := asynq.NewServer(r.ConnOpt(), asynq.Config{
 		Queues:         map[string]int{queue.QueueMaintenance: 1},
@@ -95,7 +64,7 @@ func TestFailuresLogsAndCountsEachFailedAttempt(t *testing.T) {
 		t.Fatal("the task did not succeed on its retry")
 	}
 
-	lines := logs.lines(t)
+	lines := logs.Records(t)
 	if len(lines) != 1 {
 		t.Fatalf("%d log lines, want 1: %v", len(lines), lines)
 	}
@@ -124,7 +93,7 @@ proofgrid_task_failures_total{type="maintenance:metrics_retention"} 1
 // skips retries) logs at Error.
 func TestFailuresLogsTheLastAttemptAsError(t *testing.T) {
 	r := queuetest.StartRedis(t, queuetest.Options{})
-	var logs syncBuffer
+	var logs logtest.Buffer
 	failures := queue.NewFailures(slog.New(slog.NewJSONHandler(&logs, nil)))
 	srv := asynq.NewServer(r.ConnOpt(), asynq.Config{
 		Queues:       map[string]int{queue.QueueVerify: 1},
@@ -149,13 +118,13 @@ func TestFailuresLogsTheLastAttemptAsError(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(20 * time.Second)
-	for len(logs.lines(t)) == 0 {
+	for len(logs.Records(t)) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("no failure logged")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	l := logs.lines(t)[0]
+	l := logs.Records(t)[0]
 	if l["level"] != "ERROR" || l["msg"] != "task failed; archived" || l["task_id"] != "proof:verify:5" || l["max_retry"] != 10.0 {
 		t.Fatalf("log line %v", l)
 	}
@@ -169,7 +138,7 @@ func TestFailuresLogsTheLastAttemptAsError(t *testing.T) {
 // exhausts the retries logs at Error, with no retry time.
 func TestFailuresLogsWhenTheRetryRuns(t *testing.T) {
 	r := queuetest.StartRedis(t, queuetest.Options{})
-	var logs syncBuffer
+	var logs logtest.Buffer
 	failures := queue.NewFailures(slog.New(slog.NewJSONHandler(&logs, nil)))
 	srv := asynq.NewServer(r.ConnOpt(), asynq.Config{
 		Queues:         map[string]int{queue.QueueMaintenance: 1},
@@ -202,14 +171,14 @@ func TestFailuresLogsWhenTheRetryRuns(t *testing.T) {
 		}
 	}
 	deadline := time.Now().Add(20 * time.Second)
-	for len(logs.lines(t)) < 2 {
+	for len(logs.Records(t)) < 2 {
 		if time.Now().After(deadline) {
-			t.Fatalf("log lines %v, want 2", logs.lines(t))
+			t.Fatalf("log lines %v, want 2", logs.Records(t))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	byID := map[string]map[string]any{}
-	for _, l := range logs.lines(t) {
+	for _, l := range logs.Records(t) {
 		byID[l["task_id"].(string)] = l
 	}
 

@@ -13,6 +13,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/proofgrid/proofgrid/internal/logtest"
 	"github.com/proofgrid/proofgrid/queue"
 	"github.com/proofgrid/proofgrid/queue/queuetest"
 )
@@ -27,7 +28,7 @@ func TestPassedWindowRunsAreNotArchived(t *testing.T) {
 	clock.Store(start.Unix())
 	now := func() time.Time { return time.Unix(clock.Load(), 0) }
 
-	var logs syncBuffer
+	var logs logtest.Buffer
 	failures := queue.NewFailures(slog.New(slog.NewJSONHandler(&logs, nil)))
 	srv := asynq.NewServer(r.ConnOpt(), asynq.Config{
 		Queues:         map[string]int{queue.QueueMaintenance: 1},
@@ -88,9 +89,9 @@ func TestPassedWindowRunsAreNotArchived(t *testing.T) {
 	defer srv.Shutdown()
 
 	deadline := time.Now().Add(20 * time.Second)
-	for len(logs.lines(t)) < 6 {
+	for len(logs.Records(t)) < 6 {
 		if time.Now().After(deadline) {
-			t.Fatalf("log lines %v, want 6", logs.lines(t))
+			t.Fatalf("log lines %v, want 6", logs.Records(t))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -126,7 +127,7 @@ func TestPassedWindowRunsAreNotArchived(t *testing.T) {
 			t.Errorf("%s is %s, want %s", tc.id, got, tc.state)
 		}
 		var line map[string]any
-		for _, l := range logs.lines(t) {
+		for _, l := range logs.Records(t) {
 			if l["task_id"] == tc.id {
 				line = l
 			}
