@@ -90,8 +90,10 @@ func (c *walCheckpointer) run() {
 		err := c.checkpoint(context.Background())
 		switch {
 		case err != nil && !failing:
-			slog.Warn("storage: SQLite WAL checkpoints are failing; the -wal file grows until the writer checkpoints it at "+
-				walBackstopPages+" pages", "err", err)
+			// The writer's backstop is walBackstopPages unless the URL
+			// set wal_autocheckpoint, so the message names the setting.
+			slog.Warn("storage: SQLite WAL checkpoints are failing; the -wal file grows until the writer's own "+
+				"checkpoint runs (wal_autocheckpoint pages)", "err", err)
 		case err == nil && failing:
 			slog.Info("storage: SQLite WAL checkpoints work again")
 		}
