@@ -303,8 +303,8 @@ func TestHistoryRowsOfOneTransaction(t *testing.T) {
 // TestPipelinedHeartbeatsStoreWhatOneByOneDoes writes the same heartbeats
 // to two teams' machines: one team's one transaction each, the other's in
 // batches (set-based statements, on PostgreSQL through the pipeline; a
-// batch with a late heartbeat through the general path). Everything stored must match:
-// machines, observations, deployments, judgements and history.
+// batch with a late heartbeat through the general path). Everything stored
+// must match: machines, observations, deployments, judgements and history.
 func TestPipelinedHeartbeatsStoreWhatOneByOneDoes(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
