@@ -2,10 +2,15 @@ package collector
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/proofgrid/proofgrid"
 )
 
 func TestPhysicalBlockDevice(t *testing.T) {
@@ -99,5 +104,43 @@ func TestDiskIOMatchesGopsutil(t *testing.T) {
 		if _, ok := ours[name]; !ok {
 			t.Errorf("gopsutil lists %s, the collector does not", name)
 		}
+	}
+}
+
+// TestDiskIOUpdateFromHostProc points HOST_PROC at a directory holding a
+// diskstats file and checks the totals and rates of two samples 2 s apart.
+func TestDiskIOUpdateFromHostProc(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads diskstats on Linux only")
+	}
+	dir := t.TempDir()
+	t.Setenv("HOST_PROC", dir)
+	write := func(nvmeRead, sdaWritten int) {
+		text := strings.NewReplacer("200000", strconv.Itoa(nvmeRead), "3000", strconv.Itoa(sdaWritten)).Replace(diskstatsFixture)
+		if err := os.WriteFile(filepath.Join(dir, "diskstats"), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	c := newDiskIOCollector(func() time.Time { return now })
+
+	write(200000, 3000)
+	var first proofgrid.Sample
+	if err := c.Update(context.Background(), &first); err != nil {
+		t.Fatal(err)
+	}
+	wantRead, wantWritten := uint64(200000+8+1000)*512, uint64(800000+10+3000)*512
+	if first.DiskIO.ReadBytesTotal != wantRead || first.DiskIO.WriteBytesTotal != wantWritten {
+		t.Errorf("first totals %d, %d; want %d, %d", first.DiskIO.ReadBytesTotal, first.DiskIO.WriteBytesTotal, wantRead, wantWritten)
+	}
+
+	write(200100, 3400) // 100 sectors more read on nvme0n1, 400 more written on sda
+	now = now.Add(2 * time.Second)
+	var second proofgrid.Sample
+	if err := c.Update(context.Background(), &second); err != nil {
+		t.Fatal(err)
+	}
+	if second.DiskIO.ReadBytesPerSec != 100*512/2 || second.DiskIO.WriteBytesPerSec != 400*512/2 {
+		t.Errorf("rates %v, %v bytes/s; want %v, %v", second.DiskIO.ReadBytesPerSec, second.DiskIO.WriteBytesPerSec, 100*512/2, 400*512/2)
 	}
 }
