@@ -416,7 +416,10 @@ func TestParkedLooksRideOnHeartbeats(t *testing.T) {
 		t.Fatalf("a parked server looked within %s without a heartbeat", every*3/2)
 	}
 	waitFor(t, "the look of a parked server without heartbeats", func() bool { return h.saw("no heartbeat") })
-	if took := time.Since(parked); took < 2*every {
+	// parked is when the test saw the server gone, which can be a poll
+	// later than the agent's own clock for the look started: allow a
+	// quarter of every, still well past the 1.5 × every checked above.
+	if took := time.Since(parked); took < 2*every-every/4 {
 		t.Fatalf("found after %s, before the %s without heartbeats", took, 2*every)
 	}
 	waitFor(t, "parking again", func() bool { return !serving(t, in, q) })
